@@ -1,0 +1,14 @@
+"""The ``appliance`` command."""
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="appliance")
+def main():
+    """All-in-one call-centre appliance."""
+
+
+from appliance.cli import dsp as _dsp  # noqa: E402  (registers `appliance dsp`)
+
+main.add_command(_dsp.dsp)

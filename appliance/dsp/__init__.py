@@ -1,0 +1,6 @@
+"""DSP for the appliance: thin numpy wrappers over the C core in ``native/``."""
+
+from appliance.dsp import g711
+from appliance.dsp.errors import DspError
+
+__all__ = ["DspError", "g711"]
