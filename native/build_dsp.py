@@ -1,12 +1,12 @@
 """Build script for the C DSP core: compiles native/*.c into appliance.dsp._native.
 
 cffi out-of-line API mode. The cdef is the headers themselves, lightly filtered:
-comments and preprocessor lines other than integer ``#define``s are dropped, and every
+comments and preprocessor lines are dropped, ``#define NAME value`` becomes
+``#define NAME ...`` unless the value is an integer, and every
 ``*_state_t`` struct is made partial (``...;``) so Python can allocate a state without
 knowing its fields. Run by ``pip install`` through ``setup.py`` (cffi_modules).
 """
 
-import hashlib
 import os
 import re
 import sys
@@ -14,41 +14,35 @@ from pathlib import Path
 
 from cffi import FFI
 
-NATIVE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_id import NATIVE, build_id, headers, sources  # noqa: E402
+
 ROOT = NATIVE.parent
 
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _STATE_STRUCT = re.compile(r"typedef\s+struct\s*\w*\s*\{[^{}]*\}\s*(\w+_state_t)\s*;", re.S)
-_INT_DEFINE = re.compile(r"^#define\s+\w+\s+\(?-?\d+\)?\s*$")
+_DEFINE = re.compile(r"^[ \t]*#define[ \t]+(\w+)[ \t]+(\S.*?)[ \t]*$", re.M)
+_INTEGER = re.compile(r"^\(?\s*(\d+)\s*\)?$")
 
 
-def sources():
-    """Every C file of the core, in a stable order."""
-    return sorted(NATIVE.glob("*.c"))
+def _define(match):
+    """Non-negative integers stay literal (array sizes need them); the compiler
+    supplies the rest (cffi parses no negative or computed values)."""
+    name, value = match.groups()
+    number = _INTEGER.match(value)
+    return "#define %s %s" % (name, number.group(1) if number else "...")
 
 
-def headers():
-    """Public headers, in a stable order; ``*_internal.h`` stay out of the cdef."""
-    return sorted(h for h in NATIVE.glob("*.h") if not h.name.endswith("_internal.h"))
 
-
-def build_id():
-    """Hash of every source and header: stamped into the module, checked at import."""
-    digest = hashlib.sha256()
-    for path in headers() + sorted(NATIVE.glob("*_internal.h")) + sources():
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def cdef_of(header_text):
     text = _COMMENT.sub("", header_text)
-    lines = [
-        line
-        for line in text.splitlines()
-        if not line.lstrip().startswith("#") or _INT_DEFINE.match(line.strip())
-    ]
-    text = "\n".join(lines)
+    text = _DEFINE.sub(_define, text)
+    text = "\n".join(
+        line for line in text.splitlines()
+        if not line.lstrip().startswith("#") or _DEFINE.match(line)
+    )
     return _STATE_STRUCT.sub(lambda m: "typedef struct { ...; } %s;" % m.group(1), text)
 
 

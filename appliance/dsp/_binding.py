@@ -22,11 +22,10 @@ _NATIVE_DIR = Path(__file__).resolve().parents[2] / "native"
 
 
 def _check_build():
-    build_script = _NATIVE_DIR / "build_dsp.py"
-    if not build_script.exists():
+    build_id_script = _NATIVE_DIR / "build_id.py"
+    if not build_id_script.exists():
         return  # installed package: the sources are not here to compare with
-    spec = importlib.util.spec_from_file_location("_appliance_build_dsp_id", build_script)
-    # Only the hashing helper is needed; loading the module defines ffibuilder (cheap).
+    spec = importlib.util.spec_from_file_location("_appliance_native_build_id", build_id_script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     built = ffi.string(lib.dsp_build_id()).decode()

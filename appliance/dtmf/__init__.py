@@ -1,0 +1,5 @@
+"""DTMF detection and generation."""
+
+from appliance.dtmf.generate import generate
+
+__all__ = ["generate"]
