@@ -234,6 +234,8 @@ void cpt_reset(cpt_state_t *s)
     s->eprev = 0.0;
     memset(s->aprev_re, 0, sizeof s->aprev_re);
     memset(s->aprev_im, 0, sizeof s->aprev_im);
+    memset(s->lag_re, 0, sizeof s->lag_re);
+    memset(s->lag_im, 0, sizeof s->lag_im);
     s->hops = 0;
     s->cur_class = -1;
     s->cur_windows = 0;
@@ -571,11 +573,15 @@ static void end_of_hop(cpt_state_t *s, sink_t *out)
             fit += 2.0 * (y_re[i] * r + y_im[i] * im);
         }
         double prev_re[CPT_MAX_COMPONENTS], prev_im[CPT_MAX_COMPONENTS];
+        int slot = (int) (s->hops % CPT_FREQ_AVG);
         for (int i = 0; i < m; i++) {
             prev_re[i] = s->aprev_re[g][i];
             prev_im[i] = s->aprev_im[g][i];
             s->aprev_re[g][i] = a_re[i];
             s->aprev_im[g][i] = a_im[i];
+            /* a * conj(prev) */
+            s->lag_re[g][i][slot] = a_re[i] * prev_re[i] + a_im[i] * prev_im[i];
+            s->lag_im[g][i][slot] = a_im[i] * prev_re[i] - a_re[i] * prev_im[i];
         }
         /* Cheap rejections first: even the largest correction cannot save these. */
         if (total <= 0.0 || fit <= 0.0)
@@ -592,9 +598,12 @@ static void end_of_hop(cpt_state_t *s, sink_t *out)
             double pp = prev_re[i] * prev_re[i] + prev_im[i] * prev_im[i];
             double gain = 1.0;
             if (pp >= PREV_POWER_SHARE * p) {
-                /* a * conj(prev) * e^{-j w hop} */
-                double l_re = a_re[i] * prev_re[i] + a_im[i] * prev_im[i];
-                double l_im = a_im[i] * prev_re[i] - a_re[i] * prev_im[i];
+                /* sum of a * conj(prev), times e^{-j w hop} */
+                double l_re = 0.0, l_im = 0.0;
+                for (int j = 0; j < CPT_FREQ_AVG; j++) {
+                    l_re += s->lag_re[g][i][j];
+                    l_im += s->lag_im[g][i][j];
+                }
                 double t_re = l_re * s->rot_re[k] - l_im * s->rot_im[k];
                 double t_im = l_re * s->rot_im[k] + l_im * s->rot_re[k];
                 double df = atan2(t_im, t_re) * SAMPLE_RATE / (TWO_PI * CPT_HOP);

@@ -16,7 +16,7 @@
  * fitted by least squares to a window of one hop (single tones) or two hops (dual tones,
  * whose components may be only 40 Hz apart). The fit gives:
  *   - each component's frequency offset, from the phase advance of its complex amplitude
- *     between consecutive windows (precise to a fraction of a hertz at any usable SNR, so
+ *     between consecutive windows, summed over CPT_FREQ_AVG windows (precise to a fraction of a hertz at any usable SNR, so
  *     440 Hz music is not taken for a 450 Hz tone);
  *   - the tone's energy, corrected for the window's response at that offset;
  *   - its purity, the share of the window's total energy the tone explains.
@@ -24,8 +24,9 @@
  * freq_hz * freq_tolerance + freq_margin_hz, the components are within max_twist_db of each
  * other, purity >= min_purity and the tone power >= min_level_dbm0; otherwise it is "off".
  * Signatures that one element accepts as alternatives (a SIT segment's frequency variants)
- * count as one class. Runs of windows make tone-on / tone-off segments (a change must last CPT_CONFIRM windows,
- * so 10 ms drop-outs are bridged); segment edges are placed to within about 5 ms.
+ * count as one class. Runs of windows make tone-on / tone-off segments: a change must last
+ * CPT_CONFIRM windows, so drop-outs up to 30 ms (and E.180's gaps of up to 30 ms between
+ * SIT segments) are bridged; segment edges are placed to within about 5 ms.
  *
  * A tone is a cadence of elements (an element accepts one or more signatures, or silence,
  * for min..max samples). A cadenced tone is recognised when its last `recognise_after`
@@ -49,7 +50,8 @@
 #define CPT_MAX_ELEMENTS 8
 #define CPT_HISTORY 8      /* completed segments remembered; recognise_after <= this */
 #define CPT_HOP 80         /* samples per analysis hop (10 ms) */
-#define CPT_CONFIRM 2      /* windows a new on/off state must last before it is taken */
+#define CPT_CONFIRM 4      /* windows a new on/off state must last before it is taken */
+#define CPT_FREQ_AVG 5      /* windows whose phase advances are summed for the frequency */
 #define CPT_EVENTS_PER_HOP 4
 #define CPT_FLUSH_EVENTS 4
 
@@ -146,6 +148,11 @@ typedef struct cpt_state_s {
     double eprev;
     double aprev_re[CPT_MAX_SIGNATURES][CPT_MAX_COMPONENTS];
     double aprev_im[CPT_MAX_SIGNATURES][CPT_MAX_COMPONENTS];
+    /* The last CPT_FREQ_AVG phase-advance products a * conj(a_prev) per component: summed,
+     * they average out the beat between close components (440 + 480 Hz beat every 25 ms,
+     * 2.5 hops) and the leakage of the negative-frequency image. */
+    double lag_re[CPT_MAX_SIGNATURES][CPT_MAX_COMPONENTS][CPT_FREQ_AVG];
+    double lag_im[CPT_MAX_SIGNATURES][CPT_MAX_COMPONENTS][CPT_FREQ_AVG];
     int64_t hops; /* hops completed since the stream start */
     /* Segmentation. */
     int32_t cur_class;
