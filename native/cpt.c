@@ -607,8 +607,16 @@ static void end_of_hop(cpt_state_t *s, sink_t *out)
                 double t_re = l_re * s->rot_re[k] - l_im * s->rot_im[k];
                 double t_im = l_re * s->rot_im[k] + l_im * s->rot_re[k];
                 double df = atan2(t_im, t_re) * SAMPLE_RATE / (TWO_PI * CPT_HOP);
-                if (fabs(df) > s->tol_hz[k])
-                    ok = 0;
+                if (fabs(df) > s->tol_hz[k]) {
+                    /* The average still holds a phase jump of the last windows (a
+                     * generator restarting its oscillator): the newest advance alone. */
+                    double n_re = s->lag_re[g][i][slot], n_im = s->lag_im[g][i][slot];
+                    double u_re = n_re * s->rot_re[k] - n_im * s->rot_im[k];
+                    double u_im = n_re * s->rot_im[k] + n_im * s->rot_re[k];
+                    df = atan2(u_im, u_re) * SAMPLE_RATE / (TWO_PI * CPT_HOP);
+                    if (fabs(df) > s->tol_hz[k])
+                        ok = 0;
+                }
                 gain = window_gain(df, s->window_hops[g] * CPT_HOP);
             }
             sum_p += p;

@@ -126,6 +126,29 @@ def test_recognition_times_per_tone(plan_name):
         assert expected <= latency + 0.03 and latency <= expected + 0.06, (tone, latency)
 
 
+@pytest.mark.parametrize("tone", [Tone.DIAL, Tone.RINGBACK, Tone.BUSY, Tone.CONGESTION])
+def test_dual_tones_with_opposite_component_errors_and_oscillator_restarts(tone):
+    """North American dual tones with one component 1.5 % high and the other 1.5 % low,
+    at -33 and -3 dBm0 per component, through A-law; the dial tone's oscillators restart
+    (phase jump) every 3 s and it must stay one tone."""
+    from appliance.dsp.tonegen import ToneStep, render
+
+    plan = load_plan("us")
+    spec = plan.tones[tone]
+    low, high = spec.elements[0].signatures[0]
+    for e_low, e_high in ((0.015, -0.015), (-0.015, 0.015)):
+        for level in (-33.0, -3.0):
+            f = (low * (1 + e_low), high * (1 + e_high))
+            if spec.continuous:
+                step = ToneStep(f, (level, level), on_ms=3000)
+            else:
+                step = ToneStep(f, (level, level), on_ms=spec.elements[0].seconds[0] * 1000,
+                                off_ms=spec.elements[1].seconds[0] * 1000)
+            x = render([step], repeat=True, seconds=20.0)
+            x = g711.alaw_decode(g711.alaw_encode(x))
+            assert [e.tone for e in classify(x, plan)] == [tone], (e_low, e_high, level)
+
+
 @pytest.mark.parametrize("plan_name", PLANS)
 def test_tones_recognised_in_white_noise(plan_name):
     """Every tone at -20 dBm0 with white noise 12 dB below it (in the whole band)."""
