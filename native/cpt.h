@@ -16,8 +16,8 @@
  * fitted by least squares to a window of one hop (single tones) or two hops (dual tones,
  * whose components may be only 40 Hz apart). The fit gives:
  *   - each component's frequency offset, from the phase advance of its complex amplitude
- *     between consecutive windows, summed over CPT_FREQ_AVG windows (precise to a fraction of a hertz at any usable SNR, so
- *     440 Hz music is not taken for a 450 Hz tone);
+ *     between consecutive windows, summed over CPT_FREQ_AVG windows (precise to a fraction
+ *     of a hertz at any usable SNR, so 440 Hz music is not taken for a 450 Hz tone);
  *   - the tone's energy, corrected for the window's response at that offset;
  *   - its purity, the share of the window's total energy the tone explains.
  * A window belongs to a signature when every component is within
@@ -50,8 +50,8 @@
 #define CPT_MAX_ELEMENTS 8
 #define CPT_HISTORY 8      /* completed segments remembered; recognise_after <= this */
 #define CPT_HOP 80         /* samples per analysis hop (10 ms) */
-#define CPT_CONFIRM 4      /* windows a new on/off state must last before it is taken */
-#define CPT_FREQ_AVG 5      /* windows whose phase advances are summed for the frequency */
+#define CPT_CONFIRM 5      /* windows a new on/off state must last before it is taken */
+#define CPT_FREQ_AVG 5     /* windows whose phase advances are summed for the frequency */
 #define CPT_EVENTS_PER_HOP 4
 #define CPT_FLUSH_EVENTS 4
 

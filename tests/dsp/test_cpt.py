@@ -110,7 +110,7 @@ def test_busy_recognised_within_two_cadence_cycles(plan_name):
 def test_recognition_times_per_tone(plan_name):
     """Recognition delay from the tone's true start, nominal tone: dial after its
     recognise_after_s, ringback at the second ring, busy/congestion after on-off-on,
-    SIT after its three segments (each plus at most 60 ms of decision delay)."""
+    SIT after its three segments (each plus at most 80 ms of decision delay)."""
     plan = load_plan(plan_name)
     for tone in Tone:
         spec = plan.tones[tone]
@@ -123,7 +123,7 @@ def test_recognition_times_per_tone(plan_name):
         else:
             expected = sum(el.seconds[0] for el in
                            (spec.elements * 2)[: spec.recognise_after])
-        assert expected <= latency + 0.03 and latency <= expected + 0.06, (tone, latency)
+        assert expected <= latency + 0.03 and latency <= expected + 0.08, (tone, latency)
 
 
 @pytest.mark.parametrize("tone", [Tone.DIAL, Tone.RINGBACK, Tone.BUSY, Tone.CONGESTION])
@@ -147,6 +147,31 @@ def test_dual_tones_with_opposite_component_errors_and_oscillator_restarts(tone)
             x = render([step], repeat=True, seconds=20.0)
             x = g711.alaw_decode(g711.alaw_encode(x))
             assert [e.tone for e in classify(x, plan)] == [tone], (e_low, e_high, level)
+
+
+@pytest.mark.parametrize("plan_name", PLANS)
+@pytest.mark.parametrize("gap_ms", [0, 10, 30])
+def test_e180_sit_with_silent_intervals_up_to_30_ms_between_segments(plan_name, gap_ms):
+    """E.180: SIT segments 330 +/- 70 ms with up to 30 ms of silence between them."""
+    from appliance.dsp.tonegen import ToneStep, render
+
+    for offset in range(0, 80, 16):
+        steps = [ToneStep((950.0,), (-24.0,), on_ms=330, off_ms=gap_ms),
+                 ToneStep((1400.0,), (-24.0,), on_ms=330, off_ms=gap_ms),
+                 ToneStep((1800.0,), (-24.0,), on_ms=330, off_ms=1000)]
+        x = np.concatenate([np.zeros(offset, np.int16), render(steps, True, 4.0)])
+        assert [e.tone for e in classify(x, plan_name)] == [Tone.SIT], offset
+
+
+@pytest.mark.parametrize("drop_ms", [10, 20, 30])
+def test_busy_survives_short_drop_outs_in_each_tone_on(drop_ms):
+    plan = load_plan("cn")
+    for offset in range(0, 80, 16):
+        x = np.concatenate([np.zeros(offset, np.int16), plan.render(Tone.BUSY, 5.0)])
+        for cycle in range(7):
+            at = offset + cycle * 5600 + 1400
+            x[at:at + drop_ms * 8] = 0
+        assert [e.tone for e in classify(x, plan)] == [Tone.BUSY], offset
 
 
 @pytest.mark.parametrize("plan_name", PLANS)
