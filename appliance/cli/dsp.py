@@ -13,7 +13,7 @@ import click
 
 from appliance.cli.errors import AppGroup
 from appliance.dsp.audiofile import FORMATS, RATE, read_audio, write_audio
-from appliance.dtmf import generate
+from appliance.dtmf import detect, generate
 from appliance.dtmf.digits import DIGITS
 
 # The peak of a 0 dBm0 sine in 16-bit linear (G.711's 3.14 dBm0 full-scale sine = 32767).
@@ -63,8 +63,6 @@ def dtmf(file, channel, as_json):
     resampled.
     """
     samples = read_audio(file, channel=channel)
-    from appliance.dtmf import detect  # lands with the DTMF receiver (issue 2)
-
     for event in detect(samples, rate=RATE):
         if as_json:
             click.echo(json.dumps({"digit": event.digit, "start": _seconds(event.start),
@@ -107,7 +105,7 @@ def gen_dtmf(digits, output, level_dbm0, on_ms, off_ms, twist_db, file_format):
         headroom = 20 * math.log10(32767 / peak)
         raise click.BadParameter(
             f"the two tones together would clip (peak {peak:.0f} > 32767); lower --level to "
-            f"{level_dbm0 + headroom:.1f} dBm0 or less", param_hint="'--level'")
+            f"{level_dbm0 + headroom:.1f} dBm0 or less (or reduce --twist)", param_hint="'--level'")
     samples = generate(digits, level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms,
                        twist_db=twist_db)
     write_audio(output, samples, rate=RATE, format=file_format)
