@@ -105,7 +105,8 @@ def gen_dtmf(digits, output, level_dbm0, on_ms, off_ms, twist_db, file_format):
         headroom = 20 * math.log10(32767 / peak)
         raise click.BadParameter(
             f"the two tones together would clip (peak {peak:.0f} > 32767); lower --level to "
-            f"{level_dbm0 + headroom:.1f} dBm0 or less (or reduce --twist)", param_hint="'--level'")
+            f"{level_dbm0 + headroom:.1f} dBm0 or less (or reduce --twist)",
+            param_hint="'--level'")
     samples = generate(digits, level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms,
                        twist_db=twist_db)
     write_audio(output, samples, rate=RATE, format=file_format)

@@ -22,7 +22,8 @@ try:
 except ImportError:
     HAVE_TONES = False
 needs_tones = pytest.mark.skipif(
-    not HAVE_TONES, reason="needs appliance.dsp.tones.classify (call-progress detector, branch cpt)")
+    not HAVE_TONES,
+    reason="needs appliance.dsp.tones.classify (call-progress detector, branch cpt)")
 
 
 def _runner():

@@ -1,4 +1,4 @@
-"""Audio files at the box's edge (appliance.dsp.audiofile): formats, resampling, channels, errors."""
+"""Audio files at the box's edge (appliance.dsp.audiofile): formats, rates, channels, errors."""
 
 import struct
 import tempfile
