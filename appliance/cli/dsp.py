@@ -31,12 +31,16 @@ class _FiniteFloatRange(click.FloatRange):
         return number
 
 
-def _audio_in(function):
-    function = click.option(
+def _channel_option(function):
+    return click.option(
         "--channel", metavar="N|left|right", default=None,
         help="The channel of a stereo or multichannel file (0-based, or left/right).",
     )(function)
-    return click.argument("file", type=click.Path(path_type=Path))(function)
+
+
+def _audio_in(function):
+    """FILE and --channel: an audio file read by appliance.dsp.audiofile.read_audio."""
+    return click.argument("file", type=click.Path(path_type=Path))(_channel_option(function))
 
 
 def _json_option(function):
@@ -151,8 +155,7 @@ def tones(file, channel, plan, as_json):
 @click.argument("target", metavar="OUT", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--to", "file_format", type=click.Choice(FORMATS), required=True,
               help="Encoding of OUT (8 kHz mono).")
-@click.option("--channel", metavar="N|left|right", default=None,
-              help="The channel of a stereo or multichannel IN (0-based, or left/right).")
+@_channel_option
 def transcode(source, target, file_format, channel):
     """Convert IN to an 8 kHz mono OUT in another encoding."""
     samples = read_audio(source, channel=channel)
