@@ -34,13 +34,16 @@ def _runner():
 
 
 @pytest.fixture
-def run(tmp_path):
+def run(tmp_path, monkeypatch):
+    """Runs `appliance ARGS...` in a fresh empty working directory (an isolated filesystem:
+    click's own `isolated_filesystem` does the same but recent click deprecates it)."""
+    monkeypatch.chdir(tmp_path)
     runner = _runner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        def invoke(*args):
-            return runner.invoke(main, [str(a) for a in args], prog_name="appliance",
-                                 catch_exceptions=False)
-        yield invoke
+
+    def invoke(*args):
+        return runner.invoke(main, [str(a) for a in args], prog_name="appliance",
+                             catch_exceptions=False)
+    return invoke
 
 
 def _digits(stdout):
