@@ -13,12 +13,13 @@ import click
 
 from appliance.cli.errors import AppGroup
 from appliance.dsp.audiofile import FORMATS, RATE, read_audio, write_audio
+from appliance.dsp.toneplan import ToneplanError, available_plans, load_plan
+from appliance.dsp.tones import classify
 from appliance.dtmf import detect, generate
 from appliance.dtmf.digits import DIGITS
 
 # The peak of a 0 dBm0 sine in 16-bit linear (G.711's 3.14 dBm0 full-scale sine = 32767).
 _DBM0_PEAK = 22827.6
-BUILTIN_PLANS = ("cn", "us", "etsi")
 
 
 class _FiniteFloatRange(click.FloatRange):
@@ -118,27 +119,29 @@ def gen_dtmf(digits, output, level_dbm0, on_ms, off_ms, twist_db, file_format):
                f"{file_format}")
 
 
+def _tone_plan(plan):
+    """--plan: a shipped plan's name wins over a file of the same name."""
+    source = plan if plan in available_plans() or not Path(plan).is_file() else Path(plan)
+    try:
+        return load_plan(source)
+    except ToneplanError as exc:  # say which option the bad plan came from
+        raise click.BadParameter(str(exc), param_hint="'--plan'") from None
+
+
 @dsp.command()
 @_audio_in
 @click.option("--plan", default="cn", show_default=True, metavar="cn|us|etsi|PATH",
-              help="Tone plan: a built-in one or a TOML file.")
+              help="Tone plan: a shipped one by name, or the path of a .toml plan file.")
 @_json_option
 def tones(file, channel, plan, as_json):
     """Call-progress tones in FILE over time: tone, start, detected, end (seconds).
 
-    `end` is '-' (null in JSON) for a tone still sounding when the file ends.
+    `detected` is when the tone was recognised; a tone still sounding when the file ends
+    ends there.
     """
-    if plan not in BUILTIN_PLANS:
-        plan_path = Path(plan)
-        if not plan_path.is_file():
-            raise click.BadParameter(
-                f"{plan!r} is neither a built-in plan ({', '.join(BUILTIN_PLANS)}) nor a file",
-                param_hint="'--plan'")
-        plan = plan_path
+    tone_plan = _tone_plan(plan)
     samples = read_audio(file, channel=channel)
-    from appliance.dsp.tones import classify  # lands with the tone detector (branch cpt)
-
-    for event in classify(samples, plan=plan, rate=RATE):
+    for event in classify(samples, plan=tone_plan, rate=RATE):
         if as_json:
             click.echo(json.dumps({
                 "tone": event.tone.name, "start": _seconds(event.start),

@@ -13,18 +13,10 @@ from click.testing import CliRunner
 from appliance.cli import main
 from appliance.dsp import g711
 from appliance.dsp.audiofile import read_audio, write_audio
+from appliance.dsp.toneplan import load_plan
+from appliance.dsp.tones import classify
 from appliance.dtmf import generate
 from appliance.dtmf.digits import DIGITS
-
-try:
-    import appliance.dsp.tones  # noqa: F401
-    HAVE_TONES = True
-except ImportError:
-    HAVE_TONES = False
-needs_tones = pytest.mark.skipif(
-    not HAVE_TONES,
-    reason="needs appliance.dsp.tones.classify (call-progress detector, branch cpt)")
-
 
 def _runner():
     try:  # click < 8.2 mixes stderr into output unless told not to
@@ -153,26 +145,59 @@ def test_transcode_takes_a_channel_and_resamples_to_8khz(run):
 # --- tones -------------------------------------------------------------------------------
 
 
-@needs_tones
-def test_tones_reports_china_busy_tone_with_times(run):
-    from appliance.dsp.tonegen import ToneStep, render
+def _silence(seconds):
+    return np.zeros(int(round(seconds * 8000)), np.int16)
 
-    busy = render([ToneStep((450.0,), (-10.0,), on_ms=350, off_ms=350)], repeat=True,
-                  seconds=3.5)
-    write_audio("busy.wav", np.concatenate([np.zeros(4000, np.int16), busy]))
+
+def _tone_rows(stdout):
+    return [line.split() for line in stdout.splitlines()]
+
+
+def test_tones_reports_china_busy_tone_with_times(run):
+    # 0.5 s of silence, then 3.5 s of busy (0.35 s on / 0.35 s off): the last tone-on
+    # segment ends at 0.5 + 3.15 s.
+    busy = load_plan("cn").render("busy", 3.5)
+    write_audio("busy.wav", np.concatenate([_silence(0.5), busy, _silence(1.0)]))
     result = run("dsp", "tones", "busy.wav", "--plan", "cn")
     assert result.exit_code == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()]
-    busy_rows = [r for r in rows if r[0] == "BUSY"]
-    assert len(busy_rows) == 1
-    _, start, detected, end = busy_rows[0]
-    assert abs(float(start) - 0.5) <= 0.05
+    [(name, start, detected, end)] = _tone_rows(result.stdout)
+    assert name == "BUSY"
+    assert abs(float(start) - 0.5) <= 0.010
     assert float(start) < float(detected) <= 0.5 + 2 * 0.7  # within two cadence cycles
-    assert end == "-" or float(end) >= float(detected)
-    events = [json.loads(line) for line in run("dsp", "tones", "busy.wav", "--json").stdout
-              .splitlines()]
-    assert [e["tone"] for e in events if e["tone"] == "BUSY"] == ["BUSY"]
-    assert {"tone", "start", "detected", "end", "level_dbm0"} <= set(events[0])
+    assert abs(float(end) - 3.65) <= 0.010
+    assert run("dsp", "tones", "busy.wav").stdout == result.stdout  # cn is the default
+
+
+def test_tones_json_lines_parse_and_follow_the_plan(run):
+    # US ringback, 2 s on / 4 s off; a ring cut short by the end of the recording breaks
+    # the cadence, so the tone ends with the second full ring.
+    ring = load_plan("us").render("ringback", 13.0)
+    write_audio("ring.wav", np.concatenate([_silence(0.5), ring, _silence(1.0)]))
+    result = run("dsp", "tones", "ring.wav", "--plan", "us", "--json")
+    assert result.exit_code == 0, result.stderr
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set(event) == {"tone", "start", "detected", "end", "level_dbm0"}
+    assert event["tone"] == "RINGBACK"
+    assert abs(event["start"] - 0.5) <= 0.010 and abs(event["end"] - 8.5) <= 0.010
+    assert event["start"] < event["detected"] < event["end"]
+    [direct] = classify(read_audio("ring.wav"), plan="us")
+    assert event["level_dbm0"] == round(direct.level_dbm0, 1)
+    # The same recording under China's plan holds no tone (US ringback is 440+480 Hz).
+    assert run("dsp", "tones", "ring.wav", "--plan", "cn").stdout == ""
+
+
+def test_tones_takes_a_plan_file(run):
+    from importlib import resources
+
+    shipped = resources.files("appliance.dsp") / "tone_plans" / "cn.toml"
+    Path("my-plan.toml").write_bytes(shipped.read_bytes())
+    write_audio("dial.wav", np.concatenate([_silence(0.25), load_plan("cn").render("dial", 3.0)]))
+    result = run("dsp", "tones", "dial.wav", "--plan", "my-plan.toml")
+    assert result.exit_code == 0, result.stderr
+    [(name, start, detected, end)] = _tone_rows(result.stdout)
+    assert (name, abs(float(start) - 0.25) <= 0.010, abs(float(end) - 3.25) <= 0.010) == (
+        "DIAL", True, True)
+    assert result.stdout == run("dsp", "tones", "dial.wav", "--plan", "cn").stdout
 
 
 # --- bad input: one line on stderr, exit 2 -----------------------------------------------
@@ -183,7 +208,7 @@ def _make_inputs():
     Path("empty.wav").write_bytes(b"")
     soundfile.write("stereo.wav", np.zeros((800, 2), np.int16), 8000, subtype="PCM_16")
     write_audio("ok.wav", generate("1"))
-    Path("plan.txt").write_text("")
+    Path("plan.toml").write_text("[plan\nname = 1\n")
 
 
 BAD_INPUTS = [
@@ -198,7 +223,9 @@ BAD_INPUTS = [
     (["dsp", "dtmf"], ["Missing argument 'FILE'"]),
     (["dsp", "tones", "missing.wav"], ["missing.wav", "no such file"]),
     (["dsp", "tones", "stereo.wav", "--plan", "us"], ["stereo.wav", "--channel"]),
-    (["dsp", "tones", "ok.wav", "--plan", "mars"], ["--plan", "'mars'", "cn, us, etsi"]),
+    (["dsp", "tones", "ok.wav", "--plan", "mars"], ["--plan", "'mars'", "no such plan", "cn"]),
+    (["dsp", "tones", "ok.wav", "--plan", "plan.toml"], ["--plan", "plan.toml", "TOML"]),
+    (["dsp", "tones", "ok.wav", "--plan", "gone.toml"], ["--plan", "gone.toml", "cannot read"]),
     (["dsp", "transcode", "notes.wav", "o.wav", "--to", "alaw"], ["notes.wav", "not an audio"]),
     (["dsp", "transcode", "ok.wav", "o.wav", "--to", "mp3"], ["--to", "'mp3'"]),
     (["dsp", "transcode", "ok.wav", "o.wav"], ["--to"]),
