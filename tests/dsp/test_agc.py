@@ -69,9 +69,9 @@ def test_p56_target_level_within_1s_at_every_input_level(speech, level):
     x = at_level(speech, level)
     y = Agc(target_dbfs=TARGET).process(x)
     assert abs(active_level_dbfs(y[RATE:]) - TARGET) <= TOLERANCE_DB
-    # Also second by second from 1 s on, not only on average.
-    for start in range(RATE, y.size - 2 * RATE + 1, 2 * RATE):
-        assert abs(active_level_dbfs(y[start:start + 2 * RATE]) - TARGET) <= 3.0
+    # Also over every 2 s from 1 s on, not only on average.
+    for start in range(RATE, y.size - 2 * RATE + 1, RATE):
+        assert abs(active_level_dbfs(y[start:start + 2 * RATE]) - TARGET) <= TOLERANCE_DB
     assert_not_clipped(y)
 
 
@@ -92,7 +92,8 @@ def test_p56_reconverges_within_1s_after_a_30db_step(speech_for_steps, before, a
     y = agc.process(x)
     assert abs(active_level_dbfs(y[RATE:step]) - TARGET) <= TOLERANCE_DB
     assert abs(active_level_dbfs(y[step + RATE:]) - TARGET) <= TOLERANCE_DB
-    assert abs(active_level_dbfs(y[step + RATE:step + 3 * RATE]) - TARGET) <= TOLERANCE_DB
+    for start in range(step + RATE, y.size - 2 * RATE + 1, RATE // 2):
+        assert abs(active_level_dbfs(y[start:start + 2 * RATE]) - TARGET) <= TOLERANCE_DB
     assert agc.restarts == 1
     assert_not_clipped(y)
 
