@@ -15,6 +15,9 @@
 #define FAST_TO_P56_DB 3.0
 /* Step detector: how far one block may pull the means (dB), which bounds step_db. */
 #define STEP_CLAMP_DB 20.0
+/* Speech blocks' energies vary: below this variance (dB^2) over the fast tracker's time
+ * constant the gate's blocks are steady noise or tone, not speech (3 dB rms). */
+#define STEADY_VAR_DB2 9.0
 /* Fast tracker time constant in speech blocks. */
 #define FAST_BLOCKS 10.0
 
@@ -103,6 +106,7 @@ void agc_reset(agc_state_t *s)
     s->hang = 0;
     s->fast_dbfs = 0.0;
     s->raw_dbfs = 0.0;
+    s->raw_var = 0.0;
     s->fast_valid = 0;
     s->slow_sum = 0.0;
     s->slow_weight = 0.0;
@@ -156,10 +160,13 @@ static void restart_level(agc_state_t *s)
  * blocks, so their bias against the P.56 level cancels. */
 static void detect_step(agc_state_t *s, double energy_dbfs)
 {
-    if (!s->fast_valid)
+    if (!s->fast_valid) {
         s->raw_dbfs = energy_dbfs;
-    else
-        s->raw_dbfs += (energy_dbfs - s->raw_dbfs) / FAST_BLOCKS;
+    } else {
+        double deviation = energy_dbfs - s->raw_dbfs;
+        s->raw_var += (deviation * deviation - s->raw_var) / FAST_BLOCKS;
+        s->raw_dbfs += deviation / FAST_BLOCKS;
+    }
     if (s->slow_weight > 0.0) {
         /* Soft and loud outliers count only so far: the means then follow the bulk of
          * the speech, not its quietest breaths, while a real step still moves the fast
@@ -184,7 +191,9 @@ static void detect_step(agc_state_t *s, double energy_dbfs)
     }
     double error = s->fast_dbfs - s->slow_sum / s->slow_weight;
     if (fabs(error) > s->config.step_db) {
-        if (++s->step_count >= s->step_blocks)
+        /* Only speech restarts the estimate: a step in steady line noise (the floor
+         * tracker needs a window to follow it up) must not. */
+        if (++s->step_count >= s->step_blocks && s->raw_var > STEADY_VAR_DB2)
             restart_level(s);
     } else {
         s->step_count = 0;
@@ -212,8 +221,13 @@ static void end_block(agc_state_t *s)
     double reference = s->level_weight > 0.0 ? s->level_dbfs : NO_LEVEL_DBFS;
     if (s->acquired_blocks < s->acquire_blocks && s->fast_dbfs + FAST_TO_P56_DB > reference)
         reference = s->fast_dbfs + FAST_TO_P56_DB;
+    int acquiring = s->acquired_blocks < s->acquire_blocks;
+    /* Steady energy over the gate (line noise that rose faster than the floor tracker
+     * follows it, hum, a held tone) is not taken for speech: counted, it would pull the
+     * level, and with it the P.56 threshold, down after it. */
     int counted = 0;
-    if (speech && energy_dbfs >= reference - P56_BLOCK_MARGIN_DB) {
+    if (speech && energy_dbfs >= reference - P56_BLOCK_MARGIN_DB
+        && s->raw_var > STEADY_VAR_DB2) {
         counted = 1;
         s->hang = s->hang_blocks;
     } else if (s->hang > 0 && s->acquired_blocks >= s->acquire_blocks) {
@@ -230,7 +244,6 @@ static void end_block(agc_state_t *s)
         double level = s->level_sum / s->level_weight;
         s->level_dbfs = level > 0.0 ? 10.0 * log10(level / (FULL_SCALE * FULL_SCALE))
                                     : SILENCE_DBFS;
-        int acquiring = s->acquired_blocks < s->acquire_blocks;
         if (acquiring)
             s->acquired_blocks++;
         double want = s->config.target_dbfs - s->level_dbfs;

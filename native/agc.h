@@ -15,9 +15,11 @@
  *   statistics over sub-windows), so it follows a falling floor at once and a rising one
  *   within one window.
  * - Speech gate: a block is speech when its energy is at least gate_dbfs and at least
- *   gate_margin_db above the noise floor. The gain is frozen in blocks that are neither
- *   speech nor in the hangover after speech, so pauses, silence and line noise are never
- *   pumped up.
+ *   gate_margin_db above the noise floor, and the energies of the recent speech blocks
+ *   vary as speech does (more than 3 dB rms): steady noise that rose faster than the floor
+ *   follows, hum or a held tone is not speech. The gain is frozen in blocks that are
+ *   neither speech nor in the hangover after speech, so pauses, silence and line noise are
+ *   never pumped up.
  * - Level: a running P.56-style estimate: the power of blocks that are speech and no more
  *   than the P.56 margin below the current estimate, plus the hangover_ms of blocks after
  *   them (P.56 counts those as active too), averaged with equal weights at first and then
@@ -26,6 +28,10 @@
  * - Level steps: a fast tracker of the speech blocks' level; when it stays more than
  *   step_db away from the estimate for step_ms of speech, the estimate restarts and the
  *   next acquire_ms of speech set the gain directly again.
+ * Limits: tones are handled as speech while their level varies, so a DTMF string much
+ * louder than the talker (10 dB and more) moves the gain toward its own level; a step up
+ * in line noise moves the gain by a few dB (under 3 dB for 15 dB) before the gate sees it
+ * is steady.
  * - Gain: target_dbfs - level, within [min_gain_db, max_gain_db], reached with time
  *   constant attack_ms when it falls and release_ms when it rises (attack_ms both ways
  *   while acquiring), ramped linearly sample by sample.
@@ -92,6 +98,7 @@ typedef struct agc_state_s {
     /* step detector */
     double fast_dbfs;         /* fast mean of speech block energies (dB) */
     double raw_dbfs;          /* the same without the clamp */
+    double raw_var;           /* variance of speech block energies about raw_dbfs (dB^2) */
     int32_t fast_valid;
     double slow_sum;          /* slow mean of the same, as weighted sums */
     double slow_weight;

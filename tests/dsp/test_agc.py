@@ -149,6 +149,26 @@ def test_gain_does_not_rise_in_pauses(speech, speech_dbfs):
     assert level_dbfs(late) < -60.0 + (TARGET - speech_dbfs) + 1.0
 
 
+def test_gain_not_pumped_when_line_noise_rises(speech):
+    """The noise floor steps up 15 dB (-60 -> -45 dBFS) 1 s into a pause: the floor
+    tracker needs its window to follow, and meanwhile the steady noise must not be taken
+    for speech. Before any speech, the same step leaves unity gain."""
+    talk = speech[: 5 * RATE] * 10 ** (-30 / 20)
+    clean = np.concatenate([talk, np.zeros(6 * RATE)])
+    line = noise(clean.size, -60.0)
+    line[talk.size + RATE:] *= 10 ** (15 / 20)
+    agc = Agc()
+    x = to_int16(clean + line)
+    step = talk.size + RATE
+    agc.process(x[:step])
+    before = agc.gain_db
+    agc.process(x[step:])
+    assert agc.gain_db - before < 3.0
+    assert agc.restarts == 0
+    only = to_int16(line[talk.size:])
+    assert np.array_equal(Agc().process(only), only)
+
+
 def _tone_amplitudes(x, freqs):
     """Least-squares amplitudes of sines at freqs, and the residual power ratio (dB)."""
     n = np.arange(x.size)
