@@ -34,7 +34,7 @@ void agc_config_default(agc_config_t *config, int32_t rate_hz)
     config->noise_window_ms = 1600.0;
     config->hangover_ms = 200.0;
     config->acquire_ms = 300.0;
-    config->track_ms = 800.0;
+    config->track_ms = 600.0;
     config->step_db = 12.0;
     config->step_ms = 250.0;
     config->ceiling_dbfs = -1.0;

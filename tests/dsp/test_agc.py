@@ -94,7 +94,11 @@ def test_p56_reconverges_within_1s_after_a_30db_step(speech_for_steps, before, a
     assert abs(active_level_dbfs(y[step + RATE:]) - TARGET) <= TOLERANCE_DB
     for start in range(step + RATE, y.size - 2 * RATE + 1, RATE // 2):
         assert abs(active_level_dbfs(y[start:start + 2 * RATE]) - TARGET) <= TOLERANCE_DB
-    assert agc.restarts == 1
+    # A step down is found and restarts the estimate; a step up may be followed by the
+    # level tracker alone. Never more than the one restart.
+    assert agc.restarts <= 1
+    if after < before:
+        assert agc.restarts == 1
     assert_not_clipped(y)
 
 
