@@ -6,7 +6,9 @@ from appliance.dsp._binding import c_array, lib
 
 
 def _block(function, data, in_dtype, out_dtype):
-    data = np.ascontiguousarray(data)
+    data = np.asarray(data)
+    if not data.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d array 1-d)
+        data = np.ascontiguousarray(data)
     if data.dtype != np.dtype(in_dtype):
         raise TypeError(f"expected a {np.dtype(in_dtype)} array, got {data.dtype}")
     out = np.empty(data.shape, dtype=out_dtype)
