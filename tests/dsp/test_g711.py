@@ -1,7 +1,7 @@
 """ITU-T G.711 coding, checked code by code against G.191 and G.711's own tables.
 
-The reference below is written from the texts, not from native/g711.c:
-  - G.191 (STL g711 module): A-law takes the 12-bit magnitude ix = x >> 4 of x, or of
+The references are written from the texts, not from native/g711.c:
+  - G.191 (tests/g191.py, after the STL g711 module): A-law takes the 12-bit magnitude ix = x >> 4 of x, or of
     its one's complement ~x when x < 0; segment 0 for ix <= 15, otherwise halve ix until
     it is at most 31, counting the halvings, and drop its leading one. mu-law takes
     absno = (x >> 2) + 33 (one's complement again for x < 0), at most 0x1FFF; its segment
@@ -18,7 +18,6 @@ Cross-checks: spandsp (bit-exact for A-law and mu-law decoding; its mu-law encod
 not) and CPython's audioop (bit-exact for A-law and decoding; not for mu-law encoding).
 """
 
-import functools
 import warnings
 
 import numpy as np
@@ -29,76 +28,12 @@ from hypothesis.extra import numpy as hnp
 
 import spandsp
 from appliance.dsp import g711
+from g191 import (ALL_CODES, ALL_LINEAR, g191_ulaw_code_of_absno, g191_ulaw_compress,
+                  reference)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop  # deprecated since 3.11, gone in 3.13 (the audioop-lts port replaces it)
-
-ALL_LINEAR = np.arange(-32768, 32768, dtype=np.int16)
-ALL_CODES = np.arange(256, dtype=np.uint8)
-
-
-# --- G.191 reference, one sample at a time -------------------------------------------
-
-def g191_alaw_compress(x):
-    ix = (~x if x < 0 else x) >> 4
-    if ix > 15:
-        exponent = 1
-        while ix > 16 + 15:
-            ix >>= 1
-            exponent += 1
-        ix = ix - 16 + (exponent << 4)
-    if x >= 0:
-        ix |= 0x80
-    return ix ^ 0x55
-
-
-def g191_alaw_expand(code):
-    ix = (code ^ 0x55) & 0x7F
-    exponent, mantissa = ix >> 4, ix & 0x0F
-    if exponent > 0:
-        mantissa += 16
-    mantissa = (mantissa << 4) + 8
-    if exponent > 1:
-        mantissa <<= exponent - 1
-    return mantissa if code > 127 else -mantissa
-
-
-def g191_ulaw_absno(x):
-    return min(((~x if x < 0 else x) >> 2) + 33, 0x1FFF)
-
-
-def g191_ulaw_code_of_absno(absno, negative):
-    segment, i = 1, absno >> 6
-    while i:
-        segment += 1
-        i >>= 1
-    code = ((8 - segment) << 4) | (0x0F - ((absno >> segment) & 0x0F))
-    return code if negative else code | 0x80
-
-
-def g191_ulaw_compress(x):
-    return g191_ulaw_code_of_absno(g191_ulaw_absno(x), x < 0)
-
-
-def g191_ulaw_expand(code):
-    sign = -1 if code < 0x80 else 1
-    inverted = ~code & 0xFF
-    exponent, mantissa = (inverted >> 4) & 0x07, inverted & 0x0F
-    step = 4 << (exponent + 1)
-    return sign * ((0x80 << exponent) + step * mantissa + step // 2 - 4 * 33)
-
-
-@functools.cache
-def reference():
-    linear = [int(x) for x in ALL_LINEAR]
-    return {
-        "alaw_encode": np.array([g191_alaw_compress(x) for x in linear], dtype=np.uint8),
-        "ulaw_encode": np.array([g191_ulaw_compress(x) for x in linear], dtype=np.uint8),
-        "alaw_decode": np.array([g191_alaw_expand(c) for c in range(256)], dtype=np.int16),
-        "ulaw_decode": np.array([g191_ulaw_expand(c) for c in range(256)], dtype=np.int16),
-    }
-
 
 # --- G.711's own numbering: magnitude index 0..127 (0 = smallest), Tables 1 to 4 -----
 
