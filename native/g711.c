@@ -13,7 +13,8 @@
  * floats (every target we build for); tests/dsp/test_g711.py checks all 65536 inputs.
  *
  * Decoding is a lookup in the 256-entry tables below: G.191's decoder output, the
- * middle of each quantisation interval, left-justified in 16 bits.
+ * middle of each quantisation interval, left-justified in 16 bits (four samples per
+ * store, see decode_with).
  *
  * Transcoding is a lookup in G.711 Table 3 (mu -> A) and Table 4 (A -> mu), indexed
  * by the transmitted code. Both tables map each code to the code of the other law
@@ -189,16 +190,42 @@ void g711_ulaw_encode(const int16_t *linear, uint8_t *codes, size_t samples)
         codes[i] = ulaw_of(linear[i]);
 }
 
+/* Four looked-up samples go out in one 64-bit store: with a store per sample, the table
+ * loads queue behind the stores (about 25% slower on x86-64). The four values are packed
+ * in memory order, so this needs to know the byte order; without it, one store each. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define G711_LANE(k) (16 * (k))
+#elif defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define G711_LANE(k) (48 - 16 * (k))
+#endif
+
+static void decode_with(const int16_t table[256], const uint8_t *codes, int16_t *linear,
+                        size_t samples)
+{
+    size_t i = 0;
+#ifdef G711_LANE
+    for (; samples - i >= 4; i += 4) {
+        uint64_t four = (uint64_t) (uint16_t) table[codes[i]] << G711_LANE(0)
+                      | (uint64_t) (uint16_t) table[codes[i + 1]] << G711_LANE(1)
+                      | (uint64_t) (uint16_t) table[codes[i + 2]] << G711_LANE(2)
+                      | (uint64_t) (uint16_t) table[codes[i + 3]] << G711_LANE(3);
+        memcpy(linear + i, &four, sizeof four);
+    }
+#endif
+    for (; i < samples; i++)
+        linear[i] = table[codes[i]];
+}
+
 void g711_alaw_decode(const uint8_t *codes, int16_t *linear, size_t samples)
 {
-    for (size_t i = 0; i < samples; i++)
-        linear[i] = alaw_linear[codes[i]];
+    decode_with(alaw_linear, codes, linear, samples);
 }
 
 void g711_ulaw_decode(const uint8_t *codes, int16_t *linear, size_t samples)
 {
-    for (size_t i = 0; i < samples; i++)
-        linear[i] = ulaw_linear[codes[i]];
+    decode_with(ulaw_linear, codes, linear, samples);
 }
 
 void g711_alaw_to_ulaw(const uint8_t *alaw, uint8_t *ulaw, size_t samples)

@@ -294,3 +294,14 @@ def test_non_contiguous_input_is_coded_like_a_copy(linear):
 def test_wrong_dtype_is_refused(function, dtype):
     with pytest.raises(TypeError, match="expected a"):
         function(np.zeros(4, dtype=dtype))
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+def test_decoding_any_length_and_alignment(law):
+    # The decoder stores four samples at a time: every start offset and remainder.
+    codes = np.concatenate([ALL_CODES, ALL_CODES[::-1]])
+    expected = reference()[f"{law}_decode"][codes]
+    for start in range(8):
+        for stop in range(codes.size - 7, codes.size + 1):
+            np.testing.assert_array_equal(g711.DECODERS[law](codes[start:stop]),
+                                          expected[start:stop])
