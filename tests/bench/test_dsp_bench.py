@@ -27,7 +27,7 @@ def test_quick_run_reports_every_peer_and_item(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed == out_md.read_text()
     for heading in ("## 1. G.711 throughput", "## 2. DTMF channels per core",
-                    "## 3. DTMF conformance", "- Machine:", "- Command: `python bench/dsp_bench.py"):
+                    "## 3. DTMF conformance", "## Targets of issue 2", "QUICK MODE", "- Machine:", "- Command: `python bench/dsp_bench.py"):
         assert heading in printed
     result = json.loads(out_json.read_text())
 
@@ -45,7 +45,7 @@ def test_quick_run_reports_every_peer_and_item(tmp_path, capsys):
     dtmf = result["dtmf"]
     names = [r["name"] for r in dtmf["rows"]]
     assert names == ["spandsp, own C loop", "spandsp from Python", "ours, dtmf_process_batch",
-                     "ours, ChannelBank chain"]
+                     "ours, dtmf_process_batch, bare", "ours, ChannelBank chain"]
     for row in dtmf["rows"]:
         assert row["channels_per_core"] > 0 and row["vs_spandsp_c"] > 0
         assert row["digits_found"] > 0
