@@ -17,10 +17,11 @@
  * store, see decode_with).
  *
  * Transcoding is a lookup in G.711 Table 3 (mu -> A) and Table 4 (A -> mu), indexed
- * by the transmitted code. Both tables map each code to the code of the other law
- * whose decoder output value is nearest at the same absolute level (the laws' load
- * capacities, A-law 4096 units at +3.14 dBm0 and mu-law 8159 units at +3.17 dBm0,
- * fix the scale); the sign is kept. This is not decoding and re-encoding in G.191's
+ * by the transmitted code. Each entry of both tables is the code of the other law whose
+ * decoder output value (Tables 1 and 2) is nearest at the same absolute level, the
+ * scale being fixed by the laws' load capacities (A-law 4096 units at +3.14 dBm0,
+ * mu-law 8159 units at +3.17 dBm0), with the sign kept: tests/dsp/test_g711.py derives
+ * the tables that way and checks them against these and spandsp's. This is not decoding and re-encoding in G.191's
  * 16-bit scale (1 A-law unit = 2 mu-law units): that differs on A-law magnitudes 80..95
  * of Table 4, on mu-law magnitudes 48, 49, 64 and 81..95 of Table 3, and on negative
  * mu-law codes of even magnitude 0..14 (the one's complement puts their decoded value
