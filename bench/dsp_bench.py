@@ -283,8 +283,11 @@ def dtmf_rows(channels, seconds, repeats):
                 n += events[i].kind == lib.DTMF_EVENT_DIGIT
         return n
 
-    def ours_bank():
+    def ours_bank(tones=False):
         bank = ChannelBank(channels, law="alaw")
+        if tones:
+            for ch in range(channels):
+                bank.enable_tones(ch)
         n = 0
         for tick in alaw_ticks:
             n += len(bank.process(tick).digits)
@@ -295,7 +298,10 @@ def dtmf_rows(channels, seconds, repeats):
     add("ours, dtmf_process_batch, bare", "the same calls with pointers made before the "
         "loop: the C core's cost without the per-tick checks", ours_batch_bare)
     add("ours, ChannelBank chain", "ChannelBank.process(uint8 A-law [channels, 160]) per tick"
-        " (decode + DTMF)", ours_bank)
+        " (decode + DTMF; call-progress tones off)", ours_bank)
+    if hasattr(ChannelBank, "enable_tones"):
+        add("ours, ChannelBank chain + tones", "the same, with call-progress tone detection"
+            " switched on for every channel", lambda: ours_bank(tones=True))
     times = cpu_seconds({name: once for name, (_, once) in peers.items()}, repeats)
     rows = [{"name": name, "how": how, "cpu_s": times[name],
              "channels_per_core": channel_seconds / times[name], "digits_found": found[name]}

@@ -45,7 +45,8 @@ def test_quick_run_reports_every_peer_and_item(tmp_path, capsys):
     dtmf = result["dtmf"]
     names = [r["name"] for r in dtmf["rows"]]
     assert names == ["spandsp, own C loop", "spandsp from Python", "ours, dtmf_process_batch",
-                     "ours, dtmf_process_batch, bare", "ours, ChannelBank chain"]
+                     "ours, dtmf_process_batch, bare", "ours, ChannelBank chain",
+                     "ours, ChannelBank chain + tones"]
     for row in dtmf["rows"]:
         assert row["channels_per_core"] > 0 and row["vs_spandsp_c"] > 0
         assert row["digits_found"] > 0
