@@ -16,7 +16,9 @@ asyncio integration, and why:
 
 import asyncio
 import errno
+import re
 import select
+import termios
 import threading
 
 import serial
@@ -27,10 +29,20 @@ from appliance.drivers.transport.pipe import BytePipe, PipeClosed
 
 DEFAULT_BAUDRATE = 115200  # CDC-ACM boards ignore it; real UARTs need it to match
 WRITE_CHUNK = 65536
+_SOCKET_URL = re.compile(r"socket://(\[[0-9A-Fa-f:.]+\]|[^:/?#\[\]]+):([0-9]{1,5})")
 
 
 def open_serial(url, baudrate=DEFAULT_BAUDRATE):
     """Open `url` through ``serial_for_url`` and return a SerialTransport."""
+    if "?" in url and url.startswith(("socket:", "loop:")):
+        # pyserial's URL options only switch on its logging (with logging.basicConfig).
+        raise TransportError(url, "URL options are not supported; remove the '?...' part")
+    if url.startswith("socket:"):
+        # pyserial would take an empty host as localhost and say little about the rest.
+        match = _SOCKET_URL.fullmatch(url)
+        if match is None or not 0 < int(match.group(2)) < 65536:
+            raise TransportError(url, "bad URL: write socket://HOST:PORT with PORT from 1 "
+                                 "to 65535 (e.g. socket://127.0.0.1:7000)")
     try:
         port = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=0,
                                      exclusive=not url.startswith(("socket:", "loop:")))
@@ -46,8 +58,11 @@ def open_serial(url, baudrate=DEFAULT_BAUDRATE):
 def _open_error(url, exc):
     # pyserial's posix open sets errno; socket:// wraps the OSError in __context__.
     code = exc.errno
-    if code is None and isinstance(exc.__context__, OSError):
-        code = exc.__context__.errno
+    cause = exc.__context__
+    if code is None and isinstance(cause, OSError):
+        code = cause.errno
+    elif code is None and isinstance(cause, termios.error) and cause.args:
+        code = cause.args[0]  # "Could not configure port": tcgetattr on a non-tty
     if url.startswith("socket:"):
         if code == errno.ECONNREFUSED:
             return TransportError(url, "connection refused: nothing listens there; start the "
@@ -65,7 +80,7 @@ def _open_error(url, exc):
     if code in (errno.EBUSY, errno.EAGAIN, errno.EWOULDBLOCK) or "lock" in str(exc).lower():
         return TransportError(url, "the port is in use by another process (it is opened "
                               "exclusively); stop the other program first")
-    if code in (errno.ENOTTY, errno.EINVAL):
+    if code in (errno.ENOTTY, errno.EINVAL, errno.EISDIR):
         return TransportError(url, "not a serial port (no terminal settings); use a tty, a "
                               "pty, socket://HOST:PORT or loop://")
     return TransportError(url, f"cannot open: {exc}")
