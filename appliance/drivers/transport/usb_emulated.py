@@ -80,6 +80,9 @@ class EmulatedUsbDevice:
     max_packet: int = 512  # high-speed bulk
     fifo_bytes: int = 65536  # each direction's buffer on the board
     kernel_driver_bound: bool = False
+    # Linux's USB core sets a configuration when the device enumerates; 0 is a device left
+    # unconfigured (other OSes, or after SET_CONFIGURATION 0).
+    initial_configuration: int = 1
     accessible: bool = True
     bus: int = 1
     address: int = field(default=0)
@@ -95,8 +98,8 @@ class EmulatedUsbDevice:
         self.from_host = BytePipe(self.fifo_bytes)
         self.to_host = BytePipe(self.fifo_bytes)
         self.plugged = True
-        self.configuration = 0  # unconfigured until SET_CONFIGURATION
-        self.claimed = set()
+        self.configuration = self.initial_configuration
+        self.claimed = {}  # interface number -> the _Handle that claimed it
         self.open_handles = 0
         self.peer = PipeTransport(f"usb-emulated://{self.vid:04x}:{self.pid:04x}/"
                                   f"{self.serial_number}", self.from_host, self.to_host)
@@ -241,7 +244,11 @@ class EmulatedUsbBackend(usb.backend.IBackend):
     def close_device(self, dev_handle):
         if dev_handle.open:
             dev_handle.open = False
-            dev_handle.device.open_handles -= 1
+            dev = dev_handle.device
+            dev.open_handles -= 1
+            # Closing the handle gives its interfaces back, as closing a usbfs fd does.
+            for intf in [i for i, h in dev.claimed.items() if h is dev_handle]:
+                del dev.claimed[intf]
 
     def set_configuration(self, dev_handle, config_value):
         dev = self._check(dev_handle)
@@ -256,7 +263,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def set_interface_altsetting(self, dev_handle, intf, altsetting):
         dev = self._check(dev_handle)
-        if intf not in dev.claimed:
+        if dev.claimed.get(intf) is not dev_handle:
             raise _error("not_found")
         if altsetting != 0:
             raise _error("not_found")
@@ -265,15 +272,16 @@ class EmulatedUsbBackend(usb.backend.IBackend):
         dev = self._check(dev_handle)
         if dev.configuration != dev.CONFIGURATION or intf != dev.INTERFACE:
             raise _error("not_found")
-        if dev.kernel_driver_bound:
-            raise _error("busy")
-        dev.claimed.add(intf)
+        owner = dev.claimed.get(intf)
+        if dev.kernel_driver_bound or (owner is not None and owner is not dev_handle):
+            raise _error("busy")  # a kernel driver or another handle (process) holds it
+        dev.claimed[intf] = dev_handle
 
     def release_interface(self, dev_handle, intf):
         dev = self._check(dev_handle)
-        if intf not in dev.claimed:
+        if dev.claimed.get(intf) is not dev_handle:
             raise _error("not_found")
-        dev.claimed.discard(intf)
+        del dev.claimed[intf]
 
     def is_kernel_driver_active(self, dev_handle, intf):
         return self._check(dev_handle).kernel_driver_bound
@@ -302,7 +310,7 @@ class EmulatedUsbBackend(usb.backend.IBackend):
 
     def _endpoint(self, dev_handle, ep, intf, direction_in):
         dev = self._check(dev_handle)
-        if intf not in dev.claimed:
+        if dev.claimed.get(intf) is not dev_handle:
             raise _error("not_found")  # libusb: interface not claimed
         if ep != (dev.EP_IN if direction_in else dev.EP_OUT):
             raise _error("not_found")
