@@ -14,11 +14,18 @@ URL                             transport
 
 Every transport moves bytes and nothing else (no framing: that is ``drivers/protocol``).
 A URL that cannot be opened raises `TransportError` naming the URL and the fix.
+`boards_present()` lists the serial and USB boards plugged in, each with its URL.
 """
 
 from urllib.parse import urlsplit
 
 from appliance.drivers.transport.base import Transport
+from appliance.drivers.transport.discovery import (
+    BoardLink,
+    BoardsPresent,
+    PresentBoard,
+    boards_present,
+)
 from appliance.drivers.transport.errors import TransportClosed, TransportError
 from appliance.drivers.transport.inprocess import (
     PipeTransport,
@@ -61,13 +68,17 @@ def open_transport(url, *, baudrate=None, usb_backend=None):
 
 
 __all__ = [
+    "BoardLink",
+    "BoardsPresent",
     "BytePipe",
     "PipeClosed",
     "PipeTransport",
+    "PresentBoard",
     "SCHEMES",
     "Transport",
     "TransportClosed",
     "TransportError",
+    "boards_present",
     "inprocess_pair",
     "listen_inprocess",
     "open_transport",
