@@ -1,6 +1,7 @@
 """The common interface of every byte transport."""
 
 import abc
+import asyncio
 
 
 class Transport(abc.ABC):
@@ -15,10 +16,21 @@ class Transport(abc.ABC):
 
     url: str
 
-    @abc.abstractmethod
-    async def read(self, max_bytes=65536) -> bytes:
+    async def read(self, max_bytes=65536, timeout=None) -> bytes:
         """Wait for bytes and return 1..max_bytes of them. Raises TransportClosed when the
-        link is gone (peer closed, unplugged, closed here) and nothing is left to read."""
+        link is gone (peer closed, unplugged, closed here) and nothing is left to read, and
+        TimeoutError when `timeout` seconds (None: no limit) pass with no byte; the bytes
+        that arrive later are read by the next call."""
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, not {max_bytes}")
+        if timeout is None:
+            return await self._read(max_bytes)
+        async with asyncio.timeout(timeout):
+            return await self._read(max_bytes)
+
+    @abc.abstractmethod
+    async def _read(self, max_bytes) -> bytes:
+        """`read` without the timeout: cancelling it must lose no bytes."""
 
     @abc.abstractmethod
     async def write(self, data) -> None:

@@ -30,7 +30,7 @@ class PipeTransport(Transport):
     def closed(self):
         return self._closed
 
-    async def read(self, max_bytes=65536):
+    async def _read(self, max_bytes):
         if self._closed:
             raise TransportClosed(self.url, "read on a closed transport")
         data = await self.rx.read_async(max_bytes)

@@ -116,7 +116,7 @@ class _FdSerialTransport(_SerialBase):
         self._read_waiter = None
         self._write_waiter = None
 
-    async def read(self, max_bytes=65536):
+    async def _read(self, max_bytes):
         while True:
             if self._closed:
                 raise TransportClosed(self.url, "read on a closed transport")
@@ -195,7 +195,7 @@ class _ThreadedSerialTransport(_SerialBase):
             return
         self._inbox.close(TransportClosed(self.url, "closed on this side"))
 
-    async def read(self, max_bytes=65536):
+    async def _read(self, max_bytes):
         if self._closed and not len(self._inbox):
             raise TransportClosed(self.url, "read on a closed transport")
         data = await self._inbox.read_async(max_bytes)

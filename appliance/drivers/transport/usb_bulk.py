@@ -177,7 +177,7 @@ class UsbTransport(Transport):
             except PipeClosed:
                 return
 
-    async def read(self, max_bytes=65536):
+    async def _read(self, max_bytes):
         if self._closed and not len(self._inbox):
             raise TransportClosed(self.url, "read on a closed transport")
         data = await self._inbox.read_async(max_bytes)

@@ -51,6 +51,20 @@ def test_close_ends_both_sides():
     asyncio.run(main())
 
 
+def test_read_timeout_and_max_bytes():
+    async def main():
+        host, board = inprocess_pair()
+        with pytest.raises(TimeoutError):
+            await host.read(timeout=0.01)
+        await board.write(b"abcdef")
+        assert await host.read(4, timeout=5) == b"abcd"
+        assert await host.read(timeout=5) == b"ef"
+        with pytest.raises(ValueError, match="at least 1"):
+            await host.read(0)
+
+    asyncio.run(main())
+
+
 def test_writer_sees_the_peer_close():
     async def main():
         host, board = inprocess_pair()

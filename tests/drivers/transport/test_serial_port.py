@@ -88,6 +88,8 @@ def test_pty_cancelled_read_loses_no_bytes(pty_pair):
         async with open_transport(path) as host:
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(host.read(), 0.01)
+            with pytest.raises(TimeoutError):
+                await host.read(timeout=0.01)
             os.write(master, b"after the cancel")
             return await read_exactly(host, 16)
 
@@ -235,6 +237,32 @@ def test_loop_reads_back_what_was_written():
             return await read_exactly(host, 256)
 
     assert asyncio.run(main()) == ALL_BYTES
+
+
+def test_loop_read_timeout_loses_nothing():
+    async def main():
+        async with open_transport("loop://") as host:
+            with pytest.raises(TimeoutError):
+                await host.read(timeout=0.01)
+            await host.write(b"later")
+            return await read_exactly(host, 5)
+
+    assert asyncio.run(main()) == b"later"
+
+
+def test_socket_read_timeout(listener):
+    port = listener.getsockname()[1]
+
+    async def main():
+        async with open_transport(f"socket://127.0.0.1:{port}") as host:
+            board, _ = listener.accept()
+            with board:
+                with pytest.raises(TimeoutError):
+                    await host.read(timeout=0.01)
+                board.sendall(b"late")
+                return await host.read(4, timeout=5)
+
+    assert asyncio.run(main()) == b"late"
 
 
 def test_loop_close_wakes_a_pending_read():

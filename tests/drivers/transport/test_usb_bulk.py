@@ -131,6 +131,19 @@ def test_unplug_while_reading_is_transport_closed():
     asyncio.run(main())
 
 
+def test_read_timeout_then_the_bytes_that_come_later():
+    device = EmulatedUsbDevice()
+
+    async def main():
+        async with open_transport(URL, usb_backend=emulated_bus(device)) as host:
+            with pytest.raises(TimeoutError):
+                await host.read(timeout=0.01)
+            await device.peer.write(b"late")
+            return await read_exactly(host, 4)
+
+    assert asyncio.run(main()) == b"late"
+
+
 def test_close_wakes_a_pending_read():
     async def main():
         host = open_transport(URL, usb_backend=emulated_bus())
