@@ -44,7 +44,8 @@ def open_transport(url, *, baudrate=None, usb_backend=None):
     """Open the board link named by `url` and return a `Transport`.
 
     `baudrate` applies to ttys (CDC-ACM boards ignore it); `usb_backend` is the pyusb backend
-    for ``usb://`` URLs (default: libusb 1.0).
+    for ``usb://`` URLs (default: libusb 1.0). Opening blocks (a TCP connect, USB
+    enumeration): from an event loop, call it through ``asyncio.to_thread``.
     """
     if not isinstance(url, str) or not url:
         raise TransportError(repr(url), f"no URL given; {USAGE}")

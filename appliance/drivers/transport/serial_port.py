@@ -12,6 +12,9 @@ asyncio integration, and why:
 - ``loop://`` has no fd (it is a queue inside pyserial). It gets one reader thread blocked
   in pyserial's ``read``, feeding a bounded `BytePipe`; writes run in a worker thread.
   pyserial's ``close`` wakes that reader.
+
+Opening blocks (``socket://`` connects with pyserial's 5 s timeout): from an event loop,
+open in a thread (``await asyncio.to_thread(open_transport, url)``).
 """
 
 import asyncio
@@ -104,7 +107,14 @@ class _SerialBase(Transport):
         if self._closed:
             return
         self._closed = True
-        self.port.close()
+        if self.url.startswith("socket:"):
+            # pyserial's socket close shuts the socket down and closes it, then sleeps 0.3 s
+            # "to give the server some time": on the event loop's thread that would stall
+            # every other board for 15 ticks. The sleep runs in a thread of its own.
+            threading.Thread(target=self.port.close, name=f"close {self.url}",
+                             daemon=True).start()
+        else:
+            self.port.close()
 
 
 class _FdSerialTransport(_SerialBase):

@@ -202,6 +202,24 @@ def test_socket_peer_close_is_transport_closed(listener):
     asyncio.run(main())
 
 
+def test_socket_close_hangs_up_on_the_peer(listener):
+    port = listener.getsockname()[1]
+
+    async def main():
+        host = open_transport(f"socket://127.0.0.1:{port}")
+        board, _ = listener.accept()
+        with board:
+            pending = asyncio.ensure_future(host.read())
+            await asyncio.sleep(0.01)
+            host.close()  # returns at once; pyserial's close finishes in a thread
+            with pytest.raises(TransportClosed):
+                await asyncio.wait_for(pending, 5)
+            board.settimeout(5)
+            return await asyncio.to_thread(board.recv, 1)
+
+    assert asyncio.run(main()) == b""  # the board sees the connection end
+
+
 def test_socket_refused_names_the_fix():
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
