@@ -11,6 +11,11 @@ the bulk IN endpoint with a short timeout (so that `close` is noticed) and feeds
 `BytePipe`; writes run in a worker thread with a timeout per transfer. The backend is
 libusb 1.0 by default (Debian ``libusb-1.0-0``); pass ``backend=`` for another one, e.g.
 the in-process emulated device (`appliance.drivers.transport.usb_emulated`).
+
+What the board must do: end every bulk IN transfer with a short packet (or a zero-length
+packet when the data is a multiple of wMaxPacketSize). A read completes on a short packet or
+when its buffer is full; if the poll timeout ends a read that has part of a transfer,
+libusb reports the partial count with the timeout but pyusb raises and drops those bytes.
 """
 
 import asyncio
@@ -145,12 +150,17 @@ class UsbTransport(Transport):
         except NotImplementedError:  # backends/OSes with no kernel-driver notion
             pass
         try:
-            active = device.get_active_configuration()
-        except usb.core.USBError:  # "Configuration not set"
-            active = None
-        if active is None or active.bConfigurationValue != configuration.bConfigurationValue:
-            device.set_configuration(configuration.bConfigurationValue)
-        usb.util.claim_interface(device, self.interface_number)
+            try:
+                active = device.get_active_configuration()
+            except usb.core.USBError:  # "Configuration not set"
+                active = None
+            if active is None or \
+                    active.bConfigurationValue != configuration.bConfigurationValue:
+                device.set_configuration(configuration.bConfigurationValue)
+            usb.util.claim_interface(device, self.interface_number)
+        except usb.core.USBError:
+            self._give_back_kernel_driver()  # leave the device as it was found
+            raise
 
         self._inbox = BytePipe(capacity)
         self._thread = threading.Thread(target=self._pump, name=f"reader {url}", daemon=True)
@@ -212,11 +222,19 @@ class UsbTransport(Transport):
             self._thread.join(timeout=(self.read_poll_ms + 1000) / 1000)
         try:
             usb.util.release_interface(self.device, self.interface_number)
-            if self._detached:
-                self.device.attach_kernel_driver(self.interface_number)
-        except (usb.core.USBError, NotImplementedError):
+        except usb.core.USBError:
             pass  # unplugged or already gone: nothing left to give back
+        self._give_back_kernel_driver()
         usb.util.dispose_resources(self.device)
+
+    def _give_back_kernel_driver(self):
+        if not self._detached:
+            return
+        try:
+            self.device.attach_kernel_driver(self.interface_number)
+            self._detached = False
+        except (usb.core.USBError, NotImplementedError):
+            pass  # unplugged: the kernel binds its driver again when the board comes back
 
 
 def _link_error(url, exc):

@@ -1,13 +1,19 @@
 """usb://VID:PID[/SERIAL] through pyusb, on the emulated board (the real pyusb code path)."""
 
 import asyncio
+import errno
 
 import pytest
 import usb.backend.libusb1
+import usb.core
 
 from appliance.drivers.transport import TransportClosed, TransportError, open_transport
 from appliance.drivers.transport.usb_bulk import UsbTransport, parse_usb_url
-from appliance.drivers.transport.usb_emulated import EmulatedUsbDevice, emulated_bus
+from appliance.drivers.transport.usb_emulated import (
+    EmulatedUsbBackend,
+    EmulatedUsbDevice,
+    emulated_bus,
+)
 
 ALL_BYTES = bytes(range(256))
 URL = "usb://1209:0001"
@@ -69,6 +75,20 @@ def test_kernel_driver_is_detached_and_given_back():
     assert not device.kernel_driver_bound and 0 in device.claimed
     host.close()
     assert device.kernel_driver_bound and device.claimed == {}
+
+
+class LosingRaceBackend(EmulatedUsbBackend):
+    """Another process claims the interface between our detach and our claim."""
+
+    def claim_interface(self, dev_handle, intf):
+        raise usb.core.USBError("Resource busy", -6, errno.EBUSY)
+
+
+def test_failed_claim_gives_the_kernel_driver_back():
+    device = EmulatedUsbDevice(kernel_driver_bound=True)
+    with pytest.raises(TransportError, match="busy"):
+        open_transport(URL, usb_backend=LosingRaceBackend([device]))
+    assert device.kernel_driver_bound and device.open_handles == 0
 
 
 def test_serial_number_picks_one_of_several_boards():
