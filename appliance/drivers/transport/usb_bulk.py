@@ -12,10 +12,11 @@ the bulk IN endpoint with a short timeout (so that `close` is noticed) and feeds
 libusb 1.0 by default (Debian ``libusb-1.0-0``); pass ``backend=`` for another one, e.g.
 the in-process emulated device (`appliance.drivers.transport.usb_emulated`).
 
-What the board must do: end every bulk IN transfer with a short packet (or a zero-length
-packet when the data is a multiple of wMaxPacketSize). A read completes on a short packet or
-when its buffer is full; if the poll timeout ends a read that has part of a transfer,
-libusb reports the partial count with the timeout but pyusb raises and drops those bytes.
+A read or write that times out part-way keeps its bytes: libusb reports the partial count
+with the timeout and pyusb's libusb1 backend returns it (the emulated backend does the
+same), so a poll timeout never loses data. A board should still end each bulk IN transfer
+with a short or zero-length packet, or its bytes wait in the host controller until the
+read's buffer fills or the poll times out.
 """
 
 import asyncio

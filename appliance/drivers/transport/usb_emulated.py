@@ -320,7 +320,9 @@ class EmulatedUsbBackend(usb.backend.IBackend):
         dev = self._endpoint(dev_handle, ep, intf, direction_in=False)
         try:
             return dev.from_host.write(data.tobytes(), timeout=timeout / 1000 if timeout else None)
-        except TimeoutError:
+        except TimeoutError as exc:
+            if exc.written:  # libusb reports a partial transfer with the timeout; pyusb
+                return exc.written  # returns the count, as here
             raise _error("timeout") from None
         except PipeClosed:
             raise _error("no_device" if not dev.plugged else "pipe") from None

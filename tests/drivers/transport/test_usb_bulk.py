@@ -8,7 +8,7 @@ import usb.backend.libusb1
 import usb.core
 
 from appliance.drivers.transport import TransportClosed, TransportError, open_transport
-from appliance.drivers.transport.usb_bulk import UsbTransport, parse_usb_url
+from appliance.drivers.transport.usb_bulk import UsbTransport, open_usb, parse_usb_url
 from appliance.drivers.transport.usb_emulated import (
     EmulatedUsbBackend,
     EmulatedUsbDevice,
@@ -162,6 +162,21 @@ def test_read_timeout_then_the_bytes_that_come_later():
             return await read_exactly(host, 4)
 
     assert asyncio.run(main()) == b"late"
+
+
+def test_board_that_stops_taking_data_is_a_write_error():
+    device = EmulatedUsbDevice(fifo_bytes=1000)
+
+    async def main():
+        host = open_usb(URL, emulated_bus(device), write_timeout_ms=10)
+        try:
+            with pytest.raises(TransportError, match="stopped taking data"):
+                await host.write(bytes(5000))
+        finally:
+            host.close()
+        return len(device.from_host)
+
+    assert asyncio.run(main()) == 1000  # what fitted was delivered
 
 
 def test_close_wakes_a_pending_read():

@@ -75,6 +75,20 @@ def test_read_timeout_is_pyusb_timeout_error():
         usb.util.dispose_resources(dev)
 
 
+def test_write_timing_out_part_way_returns_the_count():
+    # As pyusb's libusb1 backend does: a timeout after some bytes moved is not an error.
+    device = EmulatedUsbDevice(fifo_bytes=1000)
+    dev = usb.core.find(backend=emulated_bus(device))
+    assert dev.write(0x01, bytes(1500), timeout=10) == 1000
+    try:
+        dev.write(0x01, b"more", timeout=10)
+    except usb.core.USBTimeoutError:
+        pass
+    else:
+        raise AssertionError("a write into a full FIFO must time out")
+    usb.util.dispose_resources(dev)
+
+
 def test_kernel_driver_blocks_claiming_until_detached():
     device = EmulatedUsbDevice(kernel_driver_bound=True)
     dev = usb.core.find(backend=emulated_bus(device))
