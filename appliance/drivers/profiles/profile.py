@@ -17,7 +17,7 @@ Profile file layout::
                   disconnect (tone names of that plan: the far end hung up)
     [ringing]     cadence_s = [on, off, ...] seconds (pairs), frequency_hz
     [caller_id]   standard (bell202 | v23 | dtmf), when (before_first_ring |
-                  between_first_and_second_ring), alert (none | line_reversal | dt_as |
+                  after_first_ring), alert (none | line_reversal | dt_as |
                   rp_as | line_reversal_dt_as), start_after_ms
     [hook_flash]  min_ms, max_ms: an on-hook that long is a flash
     [line]        impedance (a LineImpedance name)
@@ -64,7 +64,7 @@ class CallerIdTiming(enum.Enum):
     """When caller ID is sent relative to ringing."""
 
     BEFORE_FIRST_RING = "before_first_ring"
-    BETWEEN_FIRST_AND_SECOND_RING = "between_first_and_second_ring"
+    AFTER_FIRST_RING = "after_first_ring"  # in the silence between the first and second ring
 
 
 class CallerIdAlert(enum.Enum):
@@ -330,7 +330,7 @@ class _Validator:
         alert = self.choice(doc["alert"], "caller_id.alert", CallerIdAlert)
         start = self.whole(doc["start_after_ms"], "caller_id.start_after_ms",
                            *CALLER_ID_START_MS, "ms")
-        if when is CallerIdTiming.BETWEEN_FIRST_AND_SECOND_RING:
+        if when is CallerIdTiming.AFTER_FIRST_RING:
             if alert is not CallerIdAlert.NONE:
                 self.fail("caller_id.alert", "must be none when caller ID is sent between "
                           "the first and second ring (the first ring is the alert)")

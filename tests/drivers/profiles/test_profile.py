@@ -36,7 +36,7 @@ def test_cn_profile():
     assert p.tone_plan.name == "cn"
     assert p.ringing.cadence_s == (1.0, 4.0) and p.ringing.frequency_hz == 25.0
     assert p.caller_id.standard is CallerIdStandard.BELL202
-    assert p.caller_id.when is CallerIdTiming.BETWEEN_FIRST_AND_SECOND_RING
+    assert p.caller_id.when is CallerIdTiming.AFTER_FIRST_RING
     assert p.caller_id.alert is CallerIdAlert.NONE
     assert p.disconnect_tones == (Tone.BUSY, Tone.CONGESTION)
     assert (p.hook_flash.min_ms, p.hook_flash.max_ms) == (100, 600)
@@ -50,7 +50,7 @@ def test_us_profile():
     assert p.tone_plan.name == "us"
     assert p.ringing.cadence_s == (2.0, 4.0) and p.ringing.frequency_hz == 20.0
     assert p.caller_id.standard is CallerIdStandard.BELL202
-    assert p.caller_id.when is CallerIdTiming.BETWEEN_FIRST_AND_SECOND_RING
+    assert p.caller_id.when is CallerIdTiming.AFTER_FIRST_RING
     assert p.caller_id.start_after_ms == 500  # GR-30-CORE: at least 500 ms after the ring
     assert (p.hook_flash.min_ms, p.hook_flash.max_ms) == (300, 1100)
     assert p.line_impedance is LineImpedance.R600
@@ -88,7 +88,7 @@ def test_ringing_cadence_is_the_plans_ringback_cadence(name):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_caller_id_between_rings_starts_in_the_first_silence(name):
     cid = load_profile(name).caller_id
-    if cid.when is CallerIdTiming.BETWEEN_FIRST_AND_SECOND_RING:
+    if cid.when is CallerIdTiming.AFTER_FIRST_RING:
         assert cid.alert is CallerIdAlert.NONE
         assert cid.start_after_ms < load_profile(name).ringing.first_silence_s * 1000
 
@@ -150,8 +150,8 @@ BAD = [
     ("frequency_hz = 25.0", "frequency_hz = nan", "ringing.frequency_hz", "15 to 70 Hz"),
     ('standard = "bell202"', 'standard = "fsk"', "caller_id.standard",
      "must be one of bell202, v23, dtmf, not 'fsk'"),
-    ('when = "between_first_and_second_ring"', 'when = "after_ring"', "caller_id.when",
-     "before_first_ring, between_first_and_second_ring"),
+    ('when = "after_first_ring"', 'when = "between_rings"', "caller_id.when",
+     "must be one of before_first_ring, after_first_ring, not 'between_rings'"),
     ('alert = "none"', 'alert = "dt_as"', "caller_id.alert",
      "must be none when caller ID is sent between the first and second ring"),
     ("start_after_ms = 500", "start_after_ms = 4000", "caller_id.start_after_ms",
