@@ -60,8 +60,8 @@ def open_usb(url, backend=None, *, read_poll_ms=READ_POLL_MS, write_timeout_ms=W
         devices = list(usb.core.find(find_all=True, idVendor=vid, idProduct=pid,
                                      backend=backend))
     except usb.core.NoBackendError:
-        raise TransportError(url, "no libusb backend: install Debian's libusb-1.0-0 "
-                             "(apt-get install libusb-1.0-0) or pip install libusb-package") from None
+        raise TransportError(url, "no libusb backend: install Debian's libusb-1.0-0 (apt-get "
+                             "install libusb-1.0-0) or pip install libusb-package") from None
     if not devices:
         raise TransportError(url, f"no USB device {vid:04x}:{pid:04x}: is the board plugged "
                              "in? `appliance boards list` shows the boards present")

@@ -351,8 +351,8 @@ class EmulatedUsbBackend(usb.backend.IBackend):
                 raw = dev.device_descriptor_bytes()
             elif desc_type == DESC_CONFIG and index == 0:
                 raw = dev.configuration_descriptor_bytes()
-            elif desc_type == DESC_STRING and (index == 0 or
-                                               (index in dev.strings() and wIndex == LANGID_EN_US)):
+            elif desc_type == DESC_STRING and (
+                    index == 0 or (index in dev.strings() and wIndex == LANGID_EN_US)):
                 raw = dev.string_descriptor_bytes(index)
             else:
                 raise _error("pipe")  # a real device stalls the request

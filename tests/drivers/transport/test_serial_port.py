@@ -4,7 +4,6 @@ import asyncio
 import errno
 import os
 import socket
-import threading
 import tty
 
 import pytest
