@@ -33,7 +33,7 @@ from pathlib import Path
 
 from appliance.dsp.toneplan import Tone, TonePlan, ToneplanError, load_plan
 
-MAX_CADENCE_VALUES = 8  # on/off values in one ring cadence
+MAX_CADENCE_VALUES = 8  # on/off values in one ring cadence (4 pairs, as a ring command)
 RING_SEGMENT_S = (0.05, 10.0)  # one ring burst or silence
 RING_FREQUENCY_HZ = (15.0, 70.0)
 CALLER_ID_START_MS = (0, 5000)
@@ -128,6 +128,12 @@ class RingCadence:
         return sum(self.cadence_s)
 
     @property
+    def pairs_ms(self):
+        """((on_ms, off_ms), ...) in whole ms, as a ring command carries the cadence."""
+        ms = [round(t * 1000) for t in self.cadence_s]
+        return tuple(zip(ms[::2], ms[1::2]))
+
+    @property
     def first_silence_s(self):
         """The silence after the first ring burst (where caller ID may be sent)."""
         return self.cadence_s[1]
@@ -138,7 +144,9 @@ class CallerId:
     standard: CallerIdStandard
     when: CallerIdTiming
     alert: CallerIdAlert
-    start_after_ms: int  # from the end of the first ring (or of the alert) to the data
+    # To the first bit of data from: the end of the first ring (after_first_ring), the end
+    # of the alert (before_first_ring with an alert), the call's arrival (no alert).
+    start_after_ms: int
 
 
 @dataclass(frozen=True)

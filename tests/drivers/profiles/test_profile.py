@@ -103,6 +103,16 @@ def test_disconnect_tones_rendered_from_the_plan_are_detected(name):
         assert detected == {tone}, (name, tone, detected)
 
 
+def test_ring_cadence_as_ms_pairs(tmp_path):
+    assert load_profile("us").ringing.pairs_ms == ((2000, 4000),)
+    path = tmp_path / "uk-like.toml"  # a double ring: 0.4 on, 0.2 off, 0.4 on, 2.0 off
+    path.write_text(shipped_text("etsi").replace("cadence_s = [1.0, 4.0]",
+                                                 "cadence_s = [0.4, 0.2, 0.4, 2.0]"))
+    ringing = load_profile(path).ringing
+    assert ringing.pairs_ms == ((400, 200), (400, 2000))
+    assert ringing.period_s == pytest.approx(3.0) and ringing.first_silence_s == 0.2
+
+
 def test_hook_flash_window_edges():
     flash = load_profile("us").hook_flash
     assert [flash.is_flash(ms) for ms in (60, 299, 300, 700, 1100, 1101, 5000)] == \
