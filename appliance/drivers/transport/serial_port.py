@@ -28,6 +28,7 @@ import serial
 
 from appliance.drivers.transport.base import Transport
 from appliance.drivers.transport.errors import TransportClosed, TransportError
+from appliance.drivers.transport.fdwait import FdWaiter
 from appliance.drivers.transport.pipe import BytePipe, PipeClosed
 
 DEFAULT_BAUDRATE = 115200  # CDC-ACM boards ignore it; real UARTs need it to match
@@ -123,8 +124,7 @@ class _FdSerialTransport(_SerialBase):
     def __init__(self, url, port):
         super().__init__(url, port)
         self._fd = port.fileno()
-        self._read_waiter = None
-        self._write_waiter = None
+        self._waiter = FdWaiter(self._fd)
 
     async def _read(self, max_bytes):
         while True:
@@ -136,18 +136,16 @@ class _FdSerialTransport(_SerialBase):
                 raise self._gone(exc) from None
             if data:
                 return data
-            await self._wait(asyncio.get_running_loop().add_reader,
-                             asyncio.get_running_loop().remove_reader, "_read_waiter")
+            await self._waiter.readable()
 
     async def write(self, data):
         view = memoryview(bytes(data))
-        loop = asyncio.get_running_loop()
         while view:
             if self._closed:
                 raise TransportClosed(self.url, "write on a closed transport")
             _, writable, _ = select.select([], [self._fd], [], 0)
             if not writable:
-                await self._wait(loop.add_writer, loop.remove_writer, "_write_waiter")
+                await self._waiter.writable()
                 continue
             try:
                 n = self.port.write(view[:WRITE_CHUNK])
@@ -155,27 +153,10 @@ class _FdSerialTransport(_SerialBase):
                 raise self._gone(exc) from None
             view = view[n:]
 
-    async def _wait(self, add, remove, slot):
-        future = asyncio.get_running_loop().create_future()
-        setattr(self, slot, future)
-        add(self._fd, _wake, future)
-        try:
-            await future
-        finally:
-            setattr(self, slot, None)
-            if not self._closed:
-                remove(self._fd)
-
     def close(self):
         if self._closed:
             return
-        for slot, remove in (("_read_waiter", "remove_reader"),
-                             ("_write_waiter", "remove_writer")):
-            future = getattr(self, slot)
-            if future is not None and not future.done():
-                # Stop watching the fd before it is closed (it may be reused), then wake.
-                getattr(future.get_loop(), remove)(self._fd)
-                future.set_result(None)
+        self._waiter.cancel()  # stop watching the fd before it is closed (it may be reused)
         super().close()
 
 
@@ -228,7 +209,3 @@ class _ThreadedSerialTransport(_SerialBase):
         self._inbox.close(TransportClosed(self.url, "closed on this side"))
         self._thread.join(timeout=1.0)
 
-
-def _wake(future):
-    if not future.done():
-        future.set_result(None)
