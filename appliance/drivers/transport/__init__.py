@@ -15,11 +15,15 @@ URL                             transport
 Every transport moves bytes and nothing else (no framing: that is ``drivers/protocol``).
 A URL that cannot be opened raises `TransportError` naming the URL and the fix.
 `boards_present()` lists the serial and USB boards plugged in, each with its URL.
+The board's side of a link (for the emulator and tests): `PtyBoard` (the host opens its
+``.path``), `TcpBoardServer` (the host opens its ``.url``), `listen_inprocess`, and the
+emulated USB device's ``.peer`` (`usb_emulated`).
 """
 
 from urllib.parse import urlsplit
 
 from appliance.drivers.transport.base import Transport
+from appliance.drivers.transport.board_side import FdTransport, PtyBoard, TcpBoardServer
 from appliance.drivers.transport.discovery import (
     BoardLink,
     BoardsPresent,
@@ -72,10 +76,13 @@ __all__ = [
     "BoardLink",
     "BoardsPresent",
     "BytePipe",
+    "FdTransport",
     "PipeClosed",
     "PipeTransport",
     "PresentBoard",
+    "PtyBoard",
     "SCHEMES",
+    "TcpBoardServer",
     "Transport",
     "TransportClosed",
     "TransportError",
