@@ -4,7 +4,15 @@ Sans-I/O: ``Codec`` turns bytes into ``Frame``s and messages into bytes; the tra
 the bytes. ``v1`` holds the construct schemas and constants, ``messages`` the typed messages.
 """
 
-from .codec import Codec, CodecStats, Role, decode_frame, decode_payload, encode_frame
+from .codec import (
+    Codec,
+    CodecStats,
+    Role,
+    decode_frame,
+    decode_payload,
+    encode_frame,
+    error_reply,
+)
 from .errors import Fault, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .messages import (
     MESSAGE_CLASSES,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from construct import ConstructError
 
 from .errors import Fault, LocalProtocolError, RemoteProtocolError
-from .messages import MESSAGE_CLASSES, Frame, Message
+from .messages import MESSAGE_CLASSES, Error, Frame, Message
 from .v1 import (
     CRC_SIZE,
     HEADER_SIZE,
@@ -40,6 +40,7 @@ from .v1 import (
     SYNC,
     VERSION,
     Direction,
+    ErrorCode,
     MessageType,
     crc16,
 )
@@ -315,6 +316,23 @@ class Codec:
         except _PARSE_ERRORS as exc:
             return fault(Fault.BAD_PAYLOAD, f"{mtype.name}: {exc}".splitlines()[0])
         return Frame(seq, message, version)
+
+
+_ERROR_FOR_FAULT = {
+    Fault.BAD_VERSION: ErrorCode.UNSUPPORTED_VERSION,
+    Fault.UNKNOWN_TYPE: ErrorCode.UNKNOWN_TYPE,
+    Fault.WRONG_DIRECTION: ErrorCode.WRONG_DIRECTION,
+    Fault.BAD_PAYLOAD: ErrorCode.BAD_PAYLOAD,
+}
+
+
+def error_reply(event):
+    """The ERROR a board sends for a discarded frame (SPEC 3: sound frames failing rule 6),
+    or None when the event is not answered (garbage, oversize, torn, bad CRC)."""
+    code = _ERROR_FOR_FAULT.get(getattr(event, "fault", None))
+    if code is None or event.seq is None:
+        return None
+    return Error(event.seq, code)
 
 
 def decode_frame(data, role=None):

@@ -24,6 +24,7 @@ from appliance.drivers.protocol import (
     Connect,
     Direction,
     Error,
+    ErrorCode,
     Fault,
     FirmwareVersion,
     Frame,
@@ -40,6 +41,7 @@ from appliance.drivers.protocol import (
     SetPolarity,
     decode_frame,
     encode_frame,
+    error_reply,
 )
 from appliance.drivers.protocol.v1 import crc16
 
@@ -248,6 +250,21 @@ def test_sound_frame_faults_name_seq_and_type():
         Fault.WRONG_DIRECTION, 41, 0x40, len(bad))
     assert board.stats.errors[Fault.WRONG_DIRECTION] == 1
     assert "ACK" in str(event)
+    assert error_reply(event) == Error(41, ErrorCode.WRONG_DIRECTION)
+
+
+@pytest.mark.parametrize("wire,code", [
+    (encode_frame(Frame(7, Keepalive(1), version=2)), ErrorCode.UNSUPPORTED_VERSION),
+    (encode_frame(Frame(7, Keepalive(1))).replace(b"VB\x01\x03", b"VB\x01\x7f"), None),
+    (encode_frame(Frame(7, OffHook(1)))[:-3] + b"\x40", None),
+], ids=["bad-version", "header-crc-now-wrong", "bad-crc"])
+def test_error_reply_answers_only_sound_frames(wire, code):
+    events = Codec(Role.BOARD).feed(wire + encode_frame(Frame(8, Keepalive(2))))
+    errors = [e for e in events if isinstance(e, RemoteProtocolError)]
+    assert errors
+    replies = [error_reply(e) for e in errors]
+    assert replies[0] == (Error(7, code) if code else None)
+    assert all(r is None for r in replies[1:])
 
 
 def test_never_raises_on_payload_decoding_surprises():
@@ -338,9 +355,46 @@ def test_fuzz_no_crash_no_unbounded_buffer_no_growth(seed):
     assert stats.errors[Fault.WRONG_DIRECTION]      # the host-bound codec got H->B frames
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_fuzz_stream_gives_the_same_events_however_split(seed):
+    """SPEC 3: rules 1-6 depend on the bytes only. The fuzz stream has torn frames, flips,
+    duplicated runs and fake headers, so the incremental torn-frame scan is exercised."""
+    rng = random.Random(100 + seed)
+    stream = fuzz_stream(rng, 150_000)
+    whole = Codec(Role.HOST)
+    expected = whole.feed(stream)
+    split = Codec(Role.HOST)
+    events, pos = [], 0
+    while pos < len(stream):
+        size = rng.choice([1, 1, 2, 3, 10, 11, 100, 1000, 6000])
+        events += split.feed(stream[pos:pos + size])
+        pos += size
+    assert events == expected
+    assert split.stats == whole.stats
+    assert whole.stats.errors[Fault.TORN] > 0
+
+
 def test_one_huge_chunk_is_processed_in_bounded_slices():
     frame = encode_frame(Frame(0, Keepalive(7)))
     codec = Codec(Role.HOST)
     events = codec.feed(b"\x00" * 5_000_000 + frame * 1000)
     assert len(events) == 1001 and codec.buffered == 0
     assert events[0] == RemoteProtocolError(Fault.GARBAGE, 5_000_000)
+
+
+def test_torn_rule_picks_the_inner_frame_that_ends_first():
+    """SPEC 3 rule 4: a torn AUDIO_RX header, then an AUDIO_RX (A) whose samples hold a
+    KEEPALIVE (B). B ends first, so the front is torn at B's start; A's tail is garbage."""
+    keepalive = encode_frame(Frame(5, Keepalive(55)))
+    samples = bytes(20) + keepalive + bytes(160 - 20 - len(keepalive))
+    inner_a = encode_frame(Frame(4, AudioRx(9, 1 << 3, samples)))
+    torn = encode_frame(Frame(3, AudioRx.from_ports(8, {p: bytes(160) for p in range(8)})))[:30]
+    after = encode_frame(Frame(6, Hook(2, False, 10)))
+    stream = torn + inner_a + after
+    j = stream.index(keepalive)
+    expected = [RemoteProtocolError(Fault.TORN, j), Frame(5, Keepalive(55)),
+                RemoteProtocolError(Fault.GARBAGE, len(torn) + len(inner_a) - j - len(keepalive)),
+                Frame(6, Hook(2, False, 10))]
+    assert Codec(Role.HOST).feed(stream) == expected
+    bytewise = Codec(Role.HOST)
+    assert [e for i in range(len(stream)) for e in bytewise.feed(stream[i:i + 1])] == expected
