@@ -45,7 +45,7 @@ from appliance.drivers.protocol import (
 )
 from appliance.drivers.protocol.v1 import crc16
 
-from .strategies import MESSAGES, any_message, frames_to
+from .strategies import MESSAGES, frames_to
 
 TO_BOARD = Direction.HOST_TO_BOARD
 TO_HOST = Direction.BOARD_TO_HOST
