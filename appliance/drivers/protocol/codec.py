@@ -197,7 +197,7 @@ class Codec:
 
     def _reset_scan(self):
         self._scan = 1             # next offset to look at for an inner frame (rule 4)
-        self._inner = []           # (start, end) of inner frames whose header passed 2-3
+        self._inner = []           # (end, start) of inner frames whose header passed 2-3
 
     def _discard(self, out, fault, k):
         del self._buf[:k]
