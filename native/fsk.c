@@ -23,8 +23,16 @@ static const double fsk_half_window = 2.4;
 static const double fsk_clock_gain_hunt = 0.4;
 static const double fsk_clock_gain_data = 0.15;
 static const double fsk_clock_max_error = 0.4;
+/* A mark signal is a steady tone: |sum of phase advances| / sum of power over the run
+ * (1 for a clean tone, about S / (S + N) in noise), at a V.23 or Bell 202 mark frequency
+ * (1200 or 1300 Hz, +-5 % and more). */
+static const double fsk_mark_min_coherence = 0.5;
+static const double fsk_mark_min_hz = 1100.0;
+static const double fsk_mark_max_hz = 1400.0;
 /* Power smoothing: one-pole, time constant 32 samples (4 ms). */
 static const double fsk_power_alpha = 1.0 / 32.0;
+
+static void fsk_mark_clear(fsk_rx_state_t *s);
 
 enum { FSK_PHASE_IDLE = 0, FSK_PHASE_HUNT = 1, FSK_PHASE_DATA = 2 };
 
@@ -59,8 +67,7 @@ static void fsk_rx_clear(fsk_rx_state_t *s)
     s->prev_bit = 1;
     s->alt_run = 0;
     s->mark_run = 0;
-    s->mark_re = 0.0;
-    s->mark_im = 0.0;
+    fsk_mark_clear(s);
     s->uart_bits = -1;
     s->uart_byte = 0;
     s->position = 0;
@@ -121,6 +128,29 @@ static int fsk_emit(fsk_event_t *events, size_t max_events, size_t *count, int64
     return 0;
 }
 
+/* The mark run so far as a steady tone: its frequency in Hz, or 0 when the phase advance
+ * wanders (speech, noise) or the tone is not a V.23 or Bell 202 mark. */
+static int32_t fsk_mark_hz(const fsk_rx_state_t *s)
+{
+    double advance, hz, coherence;
+
+    if (s->mark_pow <= 0.0)
+        return 0;
+    coherence = hypot(s->mark_re, s->mark_im) / s->mark_pow;
+    advance = atan2(s->mark_im, s->mark_re);
+    hz = FSK_CENTER_HZ + advance * (double) s->config.rate / (4.0 * FSK_PI);
+    if (coherence < fsk_mark_min_coherence || hz < fsk_mark_min_hz || hz > fsk_mark_max_hz)
+        return 0;
+    return (int32_t) lround(hz);
+}
+
+static void fsk_mark_clear(fsk_rx_state_t *s)
+{
+    s->mark_re = 0.0;
+    s->mark_im = 0.0;
+    s->mark_pow = 0.0;
+}
+
 /* One decided bit, in the hunt or data phase. Returns -1 when the event array is full. */
 static int fsk_bit(fsk_rx_state_t *s, int bit, int64_t at, fsk_event_t *events,
                    size_t max_events, size_t *count)
@@ -131,23 +161,31 @@ static int fsk_bit(fsk_rx_state_t *s, int bit, int64_t at, fsk_event_t *events,
         s->alt_run = (bit != s->prev_bit) ? s->alt_run + 1 : 0;
         if (s->alt_run == s->config.seizure_min_bits)
             full |= fsk_emit(events, max_events, count, at, FSK_EVENT_SEIZURE, s->alt_run, 0);
-        if (bit) {
-            s->mark_run++;
-        } else {
-            s->mark_run = 0;
-            s->mark_re = 0.0;
-            s->mark_im = 0.0;
-        }
+        s->mark_run = bit ? s->mark_run + 1 : 0;
         if (s->mark_run >= s->config.mark_min_bits) {
-            /* Mean phase advance over 2 samples during the marks -> mark frequency. */
-            double advance = atan2(s->mark_im, s->mark_re);
-            double hz = FSK_CENTER_HZ + advance * (double) s->config.rate / (4.0 * FSK_PI);
-            full |= fsk_emit(events, max_events, count, at, FSK_EVENT_MARK, s->mark_run,
-                             (int32_t) lround(hz));
-            s->phase = FSK_PHASE_DATA;
-            s->uart_bits = -1;
+            int32_t hz = fsk_mark_hz(s);
+            if (hz > 0) {
+                full |= fsk_emit(events, max_events, count, at, FSK_EVENT_MARK, s->mark_run,
+                                 hz);
+                s->phase = FSK_PHASE_DATA;
+                s->uart_bits = -1;
+            } else {
+                s->mark_run = 0; /* not a mark tone: judge the next stretch afresh */
+                fsk_mark_clear(s);
+            }
         }
-    } else if (s->phase == FSK_PHASE_DATA && s->uart_bits >= 0) {
+    } else if (s->phase == FSK_PHASE_DATA && s->uart_bits < 0) {
+        /* Idle between characters: a long enough mark run is a new mark signal (the next
+         * message, when the carrier never dropped in between). */
+        s->mark_run = bit ? s->mark_run + 1 : 0;
+        if (s->mark_run > 0 && s->mark_run % s->config.mark_min_bits == 0) {
+            int32_t hz = fsk_mark_hz(s);
+            if (hz > 0)
+                full |= fsk_emit(events, max_events, count, at, FSK_EVENT_MARK, s->mark_run,
+                                 hz);
+        }
+    } else if (s->phase == FSK_PHASE_DATA) {
+        s->mark_run = 0;
         if (s->uart_bits == 0) {
             if (bit) {
                 s->uart_bits = -1; /* no start bit after all: a noise edge */
@@ -164,6 +202,8 @@ static int fsk_bit(fsk_rx_state_t *s, int bit, int64_t at, fsk_event_t *events,
             s->uart_bits = -1;
         }
     }
+    if (!bit)
+        fsk_mark_clear(s);
     s->prev_bit = bit;
     return full;
 }
@@ -221,8 +261,7 @@ int fsk_rx_process(fsk_rx_state_t *s, const int16_t *samples, size_t n, fsk_even
             s->phase = FSK_PHASE_HUNT;
             s->alt_run = 0;
             s->mark_run = 0;
-            s->mark_re = 0.0;
-            s->mark_im = 0.0;
+            fsk_mark_clear(s);
             s->prev_bit = 1;
             full |= fsk_emit(events, max_events, &count, t, FSK_EVENT_CARRIER_ON, 0, 0);
         } else if (s->carrier && s->power < s->power_off) {
@@ -231,9 +270,10 @@ int fsk_rx_process(fsk_rx_state_t *s, const int16_t *samples, size_t n, fsk_even
             s->uart_bits = -1;
             full |= fsk_emit(events, max_events, &count, t, FSK_EVENT_CARRIER_OFF, 0, 0);
         }
-        if (s->phase == FSK_PHASE_HUNT && soft < 0.0) {
+        if (s->phase != FSK_PHASE_IDLE) {
             s->mark_re += dre;
             s->mark_im += dim;
+            s->mark_pow += re * re + im * im;
         }
 
         /* Transitions steer the bit clock; in data, a mark-to-space edge while waiting

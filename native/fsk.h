@@ -16,11 +16,14 @@
  *   idle    -> carrier: in-band power reaches min_level_dbm0 (off 3 dB below it);
  *   hunt    -> counts alternating bits (channel seizure, FSK_EVENT_SEIZURE once
  *              seizure_min_bits alternate in a row) and mark bits (FSK_EVENT_MARK once
- *              mark_min_bits marks in a row; the event carries the measured mark frequency,
- *              1300 Hz for V.23 and 1200 Hz for Bell 202, so the caller knows the standard);
+ *              mark_min_bits marks in a row that are one steady tone between 1100 and
+ *              1400 Hz; the event carries the measured mark frequency, 1300 Hz for V.23
+ *              and 1200 Hz for Bell 202, so the caller knows the standard);
  *   data    -> asynchronous characters: a start bit (space), 8 data bits LSB first, a stop
  *              bit (mark); each character is an FSK_EVENT_BYTE (framing error flagged when
- *              the stop bit is a space). Data ends when the carrier goes away.
+ *              the stop bit is a space). Data ends when the carrier goes away. Idle marks
+ *              between characters repeat FSK_EVENT_MARK every mark_min_bits, so a next
+ *              message on a carrier that never dropped (a noisy line) is found again.
  * No bytes are reported before a mark signal, so speech and noise cost the caller nothing.
  * Specified range: -40 dBm0 to -5 dBm0 per signal (dBm0 as in level_internal.h); the
  * default carrier threshold is -48 dBm0.
@@ -44,7 +47,8 @@
 #define FSK_EVENT_CARRIER_ON 1  /* value: 0 */
 #define FSK_EVENT_CARRIER_OFF 2 /* value: 0 */
 #define FSK_EVENT_SEIZURE 3     /* value: alternating bits counted (seizure_min_bits) */
-#define FSK_EVENT_MARK 4        /* value: mark bits counted; extra: mark frequency in Hz */
+#define FSK_EVENT_MARK 4        /* value: mark bits counted; extra: mark frequency in Hz.
+                                 * Repeated every mark_min_bits while marks go on. */
 #define FSK_EVENT_BYTE 5        /* value: the byte 0..255; extra: FSK_FRAMING_ERROR or 0 */
 
 #define FSK_FRAMING_ERROR 1
@@ -102,6 +106,7 @@ typedef struct fsk_rx_state_s {
     int32_t mark_run;
     double mark_re;           /* phase-advance sums over the current mark run */
     double mark_im;
+    double mark_pow;          /* in-band power summed over the same samples */
     /* Asynchronous character */
     int32_t uart_bits;        /* -1 waiting for a start bit, 0 start bit due, 1..8 data, 9 stop */
     int32_t uart_byte;
