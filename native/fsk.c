@@ -29,8 +29,14 @@ static const double fsk_clock_max_error = 0.4;
 static const double fsk_mark_min_coherence = 0.5;
 static const double fsk_mark_min_hz = 1100.0;
 static const double fsk_mark_max_hz = 1400.0;
-/* Power smoothing: one-pole, time constant 32 samples (4 ms). */
+/* Power smoothing, one-pole: 32 samples (4 ms) to turn the carrier on; 8 samples to see
+ * it go (within a few bits, before the silence after a message can fake a character);
+ * 128 samples for the carrier's own level while it lasts. The carrier is off below the
+ * absolute threshold or 15 dB under its own level. */
 static const double fsk_power_alpha = 1.0 / 32.0;
+static const double fsk_fast_power_alpha = 1.0 / 8.0;
+static const double fsk_carrier_alpha = 1.0 / 128.0;
+static const double fsk_carrier_drop = 0.0316;
 
 static void fsk_mark_clear(fsk_rx_state_t *s);
 
@@ -57,6 +63,8 @@ static void fsk_rx_clear(fsk_rx_state_t *s)
     s->z_re[0] = s->z_re[1] = 0.0;
     s->z_im[0] = s->z_im[1] = 0.0;
     s->power = 0.0;
+    s->fast_power = 0.0;
+    s->carrier_power = 0.0;
     s->carrier = 0;
     for (k = 0; k < FSK_HISTORY; k++)
         s->soft[k] = 0.0;
@@ -221,7 +229,7 @@ int fsk_rx_process(fsk_rx_state_t *s, const int16_t *samples, size_t n, fsk_even
         double x = (double) samples[i];
         double re = x * s->osc_re;
         double im = x * s->osc_im;
-        double ore, oim, g, dre, dim, mag, soft;
+        double ore, oim, g, dre, dim, mag, soft, power;
         int64_t t = s->position;
 
         /* Advance and renormalise the mixer's phasor. */
@@ -255,16 +263,22 @@ int fsk_rx_process(fsk_rx_state_t *s, const int16_t *samples, size_t n, fsk_even
         soft = (mag > 0.0) ? dim / mag : 0.0; /* > 0: above 1700 Hz (space) */
         s->soft[t & (FSK_HISTORY - 1)] = soft;
 
-        s->power += fsk_power_alpha * (re * re + im * im - s->power);
-        if (!s->carrier && s->power >= s->power_on) {
+        power = re * re + im * im;
+        s->power += fsk_power_alpha * (power - s->power);
+        s->fast_power += fsk_fast_power_alpha * (power - s->fast_power);
+        if (s->carrier)
+            s->carrier_power += fsk_carrier_alpha * (s->power - s->carrier_power);
+        if (!s->carrier && s->power >= s->power_on && s->fast_power >= s->power_on) {
             s->carrier = 1;
+            s->carrier_power = s->power;
             s->phase = FSK_PHASE_HUNT;
             s->alt_run = 0;
             s->mark_run = 0;
             fsk_mark_clear(s);
             s->prev_bit = 1;
             full |= fsk_emit(events, max_events, &count, t, FSK_EVENT_CARRIER_ON, 0, 0);
-        } else if (s->carrier && s->power < s->power_off) {
+        } else if (s->carrier && (s->fast_power < s->power_off
+                                  || s->fast_power < s->carrier_power * fsk_carrier_drop)) {
             s->carrier = 0;
             s->phase = FSK_PHASE_IDLE;
             s->uart_bits = -1;

@@ -13,7 +13,8 @@
  * (1200 baud = 6 2/3 samples), on a bit clock that follows the line's transitions.
  *
  * Each channel steps through:
- *   idle    -> carrier: in-band power reaches min_level_dbm0 (off 3 dB below it);
+ *   idle    -> carrier: in-band power reaches min_level_dbm0 (off 3 dB below it, or
+ *              15 dB below the carrier's own level, so it ends within a few bits);
  *   hunt    -> counts alternating bits (channel seizure, FSK_EVENT_SEIZURE once
  *              seizure_min_bits alternate in a row) and mark bits (FSK_EVENT_MARK once
  *              mark_min_bits marks in a row that are one steady tone between 1100 and
@@ -90,7 +91,9 @@ typedef struct fsk_rx_state_s {
     double z_re[2];           /* baseband, the last two samples */
     double z_im[2];
     /* Carrier */
-    double power;             /* smoothed in-band power */
+    double power;             /* smoothed in-band power (carrier on) */
+    double fast_power;        /* the same, faster (carrier off) */
+    double carrier_power;     /* the carrier's level while it lasts */
     double power_on;
     double power_off;
     int32_t carrier;

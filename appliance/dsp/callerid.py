@@ -442,7 +442,7 @@ class CallerIdDecoder:
     def reset(self):
         self._fsk.reset()
         if self._dtmf is not None:
-            self._dtmf = type(self._dtmf)()
+            self._dtmf.reset()
         self._assembler = _DtmfAssembler()
         self._reset_message()
 

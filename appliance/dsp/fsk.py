@@ -124,6 +124,13 @@ def _rx_config(min_level_dbm0, seizure_min_bits, mark_min_bits):
     return config
 
 
+def _events_room(samples):
+    """Room for every event `samples` samples can give: a bit decision every 6.7 samples
+    (at most one event each), and a carrier change needs 5 samples of power decay to go
+    off again (so at most two per 6 samples)."""
+    return samples // 2 + 16
+
+
 def _events(buffer, count):
     return [
         FskEvent(FskEventKind(e.kind), int(e.position), int(e.value), int(e.extra),
@@ -149,8 +156,7 @@ class FskReceiver:
         samples = np.ascontiguousarray(samples)
         if samples.ndim != 1:
             raise ValueError("samples must be a 1-D int16 array")
-        # At most one event per 6 samples (a byte takes 66), plus carrier events.
-        size = samples.size // 6 + 8
+        size = _events_room(samples.size)
         buffer = ffi.new("fsk_event_t[]", size)
         count = check(lib.fsk_rx_process(self._state, c_array(samples, np.int16),
                                          samples.size, buffer, size), "fsk_rx_process")
@@ -170,7 +176,7 @@ class FskReceiverBank:
         self._states = ffi.new("fsk_rx_state_t[]", channels)
         for c in range(channels):
             check(lib.fsk_rx_init(ffi.addressof(self._states, c), config), "fsk_rx_init")
-        self._size = channels * (frame // 6 + 8)
+        self._size = channels * _events_room(frame)
         self._events = ffi.new("fsk_event_t[]", self._size)
 
     def reset(self, channel):
