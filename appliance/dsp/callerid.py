@@ -447,38 +447,47 @@ class CallerIdDecoder:
         self._reset_message()
 
     def feed(self, samples):
-        """Returns the caller IDs completed in this chunk."""
-        samples = _int16(samples)
-        found = []
-        for event in self._fsk.feed(samples):
-            result = self._fsk_event(event)
-            if result is not None:
-                self._keep(result, found)
-        if self._dtmf is not None:
-            for event in self._dtmf.feed(samples):
-                self._dtmf_event(event, found)
-        return found
+        """Returns the caller IDs completed in this chunk (rejected ones go to `errors`)."""
+        return self._split(self.feed_all(samples))
 
     def flush(self):
         """Ends the stream: a DTMF digit still sounding completes."""
-        found = []
+        return self._split(self.flush_all())
+
+    def feed_all(self, samples):
+        """Like `feed`, but returns every completed message in time order as
+        (seconds from the stream start, CallerId or CallerIdError)."""
+        samples = _int16(samples)
+        results = []
+        for event in self._fsk.feed(samples):
+            result = self._fsk_event(event)
+            if result is not None:
+                results.append((event.position / RATE, result))
+        if self._dtmf is not None:
+            for event in self._dtmf.feed(samples):
+                self._dtmf_event(event, results)
+        return sorted(results, key=lambda item: item[0])
+
+    def flush_all(self):
+        results = []
         if self._dtmf is not None:
             for event in self._dtmf.flush():
-                self._dtmf_event(event, found)
-        return found
+                self._dtmf_event(event, results)
+        return results
 
-    def _dtmf_event(self, event, found):
-        if getattr(event, "end", None) is None or event.end < 0:
-            return  # an onset (key still down), not a completed digit
+    def _dtmf_event(self, event, results):
         result = self._assembler.add(event)
         if result is not None:
-            self._keep(result, found)
+            results.append((event.end, result))
 
-    def _keep(self, result, found):
-        if isinstance(result, CallerIdError):
-            self.errors.append(result)
-        else:
-            found.append(result)
+    def _split(self, results):
+        found = []
+        for _, result in results:
+            if isinstance(result, CallerIdError):
+                self.errors.append(result)
+            else:
+                found.append(result)
+        return found
 
     def _fsk_event(self, event):
         kind = event.kind
@@ -505,6 +514,14 @@ class CallerIdDecoder:
         return None
 
 
+def scan(samples, rate=RATE):
+    """Every caller ID message in a recording, accepted or not, in time order:
+    a list of (seconds, CallerId or CallerIdError). samples: 1-D int16 at `rate` Hz."""
+    audio = _resample(_int16(samples), rate, RATE)
+    decoder = CallerIdDecoder()
+    return decoder.feed_all(audio) + decoder.flush_all()
+
+
 def decode(samples, rate=RATE):
     """The first caller ID in a recording, or None if it holds none.
 
@@ -512,13 +529,12 @@ def decode(samples, rate=RATE):
     caller ID message is there but cannot be accepted (bad checksum, cut short, malformed)
     and no good one is.
     """
-    audio = _resample(_int16(samples), rate, RATE)
-    decoder = CallerIdDecoder()
-    found = decoder.feed(audio) + decoder.flush()
-    if found:
-        return found[0]
-    if decoder.errors:
-        raise decoder.errors[0]
+    results = scan(samples, rate)
+    for _, result in results:
+        if isinstance(result, CallerId):
+            return result
+    if results:
+        raise results[0][1]
     return None
 
 
