@@ -3,7 +3,8 @@
  *
  * Receiver (fsk_rx_*): streaming, one state per channel. Both standards share the centre
  * frequency 1700 Hz, so one receiver takes either without being told which: the line is
- * mixed down by 1700 Hz, low-pass filtered (6th-order Butterworth, 1100 Hz, so the band
+ * high-passed at 300 Hz (2nd-order Butterworth, against mains hum and ringing that leak
+ * into the audio path), mixed down by 1700 Hz, low-pass filtered (4th-order Butterworth, 1100 Hz, so the band
  * kept is about 600-2800 Hz), and a limiter-discriminator (the sign of the phase advance
  * over 2 samples, normalised so that the amplitude drops out) says mark (below the centre)
  * or space (above it). Because the decision does not depend on amplitude, a twist of
@@ -58,7 +59,7 @@
 #define FSK_ERR_CONFIG (-2)
 #define FSK_ERR_EVENTS (-3)
 
-#define FSK_LPF_SECTIONS 3
+#define FSK_LPF_SECTIONS 2
 #define FSK_HISTORY 16
 
 typedef struct {
@@ -78,11 +79,10 @@ typedef struct {
 
 typedef struct fsk_rx_state_s {
     fsk_rx_config_t config;
-    /* Mixer: phasor at -1700 Hz */
-    double osc_re;
-    double osc_im;
-    double osc_step_re;
-    double osc_step_im;
+    double hpf_b[3];          /* high-pass at 300 Hz (hum, ringing), direct form II T */
+    double hpf_a[2];
+    double hpf[2];
+    int32_t mix_index;        /* mixer: position in its 80-sample period */
     /* Low-pass biquads (direct form II transposed), one set each for I and Q */
     double lpf_b[FSK_LPF_SECTIONS][3];
     double lpf_a[FSK_LPF_SECTIONS][2];

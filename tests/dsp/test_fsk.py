@@ -283,3 +283,12 @@ def test_event_array_too_small_is_an_error_not_an_overrun():
     events = ffi.new("fsk_event_t[]", 3)
     assert lib.fsk_rx_process(state, c_array(x, np.int16), x.size, events, 3) \
         == lib.FSK_ERR_EVENTS
+
+
+@pytest.mark.parametrize("standard", STANDARDS)
+@pytest.mark.parametrize("hum_hz", [50.0, 60.0])
+def test_mains_hum_35_db_above_the_signal(standard, hum_hz):
+    """A -40 dBm0 burst under -5 dBm0 of mains hum (poor line, ringing leaking through)."""
+    x = burst(MESSAGE, standard, level=-40.0).astype(np.float64)
+    x += DBM0_PEAK * 10 ** (-5.0 / 20) * np.sin(2 * np.pi * hum_hz * np.arange(x.size) / 8000)
+    assert received(np.round(x).astype(np.int16)) == MESSAGE

@@ -1,0 +1,137 @@
+"""Caller ID FSK demodulation: channels per core, ours against spandsp, in one run.
+
+    python bench/callerid_bench.py [--channels 120] [--seconds 10] [--json]
+
+Every channel carries the same line audio: a caller ID burst (GR-30 MDMF on Bell 202, or
+ETSI on V.23, at -20 dBm0, 0.7 s) every `--every` seconds in line noise at -60 dBm0.
+  - ours: appliance.dsp.fsk.FskReceiverBank, one C call per 20 ms tick for all channels,
+    called from Python (as the engine calls it), plus the Python work on its events;
+  - spandsp: adsi_rx (Debian libspandsp-dev) in its own C loop, every channel frame by
+    frame (tests/spandsp_adsi.py compiles the harness), with no Python in the loop.
+Channels per core = channels x audio seconds / CPU seconds (process time, one thread), from
+the fastest of --repeat interleaved runs of each side.
+Each side must also receive every message, or its figure is not reported as valid.
+"""
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from appliance.dsp.callerid import CallerIdTime, build_message, encode  # noqa: E402
+from appliance.dsp.fsk import FskEventKind, FskReceiverBank  # noqa: E402
+
+FRAME = 160
+RATE = 8000
+SPANDSP_STANDARD = {"bell202": 1, "v23": 2}  # ADSI_STANDARD_CLASS, ADSI_STANDARD_CLIP
+
+
+def line_audio(fmt, seconds, every=6.0, seed=1):
+    """A burst every `every` seconds in -60 dBm0 white noise; returns (audio, bursts)."""
+    burst = encode("5551234567", "DOE JANE", CallerIdTime(3, 14, 9, 26), format=fmt,
+                   level_dbm0=-20.0)
+    period = int(every * RATE)
+    total = int(seconds * RATE) // FRAME * FRAME
+    audio = np.zeros(total, np.float64)
+    bursts = 0
+    for start in range(RATE // 2, total - burst.size, period):
+        audio[start:start + burst.size] += burst
+        bursts += 1
+    rng = np.random.default_rng(seed)
+    audio += rng.normal(0.0, 22827.6 / np.sqrt(2) * 10 ** (-60 / 20), total)
+    return np.clip(np.round(audio), -32768, 32767).astype(np.int16), bursts
+
+
+def bench_ours(audio, channels):
+    ticks = audio.size // FRAME
+    frames = np.ascontiguousarray(
+        np.broadcast_to(audio.reshape(ticks, 1, FRAME), (ticks, channels, FRAME)))
+    bank = FskReceiverBank(channels, FRAME)
+    messages = 0
+    start = time.process_time()
+    for tick in range(ticks):
+        for event in bank.process(frames[tick]):
+            if event.kind == FskEventKind.BYTE and event.value == 0x80:
+                messages += 1  # the MDMF type byte: one per message
+    cpu = time.process_time() - start
+    return cpu, messages
+
+
+def bench_spandsp(audio, channels, fmt):
+    import spandsp_adsi
+
+    module = spandsp_adsi.load()
+    if module is None:
+        return None, None
+    pointer = module.ffi.cast("int16_t *", module.ffi.from_buffer(audio))
+    start = time.process_time()
+    messages = module.lib.spandsp_adsi_rx_channels(SPANDSP_STANDARD[fmt], pointer, audio.size,
+                                                  channels, FRAME)
+    cpu = time.process_time() - start
+    return cpu, messages
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channels", type=int, default=120)
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--every", type=float, default=6.0,
+                        help="Seconds between caller ID bursts on each channel (6: one per US "
+                             "ring cycle, far more often than real traffic).")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Runs of each side, interleaved; the fastest counts (the machine "
+                             "is shared, so the fastest run is the least disturbed).")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows = []
+    for fmt in ("bell202", "v23"):
+        audio, bursts = line_audio(fmt, args.seconds, args.every)
+        expected = bursts * args.channels
+        seconds = audio.size / RATE
+        sides = (("ours (batch, from Python)", lambda: bench_ours(audio, args.channels)),
+                 ("spandsp adsi_rx (own C loop)",
+                  lambda: bench_spandsp(audio, args.channels, fmt)))
+        runs = {name: [] for name, _ in sides}
+        for _ in range(args.repeat):
+            for name, run in sides:
+                runs[name].append(run())
+        for name, _ in sides:
+            cpu, messages = min(runs[name], key=lambda r: (r[0] is None, r[0] or 0.0))
+            if cpu is None:
+                rows.append({"format": fmt, "impl": name, "skipped": "spandsp not installed"})
+                continue
+            rows.append({
+                "format": fmt, "impl": name, "channels": args.channels,
+                "audio_s": seconds, "cpu_s": round(cpu, 3),
+                "channels_per_core": round(args.channels * seconds / cpu),
+                "messages": int(messages), "expected": expected,
+                "all_received": int(messages) == expected,
+            })
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "python": platform.python_version()}
+    if args.json:
+        print(json.dumps({"meta": meta, "rows": rows}, indent=1))
+        return
+    print(f"Caller ID FSK demodulation, {meta['date']}, {meta['machine']}, "
+          f"Python {meta['python']}")
+    print(f"{'format':8} {'implementation':30} {'ch/core':>8} {'cpu s':>7} {'messages':>12}")
+    for row in rows:
+        if "skipped" in row:
+            print(f"{row['format']:8} {row['impl']:30} skipped: {row['skipped']}")
+            continue
+        print(f"{row['format']:8} {row['impl']:30} {row['channels_per_core']:>8} "
+              f"{row['cpu_s']:>7.2f} {row['messages']:>5}/{row['expected']:<5}"
+              f"{'' if row['all_received'] else '  (MISSED MESSAGES)'}")
+
+
+if __name__ == "__main__":
+    main()
