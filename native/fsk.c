@@ -90,6 +90,8 @@ static const double fsk_carrier_drop = 0.0316;
 
 static void fsk_mark_clear(fsk_rx_state_t *s);
 
+/* Keeps the discriminator's normalisation finite on exact silence (0 / tiny = 0). */
+static const double fsk_tiny = 1e-300;
 /* Samples per front-end block (its outputs live on the stack). */
 #define FSK_BLOCK 64
 
@@ -309,18 +311,19 @@ static void fsk_front_end(fsk_rx_state_t *s, const int16_t *samples, size_t n, d
         double in = (double) samples[i];
         double x = hb0 * in + h0;
         double re, im;
-        h0 = hb1 * in - ha0 * x + h1;
+        h0 = (hb1 * in + h1) - ha0 * x;
         h1 = hb2 * in - ha1 * x;
         re = x * fsk_mix_re[mix];
         im = x * fsk_mix_im[mix];
-        double dre, dim, mag;
+        double dre, dim;
 
         mix = (mix + 1 == FSK_MIX_PERIOD) ? 0 : mix + 1;
         for (k = 0; k < FSK_LPF_SECTIONS; k++) {
             double yi = b[k][0] * re + li[k][0];
             double yq = b[k][0] * im + lq[k][0];
-            li[k][0] = b[k][1] * re - a[k][0] * yi + li[k][1];
-            lq[k][0] = b[k][1] * im - a[k][0] * yq + lq[k][1];
+            /* (b1 x + s1) first: only one multiply and one subtract wait for y. */
+            li[k][0] = (b[k][1] * re + li[k][1]) - a[k][0] * yi;
+            lq[k][0] = (b[k][1] * im + lq[k][1]) - a[k][0] * yq;
             li[k][1] = b[k][2] * re - a[k][1] * yi;
             lq[k][1] = b[k][2] * im - a[k][1] * yq;
             re = yi;
@@ -333,12 +336,13 @@ static void fsk_front_end(fsk_rx_state_t *s, const int16_t *samples, size_t n, d
         z2_im = z1_im;
         z1_re = re;
         z1_im = im;
-        mag = fabs(dre) + fabs(dim);
-        soft[i] = (mag > 0.0) ? dim / mag : 0.0;
         adv_re[i] = dre;
         adv_im[i] = dim;
         power[i] = re * re + im * im;
     }
+    /* Normalise in a loop of its own, which the compiler vectorises (division is slow). */
+    for (i = 0; i < n; i++)
+        soft[i] = adv_im[i] / (fabs(adv_re[i]) + fabs(adv_im[i]) + fsk_tiny);
     s->mix_index = mix;
     s->hpf[0] = h0;
     s->hpf[1] = h1;
