@@ -4,8 +4,9 @@
 
 Every channel carries the same line audio: a caller ID burst (GR-30 MDMF on Bell 202, or
 ETSI on V.23, at -20 dBm0, 0.7 s) every `--every` seconds in line noise at -60 dBm0.
-  - ours: appliance.dsp.fsk.FskReceiverBank, one C call per 20 ms tick for all channels,
-    called from Python (as the engine calls it), plus the Python work on its events;
+  - ours: appliance.dsp.callerid.CallerIdBank, one C call per 20 ms tick for all channels
+    (the FSK batch entry point), called from Python as the engine calls it, plus the Python
+    work that assembles and checks the messages;
   - spandsp: adsi_rx (Debian libspandsp-dev) in its own C loop, every channel frame by
     frame (tests/spandsp_adsi.py compiles the harness), with no Python in the loop.
 Channels per core = channels x audio seconds / CPU seconds (process time, one thread), from
@@ -26,8 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from appliance.dsp.callerid import CallerIdTime, build_message, encode  # noqa: E402
-from appliance.dsp.fsk import FskEventKind, FskReceiverBank  # noqa: E402
+from appliance.dsp.callerid import CallerId, CallerIdBank, CallerIdTime, encode  # noqa: E402
 
 FRAME = 160
 RATE = 8000
@@ -54,13 +54,12 @@ def bench_ours(audio, channels):
     ticks = audio.size // FRAME
     frames = np.ascontiguousarray(
         np.broadcast_to(audio.reshape(ticks, 1, FRAME), (ticks, channels, FRAME)))
-    bank = FskReceiverBank(channels, FRAME)
+    bank = CallerIdBank(channels, FRAME)
     messages = 0
     start = time.process_time()
     for tick in range(ticks):
-        for event in bank.process(frames[tick]):
-            if event.kind == FskEventKind.BYTE and event.value == 0x80:
-                messages += 1  # the MDMF type byte: one per message
+        for _, result in bank.process(frames[tick]):
+            messages += isinstance(result, CallerId) and result.number == "5551234567"
     cpu = time.process_time() - start
     return cpu, messages
 

@@ -415,6 +415,42 @@ def _resample(audio, from_rate, to_rate):
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
+class _FskAssembler:
+    """Collects one channel's FSK receiver events into caller ID messages."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self._bytes = None  # None: not collecting; else the message so far
+        self._standard = None
+
+    def add(self, event):
+        """Returns a CallerId or CallerIdError when a message completes, else None."""
+        kind = event.kind
+        if kind == fsk.FskEventKind.MARK:
+            self._bytes = bytearray()
+            self._standard = event.standard
+        elif kind == fsk.FskEventKind.BYTE and self._bytes is not None:
+            self._bytes.append(event.value)
+            if self._bytes[0] not in CALLER_ID_TYPES:
+                self.reset()  # some other signal, not a caller ID message
+            elif len(self._bytes) >= 2 and len(self._bytes) == self._bytes[1] + 3:
+                data, standard = bytes(self._bytes), self._standard
+                self.reset()
+                try:
+                    return parse_message(data, standard)
+                except CallerIdError as exc:
+                    return exc
+        elif kind == fsk.FskEventKind.CARRIER_OFF:
+            data = self._bytes
+            self.reset()
+            if data is not None and len(data) >= 2:
+                return CallerIdError(f"carrier lost after {len(data)} of {data[1] + 3} "
+                                     f"message bytes", bytes(data))
+        return None
+
+
 class CallerIdDecoder:
     """Streaming caller ID decoder for one line: feed line audio in chunks of any size.
 
@@ -432,19 +468,15 @@ class CallerIdDecoder:
         detector_class, _ = _dtmf_api()
         self._dtmf = detector_class() if detector_class is not None else None
         self._assembler = _DtmfAssembler()
+        self._messages = _FskAssembler()
         self.errors = deque(maxlen=32)
-        self._reset_message()
-
-    def _reset_message(self):
-        self._bytes = None  # None: not collecting; else the message so far
-        self._standard = None
 
     def reset(self):
         self._fsk.reset()
         if self._dtmf is not None:
             self._dtmf.reset()
         self._assembler = _DtmfAssembler()
-        self._reset_message()
+        self._messages.reset()
 
     def feed(self, samples):
         """Returns the caller IDs completed in this chunk (rejected ones go to `errors`)."""
@@ -460,7 +492,7 @@ class CallerIdDecoder:
         samples = _int16(samples)
         results = []
         for event in self._fsk.feed(samples):
-            result = self._fsk_event(event)
+            result = self._messages.add(event)
             if result is not None:
                 results.append((event.position / RATE, result))
         if self._dtmf is not None:
@@ -489,29 +521,43 @@ class CallerIdDecoder:
                 found.append(result)
         return found
 
-    def _fsk_event(self, event):
-        kind = event.kind
-        if kind == fsk.FskEventKind.MARK:
-            self._bytes = bytearray()
-            self._standard = event.standard
-        elif kind == fsk.FskEventKind.BYTE and self._bytes is not None:
-            self._bytes.append(event.value)
-            if self._bytes[0] not in CALLER_ID_TYPES:
-                self._reset_message()  # some other signal, not a caller ID message
-            elif len(self._bytes) >= 2 and len(self._bytes) == self._bytes[1] + 3:
-                data, standard = bytes(self._bytes), self._standard
-                self._reset_message()
-                try:
-                    return parse_message(data, standard)
-                except CallerIdError as exc:
-                    return exc
-        elif kind == fsk.FskEventKind.CARRIER_OFF:
-            data = self._bytes
-            self._reset_message()
-            if data is not None and len(data) >= 2:
-                return CallerIdError(f"carrier lost after {len(data)} of {data[1] + 3} "
-                                     f"message bytes", bytes(data))
-        return None
+
+class CallerIdBank:
+    """FSK caller ID for a whole board: one C call per tick for all channels (the engine's
+    path). DTMF caller ID comes from the digits the board's DTMF receiver already finds
+    (appliance.dsp.ChannelBank): pass them to `dtmf`.
+
+    `process` and `dtmf` return (channel, CallerId or CallerIdError) for each message that
+    completed: the engine shows the caller ID, and logs a rejected message for the port.
+    """
+
+    def __init__(self, channels, frame=160):
+        self._fsk = fsk.FskReceiverBank(channels, frame)
+        self.channels = channels
+        self.frame = frame
+        self._messages = [_FskAssembler() for _ in range(channels)]
+        self._digits = [_DtmfAssembler() for _ in range(channels)]
+
+    def process(self, frames):
+        """frames: int16 [channels, frame], one tick of line audio."""
+        results = []
+        for event in self._fsk.process(frames):
+            result = self._messages[event.channel].add(event)
+            if result is not None:
+                results.append((event.channel, result))
+        return results
+
+    def dtmf(self, channel, event):
+        """Feeds one completed DTMF digit (with .digit, .start, .end seconds) of a channel;
+        returns [(channel, result)] when it completes a DTMF caller ID, else []."""
+        result = self._digits[channel].add(event)
+        return [] if result is None else [(channel, result)]
+
+    def reset(self, channel):
+        """A call ended on `channel`: forget its audio and partial messages."""
+        self._fsk.reset(channel)
+        self._messages[channel].reset()
+        self._digits[channel] = _DtmfAssembler()
 
 
 def scan(samples, rate=RATE):
