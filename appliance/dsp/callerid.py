@@ -237,6 +237,15 @@ def _ascii(value, what, limit):
     return value.encode("ascii")
 
 
+def _time_of(when):
+    """A CallerIdTime from a CallerIdTime, a datetime, or None."""
+    if when is None or isinstance(when, CallerIdTime):
+        return when
+    if all(hasattr(when, field) for field in ("month", "day", "hour", "minute")):
+        return CallerIdTime(when.month, when.day, when.hour, when.minute)
+    raise TypeError(f"when must be a CallerIdTime or a datetime, not {type(when).__name__}")
+
+
 def build_message(number=None, name=None, when=None, message_type="MDMF",
                   number_absent=None, name_absent=None):
     """The message bytes (type, length, data, checksum) for SDMF or MDMF / call set-up.
@@ -247,8 +256,7 @@ def build_message(number=None, name=None, when=None, message_type="MDMF",
     name_absent = _absence_of(name_absent, "name_absent")
     if number is None and number_absent is None:
         number_absent = Absence.UNAVAILABLE
-    if when is not None and not isinstance(when, CallerIdTime):
-        raise TypeError("when must be a CallerIdTime")
+    when = _time_of(when)
     if message_type == "SDMF":
         if name is not None or name_absent is not None:
             raise ValueError("an SDMF message carries no name: use MDMF")
@@ -370,9 +378,10 @@ class _DtmfAssembler:
                 and event.start - self._last_end > _DTMF_MAX_GAP_S:
             self._digits = ""
         self._last_end = event.end
-        if not self._digits:
-            if digit in "ABD":
-                self._digits = digit
+        if not self._digits or digit == "A":
+            # A starts a string (also when the last one never ended); B and D start one
+            # only outside a string (inside an A-string they open its fields).
+            self._digits = digit if digit in "ABD" else ""
             return None
         self._digits += digit
         if digit in "C#":

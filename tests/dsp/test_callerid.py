@@ -541,3 +541,36 @@ def test_white_noise_9_db_snr_ours_every_message_and_at_least_spandsp(spandsp, f
         ours += decode(noisy).raw == msg
         theirs += spandsp_adsi.receive(SPANDSP[fmt], noisy) == msg[:-1]
     assert ours == 20 and ours >= theirs
+
+
+def test_when_may_be_a_datetime():
+    from datetime import datetime
+
+    cid = parse_message(build_message("123", when=datetime(2026, 11, 23, 14, 5, 59)))
+    assert cid.when == CallerIdTime(11, 23, 14, 5)
+
+
+def test_a_new_a_digit_restarts_an_unfinished_dtmf_string():
+    from appliance.dsp.callerid import _DtmfAssembler
+    from appliance.dtmf import DtmfEvent
+
+    assembler = _DtmfAssembler()
+    results = [assembler.add(DtmfEvent(d, 0.1 * i, 0.1 * i + 0.05))
+               for i, d in enumerate("A123A456789C")]
+    assert [r.number for r in results if r is not None] == ["456789"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=0, max_size=16000), st.integers(1, 4000))
+def test_any_audio_gives_none_a_caller_id_or_a_caller_id_error(data, chunk):
+    """Line audio is outside input too: random samples in random chunks never crash."""
+    audio = np.frombuffer(data[:len(data) // 2 * 2], dtype=np.int16)
+    try:
+        result = decode(audio)
+    except CallerIdError:
+        result = None
+    assert result is None or isinstance(result, CallerId)
+    decoder = CallerIdDecoder()
+    for start in range(0, audio.size, chunk):
+        for cid in decoder.feed(audio[start:start + chunk]):
+            assert isinstance(cid, CallerId)
