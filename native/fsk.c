@@ -88,14 +88,19 @@ static const double fsk_fast_power_alpha = 1.0 / 8.0;
 static const double fsk_carrier_alpha = 1.0 / 128.0;
 static const double fsk_carrier_drop = 0.0316;
 
-static void fsk_mark_clear(fsk_rx_state_t *s);
-
 /* Keeps the discriminator's normalisation finite on exact silence (0 / tiny = 0). */
 static const double fsk_tiny = 1e-300;
 /* Samples per front-end block (its outputs live on the stack). */
 #define FSK_BLOCK 64
 
 enum { FSK_PHASE_IDLE = 0, FSK_PHASE_HUNT = 1, FSK_PHASE_DATA = 2 };
+
+static void fsk_mark_clear(fsk_rx_state_t *s)
+{
+    s->mark_re = 0.0;
+    s->mark_im = 0.0;
+    s->mark_pow = 0.0;
+}
 
 void fsk_rx_config_default(fsk_rx_config_t *config)
 {
@@ -214,13 +219,6 @@ static int32_t fsk_mark_hz(const fsk_rx_state_t *s)
     if (coherence < fsk_mark_min_coherence || hz < fsk_mark_min_hz || hz > fsk_mark_max_hz)
         return 0;
     return (int32_t) lround(hz);
-}
-
-static void fsk_mark_clear(fsk_rx_state_t *s)
-{
-    s->mark_re = 0.0;
-    s->mark_im = 0.0;
-    s->mark_pow = 0.0;
 }
 
 /* One decided bit, in the hunt or data phase. Returns -1 when the event array is full. */

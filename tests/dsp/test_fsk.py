@@ -292,3 +292,23 @@ def test_mains_hum_35_db_above_the_signal(standard, hum_hz):
     x = burst(MESSAGE, standard, level=-40.0).astype(np.float64)
     x += DBM0_PEAK * 10 ** (-5.0 / 20) * np.sin(2 * np.pi * hum_hz * np.arange(x.size) / 8000)
     assert received(np.round(x).astype(np.int16)) == MESSAGE
+
+
+def test_transmitter_batch_sends_each_channel_its_bit_continuously():
+    states = ffi.new("fsk_tx_state_t[]", 2)
+    for c, standard in enumerate((lib.FSK_V23, lib.FSK_BELL202)):
+        config = ffi.new("fsk_tx_config_t *")
+        lib.fsk_tx_config_standard(config, standard, -10.0)
+        assert lib.fsk_tx_init(ffi.addressof(states, c), config) == 0
+    bits = np.array([1, 0], np.uint8)
+    frames = []
+    for _ in range(50):
+        out = np.zeros((2, 160), np.int16)
+        lib.fsk_tx_process_batch(states, 2, c_array(bits, np.uint8),
+                                 c_array(out, np.int16, writable=True), 160)
+        frames.append(out)
+    audio = np.concatenate(frames, axis=1)
+    assert abs(peak_hz(audio[0]) - 1300) <= 1 and abs(peak_hz(audio[1]) - 2200) <= 1
+    for row, hz in ((audio[0], 1300), (audio[1], 2200)):
+        bound = DBM0_PEAK * 10 ** (-10 / 20) * 2 * np.sin(np.pi * hz / 8000) + 2
+        assert np.max(np.abs(np.diff(row.astype(np.int64)))) <= bound
