@@ -27,7 +27,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from appliance.dsp.callerid import CallerId, CallerIdBank, CallerIdTime, encode  # noqa: E402
+from appliance.dsp.callerid import (  # noqa: E402
+    CallerId,
+    CallerIdBank,
+    CallerIdTime,
+    build_message,
+    encode,
+)
 
 FRAME = 160
 RATE = 8000
@@ -64,6 +70,72 @@ def bench_ours(audio, channels):
     return cpu, messages
 
 
+_OWN_LOOP_SOURCE = r"""
+#include <stdlib.h>
+#include "fsk.h"
+
+/* Our receivers in a C loop like spandsp's: every channel frame by frame; counts bytes. */
+long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, int frame)
+{
+    fsk_rx_state_t *rx = calloc((size_t) channels, sizeof(*rx));
+    fsk_event_t events[256];
+    fsk_rx_config_t config;
+    long bytes = 0;
+    int c, i, k, got;
+    fsk_rx_config_default(&config);
+    for (c = 0; c < channels; c++)
+        fsk_rx_init(&rx[c], &config);
+    for (i = 0; i + frame <= n; i += frame)
+        for (c = 0; c < channels; c++) {
+            got = fsk_rx_process(&rx[c], samples + i, (size_t) frame, events, 256);
+            for (k = 0; k < got; k++)
+                bytes += events[k].kind == FSK_EVENT_BYTE;
+        }
+    free(rx);
+    return bytes;
+}
+"""
+
+
+def _own_loop():
+    """Our C receiver compiled into a cffi harness with its own loop (no Python)."""
+    import hashlib
+    import importlib.util
+    import tempfile
+
+    from cffi import FFI
+
+    native = ROOT / "native"
+    digest = hashlib.sha256(_OWN_LOOP_SOURCE.encode() + (native / "fsk.c").read_bytes()
+                            + (native / "fsk.h").read_bytes()).hexdigest()[:12]
+    name = f"_ours_fsk_loop_{digest}"
+    build = Path(tempfile.gettempdir()) / "appliance-bench"
+    build.mkdir(exist_ok=True)
+    found = sorted(build.glob(f"{name}*.so"))
+    if not found:
+        ffi = FFI()
+        ffi.cdef("long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, "
+                 "int frame);")
+        ffi.set_source(name, _OWN_LOOP_SOURCE, sources=[str(native / "fsk.c")],
+                       include_dirs=[str(native)], extra_compile_args=["-std=c99", "-O3"],
+                       libraries=["m"])
+        ffi.compile(tmpdir=str(build))
+        found = sorted(build.glob(f"{name}*.so"))
+    spec = importlib.util.spec_from_file_location(name, found[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_ours_c_loop(audio, channels, message_bytes):
+    module = _own_loop()
+    pointer = module.ffi.cast("int16_t *", module.ffi.from_buffer(audio))
+    start = time.process_time()
+    received = module.lib.ours_fsk_rx_channels(pointer, audio.size, channels, FRAME)
+    cpu = time.process_time() - start
+    return cpu, received // message_bytes
+
+
 def bench_spandsp(audio, channels, fmt):
     import spandsp_adsi
 
@@ -93,9 +165,12 @@ def main(argv=None):
     rows = []
     for fmt in ("bell202", "v23"):
         audio, bursts = line_audio(fmt, args.seconds, args.every)
+        message_bytes = len(build_message("5551234567", "DOE JANE", CallerIdTime(3, 14, 9, 26)))
         expected = bursts * args.channels
         seconds = audio.size / RATE
         sides = (("ours (batch, from Python)", lambda: bench_ours(audio, args.channels)),
+                 ("ours fsk_rx (own C loop)",
+                  lambda: bench_ours_c_loop(audio, args.channels, message_bytes)),
                  ("spandsp adsi_rx (own C loop)",
                   lambda: bench_spandsp(audio, args.channels, fmt)))
         runs = {name: [] for name, _ in sides}

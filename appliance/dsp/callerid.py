@@ -17,9 +17,11 @@ so that all bytes sum to 0 modulo 256). MDMF / call set-up data is a list of par
 of the number, 0x07 name, 0x08 reason for absence of the name. Reasons: "P" private,
 "O" unavailable (out of area).
 
-`decode` finds caller ID in a recording, `CallerIdDecoder` in a stream of line audio (any
-timing: before the first ring, between rings), `parse_message` / `parse_dtmf` parse the
-bytes or digits, and `encode` produces the signal. Bytes and digits come from outside the
+`decode` finds the caller ID in a recording (`scan` lists every message with its time),
+`CallerIdDecoder` in one line's stream of audio (any timing: before the first ring,
+between rings), `CallerIdBank` in a whole board's tick (one C call for all channels),
+`parse_message` / `parse_dtmf` parse the bytes or digits, and `encode` produces the signal
+(`build_message` / `dtmf_digits` the bytes or digits). Bytes and digits come from outside the
 box: anything malformed raises `CallerIdError` with the reason, never another exception,
 and a bad checksum is never accepted.
 """
