@@ -574,3 +574,15 @@ def test_any_audio_gives_none_a_caller_id_or_a_caller_id_error(data, chunk):
     for start in range(0, audio.size, chunk):
         for cid in decoder.feed(audio[start:start + chunk]):
             assert isinstance(cid, CallerId)
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+@pytest.mark.parametrize("fmt", FSK_FORMATS)
+@pytest.mark.parametrize("level", [-40.0, -5.0])
+def test_decode_after_a_g711_channel(law, fmt, level):
+    """The box hears the line through G.711: quantisation at -40 dBm0 must not matter."""
+    from appliance.dsp import g711
+
+    audio = padded(encode("5551234567", "DOE JANE", WHEN, format=fmt, level_dbm0=level))
+    line = getattr(g711, f"{law}_decode")(getattr(g711, f"{law}_encode")(audio))
+    assert decode(line).number == "5551234567"
