@@ -586,3 +586,17 @@ def test_decode_after_a_g711_channel(law, fmt, level):
     audio = padded(encode("5551234567", "DOE JANE", WHEN, format=fmt, level_dbm0=level))
     line = getattr(g711, f"{law}_decode")(getattr(g711, f"{law}_encode")(audio))
     assert decode(line).number == "5551234567"
+
+
+@pytest.mark.parametrize("fmt", FSK_FORMATS)
+@pytest.mark.parametrize("twist_db", [-6.0, 6.0])
+@pytest.mark.parametrize("freq_error", [-0.015, 0.015])
+def test_worst_line_twist_offset_and_noise_together_at_minus40_dbm0(fmt, twist_db, freq_error):
+    """-40 dBm0 mark, +-6 dB twist, +-1.5 % offset and white noise at 18 dB SNR (over the
+    burst's mean power): every one of 10 messages."""
+    audio = padded(encode("5551234567", "DOE JANE", WHEN, format=fmt, level_dbm0=-40.0,
+                          twist_db=twist_db, freq_error=freq_error))
+    mean_dbm0 = -40.0 + 10 * np.log10((1 + 10 ** (twist_db / 10)) / 2)
+    for seed in range(10):
+        cid = decode(add_noise(audio, mean_dbm0 - 18.0, seed))
+        assert cid is not None and cid.number == "5551234567" and cid.name == "DOE JANE"
