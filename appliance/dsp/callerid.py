@@ -36,6 +36,7 @@ from scipy.signal import resample_poly
 
 from appliance.dsp import fsk
 from appliance.dsp.tonegen import ToneStep, render
+from appliance.dtmf import DtmfDetector, generate
 
 RATE = 8000
 FORMATS = ("bell202", "v23", "dtmf")
@@ -397,15 +398,6 @@ class _DtmfAssembler:
         return None
 
 
-def _dtmf_api():
-    """appliance.dtmf's detector, once the DTMF receiver is there (None before)."""
-    try:
-        from appliance.dtmf import DtmfDetector, detect
-    except ImportError:
-        return None, None
-    return DtmfDetector, detect
-
-
 # ---- Decoding audio ----------------------------------------------------------------
 
 def _int16(samples):
@@ -465,8 +457,8 @@ class _FskAssembler:
 class CallerIdDecoder:
     """Streaming caller ID decoder for one line: feed line audio in chunks of any size.
 
-    Finds FSK caller ID (V.23 or Bell 202, told apart by the mark frequency) and, when the
-    DTMF receiver is available, DTMF caller ID. Messages that arrive but cannot be accepted
+    Finds FSK caller ID (V.23 or Bell 202, told apart by the mark frequency) and DTMF
+    caller ID. Messages that arrive but cannot be accepted
     (bad checksum, cut short, malformed) are kept in `errors` (the last 32), not returned.
     Only 8 kHz: resample other rates first (`decode` does).
     """
@@ -476,16 +468,14 @@ class CallerIdDecoder:
             raise ValueError(f"the streaming caller ID decoder takes 8000 Hz audio, not {rate}: "
                              f"resample first (decode() does)")
         self._fsk = fsk.FskReceiver()
-        detector_class, _ = _dtmf_api()
-        self._dtmf = detector_class() if detector_class is not None else None
+        self._dtmf = DtmfDetector()
         self._assembler = _DtmfAssembler()
         self._messages = _FskAssembler()
         self.errors = deque(maxlen=32)
 
     def reset(self):
         self._fsk.reset()
-        if self._dtmf is not None:
-            self._dtmf.reset()
+        self._dtmf.reset()
         self._assembler = _DtmfAssembler()
         self._messages.reset()
 
@@ -506,16 +496,14 @@ class CallerIdDecoder:
             result = self._messages.add(event)
             if result is not None:
                 results.append((event.position / RATE, result))
-        if self._dtmf is not None:
-            for event in self._dtmf.feed(samples):
-                self._dtmf_event(event, results)
+        for event in self._dtmf.feed(samples):
+            self._dtmf_event(event, results)
         return sorted(results, key=lambda item: item[0])
 
     def flush_all(self):
         results = []
-        if self._dtmf is not None:
-            for event in self._dtmf.flush():
-                self._dtmf_event(event, results)
+        for event in self._dtmf.flush():
+            self._dtmf_event(event, results)
         return results
 
     def _dtmf_event(self, event, results):
@@ -620,8 +608,6 @@ def encode(number=None, name=None, when=None, format="bell202", *, message_type=
     if format == "dtmf":
         if name is not None or when is not None or name_absent is not None:
             raise ValueError("DTMF caller ID carries only the number (no name, no time)")
-        from appliance.dtmf import generate
-
         audio = generate(dtmf_digits(number, number_absent, dtmf_start),
                          level_dbm0=level_dbm0, on_ms=70.0, off_ms=70.0)
         return _resample(audio, RATE, rate)
