@@ -12,7 +12,7 @@
  * number of cycles: the absolute phase reference returns exactly to 1 there. */
 #define PHASE_PERIOD_BLOCKS (SAMPLE_RATE / DTMF_SUBBLOCK)
 
-#define CONFIRM_WINDOWS 2  /* consecutive valid windows that start tracking a digit */
+#define CONFIRM_WINDOWS 3  /* consecutive valid windows that start tracking a digit */
 #define MIN_VALID_WINDOWS 4 /* valid windows a digit needs in all */
 #define HALF 0.5           /* edges are where the amplitude crosses half its steady value */
 #define PLATEAU 1.06       /* growth below this between windows: the window is full */
@@ -20,7 +20,7 @@
 #define GROUP_PURITY 0.158
 /* The two tones must hold this share of the window's power: speech and music spread
  * their power over more than two precise frequencies. */
-#define MIN_TONE_SHARE 0.80
+#define MIN_TONE_SHARE 0.85
 
 static const double dtmf_hz[8] = {697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0};
 static const char dtmf_keys[17] = "123A456B789C*0#D";
@@ -85,7 +85,7 @@ void dtmf_reset(dtmf_state_t *s)
     s->run = 0;
     s->current = -1;
     s->valid_windows = 0;
-    s->onset_sent = 0;
+    s->start_placed = 0;
     s->falling = 0;
     s->other = 0;
     s->tone_start = 0;
@@ -219,14 +219,9 @@ static int64_t find_start(const dtmf_state_t *s)
 
 static void end_digit(dtmf_state_t *s, int64_t end, sink_t *sink)
 {
-    if (!s->onset_sent)
-        s->tone_start = find_start(s);
     if (end - s->tone_start >= s->config.min_tone_samples
-        && s->valid_windows >= MIN_VALID_WINDOWS) {
-        if (!s->onset_sent)
-            emit(sink, DTMF_EVENT_ONSET, s->current, s->tone_start, -1);
+        && s->valid_windows >= MIN_VALID_WINDOWS)
         emit(sink, DTMF_EVENT_DIGIT, s->current, s->tone_start, end);
-    }
     s->current = -1;
     s->falling = 0;
     s->other = 0;
@@ -244,16 +239,30 @@ static void follow_candidate(dtmf_state_t *s, int32_t digit)
     }
 }
 
-static void hold(dtmf_state_t *s, int slot)
+/* Key down: start holding the candidate and report its onset at once (a prompt should
+ * stop while the key is still down). If the window is not yet full of tone, the start is
+ * extrapolated from the amplitude's linear ramp; it is placed again, by the half-amplitude
+ * crossing, once the amplitude levels off. */
+static void hold(dtmf_state_t *s, int slot, sink_t *sink)
 {
+    int previous = (slot + DTMF_HISTORY - 1) % DTMF_HISTORY;
     s->current = s->candidate;
     s->valid_windows = s->run;
-    s->onset_sent = 0;
+    s->start_placed = 0;
     s->falling = 0;
     s->other = 0;
-    s->steady[0] = s->amp[slot][low_bin(s->current)];
-    s->steady[1] = s->amp[slot][high_bin(s->current)];
+    int lo = low_bin(s->current), hi = high_bin(s->current);
+    s->steady[0] = s->amp[slot][lo];
+    s->steady[1] = s->amp[slot][hi];
     s->last_ratio = 1.0;
+    double now = s->amp[slot][lo] + s->amp[slot][hi];
+    double before = s->amp[previous][lo] + s->amp[previous][hi];
+    double since = now > before ? now / (now - before) * DTMF_SUBBLOCK : (double) WINDOW;
+    if (since < WINDOW)
+        s->tone_start = s->position - (int64_t) llround(since);
+    else
+        s->tone_start = find_start(s);
+    emit(sink, DTMF_EVENT_ONSET, s->current, s->tone_start, -1);
 }
 
 /* One analysis window ending at s->position: decide, then move the digit tracker. */
@@ -289,7 +298,7 @@ static void analyse(dtmf_state_t *s, sink_t *sink)
     if (s->current < 0) {
         follow_candidate(s, digit);
         if (s->run >= CONFIRM_WINDOWS)
-            hold(s, slot);
+            hold(s, slot, sink);
         return;
     }
 
@@ -300,12 +309,12 @@ static void analyse(dtmf_state_t *s, sink_t *sink)
             s->steady[0] = s->amp[slot][lo];
         if (s->amp[slot][hi] > s->steady[1])
             s->steady[1] = s->amp[slot][hi];
-        /* Key down: the window is full of tone once the amplitude stops growing. */
-        if (!s->onset_sent && s->amp[slot][lo] < PLATEAU * s->amp[previous_slot][lo]
+        /* The window is full of tone once the amplitude stops growing: now the steady
+         * amplitude is known, so the start can be placed at its half-amplitude crossing. */
+        if (!s->start_placed && s->amp[slot][lo] < PLATEAU * s->amp[previous_slot][lo]
             && s->amp[slot][hi] < PLATEAU * s->amp[previous_slot][hi]) {
             s->tone_start = find_start(s);
-            s->onset_sent = 1;
-            emit(sink, DTMF_EVENT_ONSET, s->current, s->tone_start, -1);
+            s->start_placed = 1;
         }
     }
     double ratio = presence(s, slot, s->current);
@@ -327,7 +336,7 @@ static void analyse(dtmf_state_t *s, sink_t *sink)
             end_digit(s, s->falling ? s->fall : now, sink);
             s->candidate = digit;
             s->run = run;
-            hold(s, slot);
+            hold(s, slot, sink);
             return;
         }
     } else {

@@ -90,7 +90,7 @@ typedef struct dtmf_state_s {
     int32_t run;              /* consecutive valid windows with the candidate */
     int32_t current;          /* digit index being held, -1 if none */
     int32_t valid_windows;    /* valid windows seen while holding it */
-    int32_t onset_sent;
+    int32_t start_placed;     /* tone_start placed by its half-amplitude crossing */
     int32_t falling;          /* its amplitude dropped below half: a gap or the end */
     int32_t other;            /* consecutive valid windows of another digit */
     int64_t tone_start;       /* estimated first sample of the held digit */
