@@ -1,90 +1,95 @@
-"""`appliance dsp ...`: signal tools for installers and test rigs."""
+"""`appliance dsp ...`: signal tools for installers and test rigs.
+
+Each command reads or writes one audio file (appliance.dsp.audiofile: 8 kHz int16 mono inside),
+calls one DSP function and prints one line per event. Times are seconds from the start of the
+file; levels are dBm0. Bad input is one line on stderr and exit 2 (appliance.cli.errors).
+"""
+
+import json
+import math
+from pathlib import Path
 
 import click
 
+from appliance.cli.errors import AppGroup
+from appliance.dsp.audiofile import FORMATS, RATE, read_audio, write_audio
+from appliance.dsp.callerid import CallerIdError, scan
+from appliance.dsp.toneplan import ToneplanError, available_plans, load_plan
+from appliance.dsp.tones import classify
+from appliance.dtmf import detect, generate
+from appliance.dtmf.digits import DIGITS
 
-@click.group()
+# The peak of a 0 dBm0 sine in 16-bit linear (G.711's 3.14 dBm0 full-scale sine = 32767).
+_DBM0_PEAK = 22827.6
+
+
+class _FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which compare as 'in range')."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+def _channel_option(function):
+    return click.option(
+        "--channel", metavar="N|left|right", default=None,
+        help="The channel of a stereo or multichannel file (0-based, or left/right).",
+    )(function)
+
+
+def _audio_in(function):
+    """FILE and --channel: an audio file read by appliance.dsp.audiofile.read_audio."""
+    return click.argument("file", type=click.Path(path_type=Path))(_channel_option(function))
+
+
+def _json_option(function):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="JSON lines instead of columns.")(function)
+
+
+def _seconds(value):
+    return None if value is None else round(float(value), 4)
+
+
+@click.group(cls=AppGroup)
 def dsp():
     """Digits, tones and codecs in recordings."""
 
 
-# ---- `appliance dsp callerid FILE` (caller ID) ------------------------------------------
-# A self-contained block: it reads FILE with appliance.dsp.audiofile.read_audio where that
-# module exists, else with soundfile directly; a bad file is one line on stderr, exit 2.
+@dsp.command()
+@_audio_in
+@_json_option
+def dtmf(file, channel, as_json):
+    """The DTMF digits in FILE: digit, start and end (seconds), one line each.
 
-import json  # noqa: E402,F811  (the block keeps its own imports)
-from pathlib import Path  # noqa: E402,F811
-
-
-class _CallerIdInputError(click.ClickException):
-    """A file that cannot be read as audio: one line on stderr, exit 2."""
-
-    exit_code = 2
-
-
-def _callerid_read(file, channel):
-    """FILE as (int16 samples, rate)."""
-    try:
-        from appliance.dsp.audiofile import read_audio
-    except ImportError:
-        return _callerid_read_soundfile(file, channel)
-    try:
-        return read_audio(file, channel=channel), 8000
-    except ValueError as exc:  # AudioFileError names the file, the problem and the fix
-        raise _CallerIdInputError(str(exc)) from None
-
-
-def _callerid_read_soundfile(file, channel):
-    import numpy as np
-    import soundfile
-
-    want = "give a WAV (PCM16, A-law, mu-law) or FLAC file"
-    path = Path(file)
-    if not path.exists():
-        raise _CallerIdInputError(f"{file}: no such file; check the path")
-    if path.is_dir():
-        raise _CallerIdInputError(f"{file}: is a directory; {want}")
-    try:
-        audio, rate = soundfile.read(str(file), dtype="int16", always_2d=True)
-    except (OSError, RuntimeError, TypeError, ValueError) as exc:
-        problem = " ".join(str(exc).split()) or "not readable"
-        raise _CallerIdInputError(f"{file}: not an audio file ({problem}); {want}") from None
-    if audio.shape[0] == 0:
-        raise _CallerIdInputError(f"{file}: holds no audio (0 samples); {want}")
-    channels = audio.shape[1]
-    if channel is None:
-        if channels != 1:
-            raise _CallerIdInputError(f"{file}: has {channels} channels; choose one with "
-                                      f"--channel N (0-based) or left/right")
-        index = 0
-    else:
-        index = {"left": 0, "right": 1}.get(str(channel).lower())
-        if index is None:
-            try:
-                index = int(channel)
-            except ValueError:
-                index = -1
-        if not 0 <= index < channels:
-            raise _CallerIdInputError(f"{file}: no channel {channel!r} (it has {channels}); "
-                                      f"use 0 to {channels - 1}, left or right")
-    return np.ascontiguousarray(audio[:, index]), rate
-
-
-@dsp.command("callerid")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--channel", metavar="N|left|right", default=None,
-              help="The channel of a stereo or multichannel file (0-based, or left/right).")
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of columns.")
-def callerid(file, channel, as_json):
-    """The caller ID messages in FILE (Bell 202 / GR-30, V.23 / ETSI, or DTMF), one line
-    each: time (seconds, when the message ended), format, message type, number, name, date
-    and time. A message that arrived but cannot be accepted (bad checksum, cut short) is
-    printed as `rejected` with the reason. Prints nothing when FILE holds no caller ID.
+    FILE is WAV (PCM16, A-law, mu-law, float) or FLAC; other sample rates than 8 kHz are
+    resampled.
     """
-    from appliance.dsp.callerid import CallerIdError, scan
+    samples = read_audio(file, channel=channel)
+    for event in detect(samples, rate=RATE):
+        if as_json:
+            click.echo(json.dumps({"digit": event.digit, "start": _seconds(event.start),
+                                   "end": _seconds(event.end)}))
+        else:
+            click.echo(f"{event.digit}  {event.start:.3f}  {event.end:.3f}")
 
-    samples, rate = _callerid_read(file, channel)
-    for seconds, result in scan(samples, rate=rate):
+
+@dsp.command()
+@_audio_in
+@_json_option
+def callerid(file, channel, as_json):
+    """The caller ID messages in FILE (Bell 202 / GR-30, V.23 / ETSI EN 300 659, or DTMF).
+
+    One line each: time (seconds, when the message ended), format, message type, number,
+    name, date and time. A message that arrived but cannot be accepted (bad checksum, cut
+    short) is printed as `rejected` with the reason. Prints nothing when FILE holds no
+    caller ID.
+    """
+    samples = read_audio(file, channel=channel)
+    for seconds, result in scan(samples, rate=RATE):
         if isinstance(result, CallerIdError):
             if as_json:
                 click.echo(json.dumps({"time": round(seconds, 3), "rejected": result.reason}))
@@ -94,12 +99,109 @@ def callerid(file, channel, as_json):
         if as_json:
             click.echo(json.dumps({"time": round(seconds, 3), **result.to_dict()}))
             continue
-        number = result.number if result.number is not None else (
-            f"({result.number_absent.name.lower()})" if result.number_absent else "-")
-        name = result.name if result.name is not None else (
-            f"({result.name_absent.name.lower()})" if result.name_absent else "-")
-        when = "-" if result.when is None else (
-            f"{result.when.month:02d}-{result.when.day:02d} "
-            f"{result.when.hour:02d}:{result.when.minute:02d}")
-        click.echo(f"{seconds:.3f}  {result.format}  {result.message_type}  {number}  "
-                   f"{name!s}  {when}")
+        click.echo(f"{seconds:.3f}  {result.format}  {result.message_type}  "
+                   f"{_callerid_field(result.number, result.number_absent)}  "
+                   f"{_callerid_field(result.name, result.name_absent)}  "
+                   f"{_callerid_when(result.when)}")
+
+
+def _callerid_field(value, absent):
+    """A number or name, else why it is absent, e.g. `(private)`, else `-`."""
+    if value is not None:
+        return value
+    return f"({absent.name.lower()})" if absent else "-"
+
+
+def _callerid_when(when):
+    return "-" if when is None else (
+        f"{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d}")
+
+
+@dsp.command("gen-dtmf")
+@click.argument("digits")
+@click.option("-o", "--output", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path), help="The file to write.")
+@click.option("--level", "level_dbm0", type=_FiniteFloatRange(-60.0, 3.0), default=-10.0,
+              show_default=True, metavar="DBM0", help="Low-group tone level in dBm0.")
+@click.option("--on-ms", type=_FiniteFloatRange(1.0, 60000.0), default=100.0,
+              show_default=True, help="How long each digit sounds.")
+@click.option("--off-ms", type=_FiniteFloatRange(0.0, 60000.0), default=100.0,
+              show_default=True, help="Silence after each digit.")
+@click.option("--twist", "twist_db", type=_FiniteFloatRange(-20.0, 20.0), default=0.0,
+              show_default=True, metavar="DB",
+              help="High group minus low group, dB (negative = normal twist).")
+@click.option("--format", "file_format", type=click.Choice(FORMATS), default="pcm16",
+              show_default=True, help="Sample encoding (flac writes a .flac file).")
+def gen_dtmf(digits, output, level_dbm0, on_ms, off_ms, twist_db, file_format):
+    """Write DIGITS (0-9 * # A-D) as DTMF tones to an 8 kHz file."""
+    digits = digits.upper()
+    bad = sorted({c for c in digits if c not in DIGITS})
+    if not digits or bad:
+        verb = "is not a DTMF digit" if len(bad) == 1 else "are not DTMF digits"
+        what = f"{''.join(bad)!r} {verb}" if bad else "no digits given"
+        raise click.BadParameter(f"{what}; use only 0-9 * # A-D (quote * and #)",
+                                 param_hint="DIGITS")
+    high_dbm0 = level_dbm0 + twist_db
+    if high_dbm0 > 3.0 or high_dbm0 < -60.0:
+        raise click.BadParameter(
+            f"the high group would be at {high_dbm0:.1f} dBm0; keep --level + --twist "
+            "between -60 and 3 dBm0", param_hint="'--twist'")
+    peak = _DBM0_PEAK * (10 ** (level_dbm0 / 20) + 10 ** (high_dbm0 / 20))
+    if peak > 32767:
+        headroom = 20 * math.log10(32767 / peak)
+        raise click.BadParameter(
+            f"the two tones together would clip (peak {peak:.0f} > 32767); lower --level to "
+            f"{level_dbm0 + headroom:.1f} dBm0 or less (or reduce --twist)",
+            param_hint="'--level'")
+    samples = generate(digits, level_dbm0=level_dbm0, on_ms=on_ms, off_ms=off_ms,
+                       twist_db=twist_db)
+    write_audio(output, samples, rate=RATE, format=file_format)
+    click.echo(f"wrote {output}: {len(digits)} digits, {samples.size / RATE:.3f} s, "
+               f"{file_format}")
+
+
+def _tone_plan(plan):
+    """--plan: a shipped plan's name wins over a file of the same name."""
+    source = plan if plan in available_plans() or not Path(plan).is_file() else Path(plan)
+    try:
+        return load_plan(source)
+    except ToneplanError as exc:  # say which option the bad plan came from
+        raise click.BadParameter(str(exc), param_hint="'--plan'") from None
+
+
+@dsp.command()
+@_audio_in
+@click.option("--plan", default="cn", show_default=True, metavar="cn|us|etsi|PATH",
+              help="Tone plan: a shipped one by name, or the path of a .toml plan file.")
+@_json_option
+def tones(file, channel, plan, as_json):
+    """Call-progress tones in FILE over time: tone, start, detected, end (seconds).
+
+    `detected` is when the tone was recognised; a tone still sounding when the file ends
+    ends there.
+    """
+    tone_plan = _tone_plan(plan)
+    samples = read_audio(file, channel=channel)
+    for event in classify(samples, plan=tone_plan, rate=RATE):
+        if as_json:
+            click.echo(json.dumps({
+                "tone": event.tone.name, "start": _seconds(event.start),
+                "detected": _seconds(event.detected), "end": _seconds(event.end),
+                "level_dbm0": round(float(event.level_dbm0), 1),
+            }))
+        else:
+            end = "-" if event.end is None else f"{event.end:.3f}"
+            click.echo(f"{event.tone.name}  {event.start:.3f}  {event.detected:.3f}  {end}")
+
+
+@dsp.command()
+@click.argument("source", metavar="IN", type=click.Path(path_type=Path))
+@click.argument("target", metavar="OUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "file_format", type=click.Choice(FORMATS), required=True,
+              help="Encoding of OUT (8 kHz mono).")
+@_channel_option
+def transcode(source, target, file_format, channel):
+    """Convert IN to an 8 kHz mono OUT in another encoding."""
+    samples = read_audio(source, channel=channel)
+    write_audio(target, samples, rate=RATE, format=file_format)
+    click.echo(f"wrote {target}: {samples.size / RATE:.3f} s, {file_format}")
