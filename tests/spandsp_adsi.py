@@ -1,25 +1,32 @@
 """spandsp's ADSI (caller ID) transmitter and receiver, bound with cffi for cross-checks and
 the benchmark only (Debian libspandsp-dev; LGPL, never part of the product).
 
-`load()` compiles a small harness against the system library on first use (cached in the
-temp directory, keyed by the harness source) and returns its `lib`, or None when spandsp's
+`load()` compiles a small harness against the system library on first use (cached in
+build/spandsp-ref/adsi/, keyed by the harness source) and returns its module, or None when spandsp's
 headers or library are missing. The harness keeps spandsp's callbacks in C:
   spandsp_adsi_tx(standard, msg, len, out, max) -> samples of one message
-      (msg without checksum: spandsp's transmitter appends it);
+      (FSK: msg without checksum, spandsp's transmitter appends it; DTMF: the digits);
   spandsp_adsi_rx(standard, samples, n, msg, max) -> length of the first message received
       (as spandsp delivers it), or 0;
   spandsp_adsi_rx_channels(standard, samples, n, channels, frame) -> messages received by
       `channels` receivers each fed the whole signal frame by frame (the benchmark's loop).
+Standards: ADSI_STANDARD_CLASS (Bell 202, GR-30), ADSI_STANDARD_CLIP (V.23, ETSI) and
+ADSI_STANDARD_CLIP_DTMF (DTMF caller ID: the message is the digit string, e.g. b"A123C").
+Like tests/spandsp.py (whose build folder and package name it shares), `require()` skips a
+test when spandsp is missing, or fails it when APPLIANCE_REQUIRE_SYSTEM=1 (CI).
 """
 
 import hashlib
 import importlib.util
+import os
 import sys
-import tempfile
 from pathlib import Path
+
+import spandsp
 
 ADSI_STANDARD_CLASS = 1
 ADSI_STANDARD_CLIP = 2
+ADSI_STANDARD_CLIP_DTMF = 5
 
 _CDEF = """
 int spandsp_adsi_tx(int standard, const uint8_t *msg, int len, int16_t *out, int max_out);
@@ -129,14 +136,14 @@ def load():
 
     digest = hashlib.sha256((_CDEF + _SOURCE).encode()).hexdigest()[:12]
     name = f"_spandsp_adsi_{digest}"
-    build = Path(tempfile.gettempdir()) / "appliance-spandsp"
-    build.mkdir(exist_ok=True)
+    build = spandsp.BUILD / "adsi"
+    build.mkdir(parents=True, exist_ok=True)
     found = sorted(build.glob(f"{name}*.so"))
     if not found:
         ffi = FFI()
         ffi.cdef(_CDEF)
         ffi.set_source(name, _SOURCE, libraries=["spandsp", "m"],
-                       extra_compile_args=["-O2", "-w"])
+                       extra_compile_args=["-O3", "-std=gnu99", "-w"])
         ffi.compile(tmpdir=str(build))
         found = sorted(build.glob(f"{name}*.so"))
     spec = importlib.util.spec_from_file_location(name, found[0])
@@ -145,6 +152,19 @@ def load():
     spec.loader.exec_module(module)
     _lib = module
     return _lib
+
+
+def require():
+    """The harness's cffi module, or skip the test (fail it when APPLIANCE_REQUIRE_SYSTEM=1)."""
+    import pytest
+
+    module = load()
+    if module is not None:
+        return module
+    message = f"spandsp's ADSI is not available (apt-get install {spandsp.APT_PACKAGE} gcc)"
+    if os.environ.get("APPLIANCE_REQUIRE_SYSTEM") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def transmit(standard, message_without_checksum):
