@@ -1,6 +1,8 @@
 """Caller ID FSK demodulation: channels per core, ours against spandsp, in one run.
 
-    python bench/callerid_bench.py [--channels 120] [--seconds 10] [--json]
+    python bench/callerid_bench.py [--quick] [--channels 120] [--seconds 12] [--json]
+
+From Python: `run(quick=False) -> dict` (the figures) and `markdown(result) -> str`.
 
 Every channel carries the same line audio: a caller ID burst (GR-30 MDMF on Bell 202, or
 ETSI on V.23, at -20 dBm0, 0.7 s) every `--every` seconds in line noise at -60 dBm0.
@@ -101,7 +103,6 @@ def _own_loop():
     """Our C receiver compiled into a cffi harness with its own loop (no Python)."""
     import hashlib
     import importlib.util
-    import tempfile
 
     from cffi import FFI
 
@@ -109,8 +110,8 @@ def _own_loop():
     digest = hashlib.sha256(_OWN_LOOP_SOURCE.encode() + (native / "fsk.c").read_bytes()
                             + (native / "fsk.h").read_bytes()).hexdigest()[:12]
     name = f"_ours_fsk_loop_{digest}"
-    build = Path(tempfile.gettempdir()) / "appliance-bench"
-    build.mkdir(exist_ok=True)
+    build = ROOT / "build" / "callerid-bench"
+    build.mkdir(parents=True, exist_ok=True)
     found = sorted(build.glob(f"{name}*.so"))
     if not found:
         ffi = FFI()
@@ -150,62 +151,116 @@ def bench_spandsp(audio, channels, fmt):
     return cpu, messages
 
 
+SIDES = ("ours", "ours_c_loop", "spandsp")
+SIDE_NAMES = {"ours": "ours: CallerIdBank (batch, from Python)",
+              "ours_c_loop": "ours: fsk_rx in its own C loop",
+              "spandsp": "spandsp: adsi_rx in its own C loop"}
+
+
+def run(quick=False, channels=None, seconds=None, every=6.0, repeat=None):
+    """Runs the benchmark and returns its result as a dict (JSON-ready):
+
+    {"meta": {date, machine, python, quick}, "params": {channels, seconds, every, repeat},
+     "rows": [{format, side, impl, channels, audio_s, cpu_s, channels_per_core, messages,
+               expected, all_received} or {format, side, impl, skipped}],
+     "summary": {format: {side: channels per core, ..., "ours_vs_spandsp": ratio}}}
+
+    quick=True: 24 channels, 6 s, one run per side (a smoke run: seconds, figures rough).
+    A side whose receivers missed a message has all_received False: its figure does not
+    count (the summary leaves it out).
+    """
+    channels = channels or (24 if quick else 120)
+    seconds = seconds or (6.0 if quick else 12.0)
+    repeat = repeat or (1 if quick else 3)
+    message_bytes = len(build_message("5551234567", "DOE JANE", CallerIdTime(3, 14, 9, 26)))
+    rows, summary = [], {}
+    for fmt in ("bell202", "v23"):
+        audio, bursts = line_audio(fmt, seconds, every)
+        expected = bursts * channels
+        audio_s = audio.size / RATE
+        sides = {"ours": lambda: bench_ours(audio, channels),
+                 "ours_c_loop": lambda: bench_ours_c_loop(audio, channels, message_bytes),
+                 "spandsp": lambda: bench_spandsp(audio, channels, fmt)}
+        runs = {side: [] for side in SIDES}
+        for _ in range(repeat):  # interleaved: each side sees the same machine load
+            for side in SIDES:
+                runs[side].append(sides[side]())
+        summary[fmt] = {}
+        for side in SIDES:
+            cpu, messages = min(runs[side], key=lambda r: (r[0] is None, r[0] or 0.0))
+            if cpu is None:
+                rows.append({"format": fmt, "side": side, "impl": SIDE_NAMES[side],
+                             "skipped": "spandsp (libspandsp-dev) not installed"})
+                continue
+            row = {"format": fmt, "side": side, "impl": SIDE_NAMES[side],
+                   "channels": channels, "audio_s": audio_s, "cpu_s": round(cpu, 3),
+                   "channels_per_core": round(channels * audio_s / max(cpu, 1e-9)),
+                   "messages": int(messages), "expected": expected,
+                   "all_received": int(messages) == expected}
+            rows.append(row)
+            if row["all_received"]:
+                summary[fmt][side] = row["channels_per_core"]
+        if "ours" in summary[fmt] and "spandsp" in summary[fmt]:
+            summary[fmt]["ours_vs_spandsp"] = round(
+                summary[fmt]["ours"] / summary[fmt]["spandsp"], 2)
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "python": platform.python_version(), "quick": quick}
+    return {"meta": meta,
+            "params": {"channels": channels, "seconds": seconds, "every": every,
+                       "repeat": repeat},
+            "rows": rows, "summary": summary}
+
+
+def markdown(result):
+    """The result as a markdown table (for bench/RESULTS.md)."""
+    p = result["params"]
+    lines = [f"Caller ID FSK receive, {p['channels']} channels x {p['seconds']:g} s, a "
+             f"-20 dBm0 burst every {p['every']:g} s in -60 dBm0 noise, best of "
+             f"{p['repeat']} interleaved runs" + (" (QUICK MODE)" if result["meta"]["quick"]
+                                                 else "") + ":",
+             "",
+             "| format | implementation | channels per core | CPU s | messages |",
+             "| --- | --- | ---: | ---: | --- |"]
+    for row in result["rows"]:
+        if "skipped" in row:
+            lines.append(f"| {row['format']} | {row['impl']} | skipped: {row['skipped']} | | |")
+            continue
+        missed = "" if row["all_received"] else " (MISSED MESSAGES: figure void)"
+        lines.append(f"| {row['format']} | {row['impl']} | {row['channels_per_core']} | "
+                     f"{row['cpu_s']:.2f} | {row['messages']}/{row['expected']}{missed} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=120)
-    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--quick", action="store_true",
+                        help="Smoke run: 24 channels, 6 s, one run per side.")
+    parser.add_argument("--channels", type=int, default=None, help="Default 120.")
+    parser.add_argument("--seconds", type=float, default=None, help="Default 12.")
     parser.add_argument("--every", type=float, default=6.0,
                         help="Seconds between caller ID bursts on each channel (6: one per US "
                              "ring cycle, far more often than real traffic).")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=None,
                         help="Runs of each side, interleaved; the fastest counts (the machine "
-                             "is shared, so the fastest run is the least disturbed).")
-    parser.add_argument("--json", action="store_true")
+                             "is shared, so the fastest run is the least disturbed). Default 3.")
+    parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
     args = parser.parse_args(argv)
-    rows = []
-    for fmt in ("bell202", "v23"):
-        audio, bursts = line_audio(fmt, args.seconds, args.every)
-        message_bytes = len(build_message("5551234567", "DOE JANE", CallerIdTime(3, 14, 9, 26)))
-        expected = bursts * args.channels
-        seconds = audio.size / RATE
-        sides = (("ours (batch, from Python)", lambda: bench_ours(audio, args.channels)),
-                 ("ours fsk_rx (own C loop)",
-                  lambda: bench_ours_c_loop(audio, args.channels, message_bytes)),
-                 ("spandsp adsi_rx (own C loop)",
-                  lambda: bench_spandsp(audio, args.channels, fmt)))
-        runs = {name: [] for name, _ in sides}
-        for _ in range(args.repeat):
-            for name, run in sides:
-                runs[name].append(run())
-        for name, _ in sides:
-            cpu, messages = min(runs[name], key=lambda r: (r[0] is None, r[0] or 0.0))
-            if cpu is None:
-                rows.append({"format": fmt, "impl": name, "skipped": "spandsp not installed"})
-                continue
-            rows.append({
-                "format": fmt, "impl": name, "channels": args.channels,
-                "audio_s": seconds, "cpu_s": round(cpu, 3),
-                "channels_per_core": round(args.channels * seconds / cpu),
-                "messages": int(messages), "expected": expected,
-                "all_received": int(messages) == expected,
-            })
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "python": platform.python_version()}
+    for name in ("channels", "seconds", "repeat"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name} must be positive")
+    if args.every <= 0:
+        parser.error("--every must be positive")
+    result = run(args.quick, args.channels, args.seconds, args.every, args.repeat)
     if args.json:
-        print(json.dumps({"meta": meta, "rows": rows}, indent=1))
-        return
-    print(f"Caller ID FSK demodulation, {meta['date']}, {meta['machine']}, "
-          f"Python {meta['python']}")
-    print(f"{'format':8} {'implementation':30} {'ch/core':>8} {'cpu s':>7} {'messages':>12}")
-    for row in rows:
-        if "skipped" in row:
-            print(f"{row['format']:8} {row['impl']:30} skipped: {row['skipped']}")
-            continue
-        print(f"{row['format']:8} {row['impl']:30} {row['channels_per_core']:>8} "
-              f"{row['cpu_s']:>7.2f} {row['messages']:>5}/{row['expected']:<5}"
-              f"{'' if row['all_received'] else '  (MISSED MESSAGES)'}")
+        print(json.dumps(result, indent=1))
+    else:
+        meta = result["meta"]
+        print(f"{meta['date']}, {meta['machine']}, Python {meta['python']}\n")
+        print(markdown(result), end="")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
