@@ -7,9 +7,10 @@
  * into the audio path: hum 35 dB above a -40 dBm0 burst is tested), mixed down by
  * 1700 Hz, low-pass filtered (4th-order Butterworth at 1100 Hz, so the band kept is about
  * 600-2800 Hz), and a limiter-discriminator (the phase advance over 2 samples, normalised
- * so that the amplitude drops out) says mark (below the centre) or space (above it). Because the decision does not depend on amplitude, a twist of
- * +-6 dB between mark and space costs nothing; frequency offsets of +-1.5 % move the
- * tones by at most 33 Hz against a deviation of +-400 Hz.
+ * so that the amplitude drops out) says mark (below the centre) or space (above it).
+ * Because the decision does not depend on amplitude, a twist of +-6 dB between mark and
+ * space costs nothing; frequency offsets of +-1.5 % move the tones by at most 33 Hz
+ * against a deviation of +-400 Hz.
  * Bits are decided by integrating the discriminator over the middle of each bit
  * (1200 baud = 6 2/3 samples), on a bit clock that follows the line's transitions.
  *

@@ -610,8 +610,10 @@ def ring_signal(seconds, kind):
     over 600-2800 Hz."""
     t = np.arange(int(seconds * 8000)) / 8000
     if kind == "20 Hz sine":
-        return np.round(DBM0_PEAK * 10 ** (-3 / 20) * np.sin(2 * np.pi * 20 * t)).astype(np.int16)
-    return np.clip(np.round(30 * 32767 * np.sin(2 * np.pi * 25 * t)), -32768, 32767).astype(np.int16)
+        wave = DBM0_PEAK * 10 ** (-3 / 20) * np.sin(2 * np.pi * 20 * t)
+    else:
+        wave = 30 * 32767 * np.sin(2 * np.pi * 25 * t)
+    return np.clip(np.round(wave), -32768, 32767).astype(np.int16)
 
 
 def _gap(seconds):
