@@ -154,6 +154,11 @@ def _events(buffer, count):
             for position, channel, kind, value, extra in rows]
 
 
+# Samples per C call in FskReceiver.feed: a whole recording goes through in blocks, so the
+# event buffer stays small (under 1 MB) however long the audio is.
+_FEED_BLOCK = 1 << 15
+
+
 class FskReceiver:
     """One channel's streaming FSK receiver: `feed` audio in chunks of any size."""
 
@@ -163,6 +168,8 @@ class FskReceiver:
         config.rate = rate
         self._state = ffi.new("fsk_rx_state_t *")
         check(lib.fsk_rx_init(self._state, config), "fsk_rx_init")
+        self._size = _events_room(_FEED_BLOCK)
+        self._buffer = ffi.new("fsk_event_t[]", self._size)
 
     def reset(self):
         lib.fsk_rx_reset(self._state)
@@ -171,11 +178,13 @@ class FskReceiver:
         samples = np.ascontiguousarray(samples)
         if samples.ndim != 1:
             raise ValueError("samples must be a 1-D int16 array")
-        size = _events_room(samples.size)
-        buffer = ffi.new("fsk_event_t[]", size)
-        count = check(lib.fsk_rx_process(self._state, c_array(samples, np.int16),
-                                         samples.size, buffer, size), "fsk_rx_process")
-        return _events(buffer, count)
+        events = []
+        for start in range(0, samples.size, _FEED_BLOCK):
+            block = samples[start:start + _FEED_BLOCK]
+            count = check(lib.fsk_rx_process(self._state, c_array(block, np.int16), block.size,
+                                             self._buffer, self._size), "fsk_rx_process")
+            events += _events(self._buffer, count)
+        return events
 
 
 class FskReceiverBank:

@@ -236,6 +236,19 @@ def test_streaming_in_any_chunks_equals_one_call(chunks):
     assert parts == whole
 
 
+def test_a_long_recording_in_one_call_equals_small_chunks():
+    """feed() takes a whole recording (it runs the C receiver block by block): messages
+    that straddle its internal block edges come out as from 160-sample chunks."""
+    x = np.concatenate([np.zeros(30000, np.int16), burst(MESSAGE, "v23", level=-30.0),
+                        np.zeros(25000, np.int16), burst(MESSAGE, "bell202", level=-20.0),
+                        np.zeros(3000, np.int16)])
+    whole = FskReceiver().feed(x)
+    receiver = FskReceiver()
+    parts = [e for start in range(0, x.size, 160) for e in receiver.feed(x[start:start + 160])]
+    assert parts == whole
+    assert bytes(e.value for e in whole if e.kind == FskEventKind.BYTE) == MESSAGE * 2
+
+
 def test_batch_equals_each_channel_alone():
     signals = [burst(MESSAGE, "v23", -35.0), burst(MESSAGE[::-1], "bell202", -10.0),
                np.zeros(1, np.int16), burst(b"\x12\x34", "v23", -20.0, twist_db=6.0)]
