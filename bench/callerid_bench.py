@@ -1,6 +1,6 @@
 """Caller ID FSK demodulation: channels per core, ours against spandsp, in one run.
 
-    python bench/callerid_bench.py [--quick] [--channels 120] [--seconds 12] [--json]
+    python bench/callerid_bench.py [--quick] [--channels 120] [--seconds 30] [--json]
 
 From Python: `run(quick=False) -> dict` (the figures) and `markdown(result) -> str`.
 
@@ -170,7 +170,7 @@ def run(quick=False, channels=None, seconds=None, every=6.0, repeat=None):
     count (the summary leaves it out).
     """
     channels = channels or (24 if quick else 120)
-    seconds = seconds or (6.0 if quick else 12.0)
+    seconds = seconds or (6.0 if quick else 30.0)
     repeat = repeat or (1 if quick else 3)
     message_bytes = len(build_message("5551234567", "DOE JANE", CallerIdTime(3, 14, 9, 26)))
     rows, summary = [], {}
@@ -237,7 +237,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="Smoke run: 24 channels, 6 s, one run per side.")
     parser.add_argument("--channels", type=int, default=None, help="Default 120.")
-    parser.add_argument("--seconds", type=float, default=None, help="Default 12.")
+    parser.add_argument("--seconds", type=float, default=None, help="Default 30.")
     parser.add_argument("--every", type=float, default=6.0,
                         help="Seconds between caller ID bursts on each channel (6: one per US "
                              "ring cycle, far more often than real traffic).")

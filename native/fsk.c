@@ -398,7 +398,14 @@ int fsk_rx_process(fsk_rx_state_t *s, const int16_t *samples, size_t n, fsk_even
                 s->mark_run = 0;
                 s->prev_bit = 1;
                 mark_re = mark_im = mark_pow = 0.0;
+                /* The bit clock starts here; the hunt's first transitions align it. */
+                center = (double) t + spb / 2.0;
                 full |= fsk_emit(events, max_events, &count, t, FSK_EVENT_CARRIER_ON, 0, 0);
+            } else {
+                /* No carrier: no bits to decide, so the bit clock and the mark sums rest
+                 * (a third of the work on an idle line). */
+                prev_soft = x;
+                continue;
             }
             mark_re += adv_re[i];
             mark_im += adv_im[i];

@@ -12,7 +12,8 @@
  * space costs nothing; frequency offsets of +-1.5 % move the tones by at most 33 Hz
  * against a deviation of +-400 Hz.
  * Bits are decided by integrating the discriminator over the middle of each bit
- * (1200 baud = 6 2/3 samples), on a bit clock that follows the line's transitions.
+ * (1200 baud = 6 2/3 samples), on a bit clock that follows the line's transitions; the
+ * clock starts when the carrier comes on (an idle line costs only the filters).
  *
  * Each channel steps through:
  *   idle    -> carrier: in-band power reaches min_level_dbm0 (off 3 dB below it, or
