@@ -573,7 +573,7 @@ def main(argv=None):
         digits = "159D"
     else:
         channels, seconds, sizes, repeats, g_repeats = (args.channels, args.seconds,
-                                                        (120 * FRAME, 1_000_000), 3, 9)
+                                                        (120 * FRAME, 1_000_000), 9, 9)
         digits = DIGITS
     result = {"machine": machine(), "quick": args.quick, "g711_sizes": sizes,
               "g711_repeats": g_repeats, "dtmf_repeats": repeats,
