@@ -107,8 +107,9 @@ def _own_loop():
     from cffi import FFI
 
     native = ROOT / "native"
-    digest = hashlib.sha256(_OWN_LOOP_SOURCE.encode() + (native / "fsk.c").read_bytes()
-                            + (native / "fsk.h").read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256(_OWN_LOOP_SOURCE.encode() + b"".join(
+        (native / name).read_bytes() for name in ("fsk.c", "fsk.h", "cpu_internal.h",
+                                                  "level_internal.h"))).hexdigest()[:12]
     name = f"_ours_fsk_loop_{digest}"
     build = ROOT / "build" / "callerid-bench"
     build.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,9 @@ def _own_loop():
         ffi.cdef("long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, "
                  "int frame);")
         ffi.set_source(name, _OWN_LOOP_SOURCE, sources=[str(native / "fsk.c")],
-                       include_dirs=[str(native)], extra_compile_args=["-std=c99", "-O3"],
+                       include_dirs=[str(native)],
+                       # the extension's flags (native/build_dsp.py)
+                       extra_compile_args=["-std=c99", "-O3", "-ffp-contract=fast"],
                        libraries=["m"])
         ffi.compile(tmpdir=str(build))
         found = sorted(build.glob(f"{name}*.so"))

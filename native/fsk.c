@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "cpu_internal.h"
 #include "level_internal.h"
 
 #define FSK_CENTER_HZ 1700.0
@@ -280,9 +281,11 @@ static int fsk_bit(fsk_rx_state_t *s, int bit, int64_t at, fsk_event_t *events,
 
 /* The signal path for a block of samples, with its state in locals so it stays in
  * registers: mixer, low-pass, discriminator. Writes the normalised discriminator (soft,
- * > 0 above 1700 Hz: space), the phase advance (dre, dim) and the in-band power. */
-static void fsk_front_end(fsk_rx_state_t *s, const int16_t *samples, size_t n, double *soft,
-                          double *adv_re, double *adv_im, double *power)
+ * > 0 above 1700 Hz: space), the phase advance (dre, dim) and the in-band power. Built for
+ * two CPU levels (cpu_internal.h): the filters use fused multiply-adds where the CPU has them. */
+HOT_CLONES static void fsk_front_end(fsk_rx_state_t *s, const int16_t *samples, size_t n,
+                                     double *soft, double *adv_re, double *adv_im,
+                                     double *power)
 {
     int32_t mix = s->mix_index;
     const double hb0 = s->hpf_b[0], hb1 = s->hpf_b[1], hb2 = s->hpf_b[2];
