@@ -769,3 +769,19 @@ def test_the_boards_path_channel_bank_then_caller_id_bank_on_alaw_lines():
             found += callers.dtmf(channel, digit)
     assert sorted((c, r.number, r.format) for c, r in found) == [
         (0, "5551234567", "bell202"), (1, "13812345678", "dtmf"), (2, "0123456789", "v23")]
+
+
+@pytest.mark.parametrize("fmt", FSK_FORMATS)
+@pytest.mark.parametrize("seizure,mark", [(96, 55), (315, 105), (96, 105), (315, 55), (0, 55)],
+                         ids=["shortest", "longest", "short seizure", "short mark",
+                              "no seizure"])
+@pytest.mark.parametrize("level", [-40.0, -5.0])
+def test_etsi_en_300_659_1_seizure_and_mark_lengths(fmt, seizure, mark, level):
+    """ETSI EN 300 659-1 lets the channel seizure run 96 to 315 bits and the mark signal
+    55 to 105 bits (GR-30 uses 300 and 180); a message after the shortest of each, or with
+    no seizure at all, is received at both ends of the level range in 15 dB SNR noise."""
+    audio = padded(encode("0123456789", "ROSSI MARIO", WHEN, format=fmt, level_dbm0=level,
+                          seizure_bits=seizure, mark_bits=mark))
+    for seed in range(5):
+        cid = decode(add_noise(audio, level - 15.0, seed))
+        assert cid is not None and (cid.number, cid.name) == ("0123456789", "ROSSI MARIO")
