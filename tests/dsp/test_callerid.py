@@ -776,10 +776,10 @@ def test_the_boards_path_channel_bank_then_caller_id_bank_on_alaw_lines():
                          ids=["shortest", "longest", "short seizure", "short mark",
                               "no seizure"])
 @pytest.mark.parametrize("level", [-40.0, -5.0])
-def test_etsi_en_300_659_1_seizure_and_mark_lengths(fmt, seizure, mark, level):
-    """ETSI EN 300 659-1 lets the channel seizure run 96 to 315 bits and the mark signal
-    55 to 105 bits (GR-30 uses 300 and 180); a message after the shortest of each, or with
-    no seizure at all, is received at both ends of the level range in 15 dB SNR noise."""
+def test_short_long_and_missing_seizure_and_mark_signals(fmt, seizure, mark, level):
+    """Preambles shorter and longer than the nominal 300 seizure + 180 mark bits: 96 to 315
+    seizure bits (or none) and 55 to 105 mark bits; each message is received at both ends
+    of the level range in 15 dB SNR noise."""
     audio = padded(encode("0123456789", "ROSSI MARIO", WHEN, format=fmt, level_dbm0=level,
                           seizure_bits=seizure, mark_bits=mark))
     for seed in range(5):
