@@ -621,10 +621,10 @@ def _gap(seconds):
 
 
 def line_with_rings(burst, position, ring):
-    """Line audio of one incoming call with the caller ID burst placed as the exchanges do:
-    ETSI EN 300 659-1 sends it before the first ring (after a line reversal, or 500-800 ms
-    after an RP-AS ring pulse of 200-300 ms); GR-30 between the first and second ring, at
-    least 500 ms after the first ring ends. A second ring follows it in every case."""
+    """Line audio of one incoming call with the caller ID burst before the first ring (ETSI
+    EN 300 659-1, after a line reversal), 0.65 s after a 0.25 s ring pulse (ETSI's RP-AS),
+    or 0.5 s after a 2 s first ring (GR-30, between the first and second ring). Ringing
+    follows it 0.5 s later in every case."""
     before = {"before the first ring": [_gap(0.4)],
               "between the first and second ring": [_gap(0.2), ring_signal(2.0, ring), _gap(0.5)],
               "after an RP-AS ring pulse": [_gap(0.2), ring_signal(0.25, ring), _gap(0.65)]}
