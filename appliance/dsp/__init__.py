@@ -2,5 +2,6 @@
 
 from appliance.dsp import g711
 from appliance.dsp.errors import DspError
+from appliance.dsp.ns import NoiseSuppressor
 
-__all__ = ["DspError", "g711"]
+__all__ = ["DspError", "NoiseSuppressor", "g711"]

@@ -1,0 +1,351 @@
+/* ns.c - see ns.h. */
+#include <math.h>
+#include <string.h>
+
+#include "ns.h"
+
+#define SAMPLE_RATE 8000
+#define HALF (NS_FFT_SIZE / 2)      /* points of the complex FFT behind the real one */
+#define TAPER (NS_SYNTH - NS_HOP)   /* overlapping taper of the synthesis window */
+#define FRAME_MS (1000.0 * NS_HOP / SAMPLE_RATE)
+#define PI 3.14159265358979323846
+
+/* Estimator constants, per frame of NS_HOP samples (8 ms). */
+static const float alpha_smooth = 0.9f;    /* periodogram smoothing (~80 ms) */
+static const float alpha_presence = 0.45f; /* speech presence smoothing */
+static const float alpha_noise = 0.975f;   /* noise averaging where speech is absent */
+static const float presence_ratio = 5.0f;  /* smoothed/minimum above this: speech */
+static const float alpha_dd = 0.98f;       /* decision-directed a priori SNR weight */
+static const float noise_floor = 1.0f;     /* power floor (int16 units), keeps ratios finite */
+static const int32_t startup_frames = 12;  /* noise = plain mean over the first ~100 ms */
+static const float min_bias = 2.0f;        /* noise never above this times the minimum */
+static const float noise_rise = 1.0186f;   /* noise rises at most 10 dB/s (per frame) */
+
+void ns_default_config(ns_config_t *config)
+{
+    config->rate = SAMPLE_RATE;
+    config->max_attenuation_db = 15.0;
+    config->noise_window_ms = 1024.0;
+}
+
+static void make_windows(ns_state_t *s)
+{
+    /* Analysis: sqrt-Hann rise over the first N - TAPER samples, sqrt-Hann fall over
+     * the last TAPER. Synthesis: the product must be the flat-top window of NS_SYNTH
+     * samples with sin^2 / cos^2 tapers of TAPER samples, which overlap-adds to one at
+     * a hop of NS_HOP = NS_SYNTH - TAPER. The inverse FFT's 1/HALF scale is folded in. */
+    const int rise = NS_FFT_SIZE - TAPER;
+    for (int n = 0; n < NS_FFT_SIZE; n++) {
+        double w;
+        if (n < rise)
+            w = sin(0.5 * PI * (n + 0.5) / rise);
+        else
+            w = cos(0.5 * PI * (n - rise + 0.5) / TAPER);
+        s->window_analysis[n] = (float) w;
+    }
+    for (int j = 0; j < NS_SYNTH; j++) {
+        int n = NS_FFT_SIZE - NS_SYNTH + j;
+        double product;
+        if (j < TAPER) {
+            double v = sin(0.5 * PI * (j + 0.5) / TAPER);
+            product = v * v;
+        } else if (n < rise) {
+            product = 1.0;
+        } else {
+            double v = cos(0.5 * PI * (n - rise + 0.5) / TAPER);
+            product = v * v;
+        }
+        s->window_synthesis[j] = (float) (product / s->window_analysis[n] / HALF);
+    }
+}
+
+static void make_fft_tables(ns_state_t *s)
+{
+    for (int k = 0; k < HALF; k++) {
+        s->twiddle_re[k] = (float) cos(2.0 * PI * k / NS_FFT_SIZE);
+        s->twiddle_im[k] = (float) -sin(2.0 * PI * k / NS_FFT_SIZE);
+    }
+    int bits = 0;
+    while ((1 << bits) < HALF)
+        bits++;
+    for (int k = 0; k < HALF; k++) {
+        int r = 0;
+        for (int b = 0; b < bits; b++)
+            if (k & (1 << b))
+                r |= 1 << (bits - 1 - b);
+        s->bitrev[k] = (uint16_t) r;
+    }
+}
+
+int ns_init(ns_state_t *s, const ns_config_t *config)
+{
+    if (config->rate != SAMPLE_RATE)
+        return NS_ERR_RATE;
+    if (!(config->max_attenuation_db >= 0.0 && config->max_attenuation_db <= 40.0))
+        return NS_ERR_ATTENUATION;
+    if (!(config->noise_window_ms >= 256.0 && config->noise_window_ms <= 8000.0))
+        return NS_ERR_NOISE_WINDOW;
+    s->config = *config;
+    make_windows(s);
+    make_fft_tables(s);
+    s->gain_min = (float) pow(10.0, -config->max_attenuation_db / 20.0);
+    int32_t sub = (int32_t) lrint(config->noise_window_ms / FRAME_MS / NS_MIN_WINDOWS);
+    s->subwindow_frames = sub < 1 ? 1 : sub;
+    ns_reset(s);
+    return 0;
+}
+
+void ns_reset(ns_state_t *s)
+{
+    memset(s->frame, 0, sizeof s->frame);
+    memset(s->overlap, 0, sizeof s->overlap);
+    memset(s->ready, 0, sizeof s->ready);
+    s->fill = 0;
+    memset(s->smoothed, 0, sizeof s->smoothed);
+    memset(s->min_now, 0, sizeof s->min_now);
+    memset(s->min_past, 0, sizeof s->min_past);
+    memset(s->min_sub, 0, sizeof s->min_sub);
+    memset(s->presence, 0, sizeof s->presence);
+    memset(s->noise, 0, sizeof s->noise);
+    memset(s->clean_prev, 0, sizeof s->clean_prev);
+    s->frames = 0;
+    s->subwindow_pos = 0;
+    s->subwindow_index = 0;
+}
+
+/* In-place complex FFT of HALF points (forward, unscaled), radix-2 decimation in time. */
+static void fft_complex(const ns_state_t *s, float *re, float *im)
+{
+    for (int k = 0; k < HALF; k++) {
+        int r = s->bitrev[k];
+        if (r > k) {
+            float t = re[k];
+            re[k] = re[r];
+            re[r] = t;
+            t = im[k];
+            im[k] = im[r];
+            im[r] = t;
+        }
+    }
+    for (int len = 2; len <= HALF; len <<= 1) {
+        int half = len >> 1;
+        int stride = NS_FFT_SIZE / len; /* twiddle index step in the size-N table */
+        for (int base = 0; base < HALF; base += len) {
+            for (int j = 0; j < half; j++) {
+                float wr = s->twiddle_re[j * stride];
+                float wi = s->twiddle_im[j * stride];
+                int a = base + j;
+                int b = a + half;
+                float tr = re[b] * wr - im[b] * wi;
+                float ti = re[b] * wi + im[b] * wr;
+                re[b] = re[a] - tr;
+                im[b] = im[a] - ti;
+                re[a] += tr;
+                im[a] += ti;
+            }
+        }
+    }
+}
+
+/* Real FFT of x[NS_FFT_SIZE] into bins 0..HALF (xr, xi of NS_BINS each). */
+static void fft_real(const ns_state_t *s, const float *x, float *xr, float *xi)
+{
+    float zr[HALF], zi[HALF];
+    for (int n = 0; n < HALF; n++) {
+        zr[n] = x[2 * n];
+        zi[n] = x[2 * n + 1];
+    }
+    fft_complex(s, zr, zi);
+    xr[0] = zr[0] + zi[0];
+    xi[0] = 0.0f;
+    xr[HALF] = zr[0] - zi[0];
+    xi[HALF] = 0.0f;
+    for (int k = 1; k < HALF; k++) {
+        /* Even part E = (Z[k] + conj Z[H-k]) / 2, odd part O = (Z[k] - conj Z[H-k]) / 2i;
+         * X[k] = E + W^k O. */
+        float ar = zr[k], ai = zi[k], br = zr[HALF - k], bi = -zi[HALF - k];
+        float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
+        float or_ = 0.5f * (ai - bi), oi = -0.5f * (ar - br);
+        float wr = s->twiddle_re[k], wi = s->twiddle_im[k];
+        xr[k] = er + or_ * wr - oi * wi;
+        xi[k] = ei + or_ * wi + oi * wr;
+    }
+}
+
+/* Inverse of fft_real, times HALF (the synthesis window holds the 1/HALF). */
+static void ifft_real(const ns_state_t *s, const float *xr, const float *xi, float *x)
+{
+    float zr[HALF], zi[HALF];
+    for (int k = 0; k < HALF; k++) {
+        /* Z[k] = E + i O with E = (X[k] + conj X[H-k]) / 2, O = (X[k] - conj X[H-k]) W^-k / 2;
+         * conjugated here so the forward FFT computes the inverse. */
+        float ar = xr[k], ai = xi[k], br = xr[HALF - k], bi = -xi[HALF - k];
+        float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
+        float dr = 0.5f * (ar - br), di = 0.5f * (ai - bi);
+        float wr = s->twiddle_re[k], wi = -s->twiddle_im[k];
+        float or_ = dr * wr - di * wi, oi = dr * wi + di * wr;
+        zr[k] = er - oi;
+        zi[k] = -(ei + or_);
+    }
+    fft_complex(s, zr, zi);
+    for (int n = 0; n < HALF; n++) {
+        x[2 * n] = zr[n];
+        x[2 * n + 1] = -zi[n];
+    }
+}
+
+static void update_minimum(ns_state_t *s)
+{
+    for (int k = 0; k < NS_BINS; k++)
+        if (s->smoothed[k] < s->min_now[k])
+            s->min_now[k] = s->smoothed[k];
+    if (++s->subwindow_pos < s->subwindow_frames)
+        return;
+    /* Sub-window done: store its minimum, forget the oldest, start a new one. */
+    s->subwindow_pos = 0;
+    memcpy(s->min_sub[s->subwindow_index], s->min_now, sizeof s->min_now);
+    s->subwindow_index = (s->subwindow_index + 1) % NS_MIN_WINDOWS;
+    memcpy(s->min_past, s->min_sub[0], sizeof s->min_past);
+    for (int w = 1; w < NS_MIN_WINDOWS; w++)
+        for (int k = 0; k < NS_BINS; k++)
+            if (s->min_sub[w][k] < s->min_past[k])
+                s->min_past[k] = s->min_sub[w][k];
+    memcpy(s->min_now, s->smoothed, sizeof s->min_now);
+}
+
+/* Noise estimate and gains for one frame's spectrum; scales xr, xi in place. */
+static void suppress(ns_state_t *s, float *xr, float *xi)
+{
+    float power[NS_BINS];
+    for (int k = 0; k < NS_BINS; k++)
+        power[k] = xr[k] * xr[k] + xi[k] * xi[k];
+
+    /* Time smoothing of the frequency-smoothed periodogram. */
+    for (int k = 0; k < NS_BINS; k++) {
+        float left = power[k > 0 ? k - 1 : k + 1];
+        float right = power[k < NS_BINS - 1 ? k + 1 : k - 1];
+        float f = 0.25f * left + 0.5f * power[k] + 0.25f * right;
+        s->smoothed[k] = alpha_smooth * s->smoothed[k] + (1.0f - alpha_smooth) * f;
+    }
+
+    const int32_t full = NS_FFT_SIZE / NS_HOP; /* frames until the buffer holds signal */
+    if (s->frames < full) {
+        /* Still zeros in the frame: start every estimate from this frame. */
+        for (int k = 0; k < NS_BINS; k++) {
+            s->smoothed[k] = power[k];
+            s->min_now[k] = s->min_past[k] = power[k];
+            s->noise[k] = power[k] > noise_floor ? power[k] : noise_floor;
+        }
+        for (int w = 0; w < NS_MIN_WINDOWS; w++)
+            memcpy(s->min_sub[w], power, sizeof power);
+    } else if (s->frames < full + startup_frames) {
+        /* The first ~100 ms: noise is the plain mean of the periodogram. */
+        float weight = 1.0f / (float) (s->frames - full + 1);
+        update_minimum(s);
+        for (int k = 0; k < NS_BINS; k++) {
+            float minimum = s->min_now[k] < s->min_past[k] ? s->min_now[k] : s->min_past[k];
+            s->noise[k] += weight * (power[k] - s->noise[k]);
+            if (s->noise[k] > min_bias * minimum)
+                s->noise[k] = min_bias * minimum;
+        }
+    } else {
+        update_minimum(s);
+        for (int k = 0; k < NS_BINS; k++) {
+            float minimum = s->min_now[k] < s->min_past[k] ? s->min_now[k] : s->min_past[k];
+            float present = s->smoothed[k] > presence_ratio * minimum ? 1.0f : 0.0f;
+            s->presence[k] = alpha_presence * s->presence[k] + (1.0f - alpha_presence) * present;
+            float a = alpha_noise + (1.0f - alpha_noise) * s->presence[k];
+            float rise_max = noise_rise * s->noise[k];
+            s->noise[k] = a * s->noise[k] + (1.0f - a) * power[k];
+            if (s->noise[k] > rise_max)
+                s->noise[k] = rise_max;
+            /* Speech mistaken for noise (at the start, or in a long stretch of speech)
+             * cannot hold the estimate above the biased minimum. */
+            if (s->noise[k] > min_bias * minimum)
+                s->noise[k] = min_bias * minimum;
+        }
+    }
+    if (s->frames < INT32_MAX)
+        s->frames++;
+
+    const float gain_min = s->gain_min;
+    const float snr_min = gain_min * gain_min;
+    for (int k = 0; k < NS_BINS; k++) {
+        float noise = s->noise[k] > noise_floor ? s->noise[k] : noise_floor;
+        float post = power[k] / noise;                     /* a posteriori SNR */
+        float ml = post - 1.0f > 0.0f ? post - 1.0f : 0.0f;
+        float prio = alpha_dd * s->clean_prev[k] / noise + (1.0f - alpha_dd) * ml;
+        if (prio < snr_min)
+            prio = snr_min;
+        float gain = prio / (1.0f + prio);                 /* Wiener */
+        if (gain < gain_min)
+            gain = gain_min;
+        s->clean_prev[k] = gain * gain * power[k];
+        xr[k] *= gain;
+        xi[k] *= gain;
+    }
+}
+
+static int16_t saturate(float v)
+{
+    if (v >= 32767.0f)
+        return 32767;
+    if (v <= -32768.0f)
+        return -32768;
+    return (int16_t) lrintf(v);
+}
+
+/* One analysis/synthesis frame: s->frame holds the last NS_FFT_SIZE input samples. */
+static void run_frame(ns_state_t *s)
+{
+    float x[NS_FFT_SIZE], xr[NS_BINS], xi[NS_BINS];
+    for (int n = 0; n < NS_FFT_SIZE; n++)
+        x[n] = s->frame[n] * s->window_analysis[n];
+    fft_real(s, x, xr, xi);
+    suppress(s, xr, xi);
+    ifft_real(s, xr, xi, x);
+    const float *tail = x + NS_FFT_SIZE - NS_SYNTH;
+    for (int j = 0; j < NS_HOP; j++) {
+        float v = tail[j] * s->window_synthesis[j];
+        if (j < TAPER)
+            v += s->overlap[j];
+        s->ready[j] = saturate(v);
+    }
+    for (int j = 0; j < TAPER; j++)
+        s->overlap[j] = tail[NS_HOP + j] * s->window_synthesis[NS_HOP + j];
+}
+
+void ns_process(ns_state_t *s, const int16_t *in, int16_t *out, size_t samples)
+{
+    /* Each input sample enters the newest hop of the frame. The sample that completes a
+     * hop runs a frame and takes the frame's first ready sample; the next hop's first
+     * NS_HOP - 1 samples take the rest: out[n] = cleaned in[n - NS_DELAY]. */
+    float *hop = s->frame + NS_FFT_SIZE - NS_HOP;
+    size_t i = 0;
+    while (i < samples) {
+        size_t run = (size_t) (NS_HOP - s->fill);
+        if (run > samples - i)
+            run = samples - i;
+        for (size_t j = 0; j < run; j++) {
+            int32_t pos = s->fill + (int32_t) j;
+            hop[pos] = (float) in[i + j]; /* read before write: out may alias in */
+            if (pos < NS_HOP - 1)
+                out[i + j] = s->ready[pos + 1];
+        }
+        s->fill += (int32_t) run;
+        i += run;
+        if (s->fill == NS_HOP) {
+            run_frame(s);
+            out[i - 1] = s->ready[0];
+            memmove(s->frame, s->frame + NS_HOP, (NS_FFT_SIZE - NS_HOP) * sizeof(float));
+            s->fill = 0;
+        }
+    }
+}
+
+void ns_process_batch(ns_state_t *states, size_t channels, const int16_t *in, int16_t *out,
+                      size_t frame)
+{
+    for (size_t c = 0; c < channels; c++)
+        ns_process(&states[c], in + c * frame, out + c * frame, frame);
+}
