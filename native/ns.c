@@ -11,14 +11,14 @@
 #define PI 3.14159265358979323846
 
 /* Estimator constants, per frame of NS_HOP samples (8 ms). */
-static const float alpha_smooth = 0.9f;    /* periodogram smoothing (~80 ms) */
+static const float alpha_smooth = 0.7f;    /* periodogram smoothing (~27 ms) */
 static const float alpha_presence = 0.45f; /* speech presence smoothing */
 static const float alpha_noise = 0.975f;   /* noise averaging where speech is absent */
 static const float presence_ratio = 5.0f;  /* smoothed/minimum above this: speech */
 static const float alpha_dd = 0.98f;       /* decision-directed a priori SNR weight */
 static const float noise_floor = 1.0f;     /* power floor (int16 units), keeps ratios finite */
-static const int32_t startup_frames = 12;  /* noise = plain mean over the first ~100 ms */
-static const float min_bias = 2.0f;        /* noise never above this times the minimum */
+static const int32_t startup_frames = 25;  /* ~200 ms of start-up noise estimate */
+static const float min_bias = 3.0f;        /* noise never above this times the minimum */
 static const float noise_rise = 1.0186f;   /* noise rises at most 10 dB/s (per frame) */
 
 void ns_default_config(ns_config_t *config)
@@ -221,11 +221,12 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
         power[k] = xr[k] * xr[k] + xi[k] * xi[k];
 
     /* Time smoothing of the frequency-smoothed periodogram. */
+    float smoothed_freq[NS_BINS];
     for (int k = 0; k < NS_BINS; k++) {
         float left = power[k > 0 ? k - 1 : k + 1];
         float right = power[k < NS_BINS - 1 ? k + 1 : k - 1];
-        float f = 0.25f * left + 0.5f * power[k] + 0.25f * right;
-        s->smoothed[k] = alpha_smooth * s->smoothed[k] + (1.0f - alpha_smooth) * f;
+        smoothed_freq[k] = 0.25f * left + 0.5f * power[k] + 0.25f * right;
+        s->smoothed[k] = alpha_smooth * s->smoothed[k] + (1.0f - alpha_smooth) * smoothed_freq[k];
     }
 
     const int32_t full = NS_FFT_SIZE / NS_HOP; /* frames until the buffer holds signal */
@@ -240,13 +241,14 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
             memcpy(s->min_sub[w], power, sizeof power);
     } else if (s->frames < full + startup_frames) {
         /* The first ~100 ms: noise is the plain mean of the periodogram. */
-        float weight = 1.0f / (float) (s->frames - full + 1);
+        /* The first ~200 ms: speech or noise, nothing tells yet. Take the lowest
+         * frequency-smoothed periodogram seen: some dB under a stationary noise (the
+         * tracker then closes the gap), and well under speech that starts at once. */
         update_minimum(s);
         for (int k = 0; k < NS_BINS; k++) {
-            float minimum = s->min_now[k] < s->min_past[k] ? s->min_now[k] : s->min_past[k];
-            s->noise[k] += weight * (power[k] - s->noise[k]);
-            if (s->noise[k] > min_bias * minimum)
-                s->noise[k] = min_bias * minimum;
+            float f = smoothed_freq[k];
+            if (s->frames == full || f < s->noise[k])
+                s->noise[k] = f;
         }
     } else {
         update_minimum(s);
@@ -277,7 +279,10 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
         float prio = alpha_dd * s->clean_prev[k] / noise + (1.0f - alpha_dd) * ml;
         if (prio < snr_min)
             prio = snr_min;
-        float gain = prio / (1.0f + prio);                 /* Wiener */
+        /* Wiener gain to the power 3/4: as deep in noise, gentler on weak speech. */
+        float wiener = prio / (1.0f + prio);
+        float root = sqrtf(wiener);
+        float gain = root * sqrtf(root);
         if (gain < gain_min)
             gain = gain_min;
         s->clean_prev[k] = gain * gain * power[k];
