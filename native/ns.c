@@ -16,10 +16,17 @@ static const float alpha_presence = 0.45f; /* speech presence smoothing */
 static const float alpha_noise = 0.975f;   /* noise averaging where speech is absent */
 static const float presence_ratio = 5.0f;  /* smoothed/minimum above this: speech */
 static const float alpha_dd = 0.98f;       /* decision-directed a priori SNR weight */
+static const float gain_kappa = 0.6f;      /* gain xi / (kappa + xi) */
 static const float noise_floor = 1.0f;     /* power floor (int16 units), keeps ratios finite */
 static const int32_t startup_frames = 25;  /* ~200 ms of start-up noise estimate */
 static const float min_bias = 3.0f;        /* noise never above this times the minimum */
 static const float noise_rise = 1.0186f;   /* noise rises at most 10 dB/s (per frame) */
+
+/* max(a, b) without a branch, so the loops using it vectorise (SSE2 has no blend). */
+static inline float max_f(float a, float b)
+{
+    return 0.5f * (a + b + fabsf(a - b));
+}
 
 void ns_default_config(ns_config_t *config)
 {
@@ -113,35 +120,40 @@ void ns_reset(ns_state_t *s)
     s->subwindow_index = 0;
 }
 
-/* In-place complex FFT of HALF points (forward, unscaled), radix-2 decimation in time. */
+/* In-place complex FFT of HALF points (forward, unscaled), radix-2 decimation in time;
+ * the input is already in bit-reversed order. The first two stages need no
+ * multiplications and run together as radix-4 butterflies. */
 static void fft_complex(const ns_state_t *s, float *re, float *im)
 {
-    for (int k = 0; k < HALF; k++) {
-        int r = s->bitrev[k];
-        if (r > k) {
-            float t = re[k];
-            re[k] = re[r];
-            re[r] = t;
-            t = im[k];
-            im[k] = im[r];
-            im[r] = t;
-        }
+    for (int b = 0; b < HALF; b += 4) {
+        float b0r = re[b] + re[b + 1], b0i = im[b] + im[b + 1];
+        float b1r = re[b] - re[b + 1], b1i = im[b] - im[b + 1];
+        float b2r = re[b + 2] + re[b + 3], b2i = im[b + 2] + im[b + 3];
+        float b3r = re[b + 2] - re[b + 3], b3i = im[b + 2] - im[b + 3];
+        re[b] = b0r + b2r;
+        im[b] = b0i + b2i;
+        re[b + 2] = b0r - b2r;
+        im[b + 2] = b0i - b2i;
+        /* b3 times -i */
+        re[b + 1] = b1r + b3i;
+        im[b + 1] = b1i - b3r;
+        re[b + 3] = b1r - b3i;
+        im[b + 3] = b1i + b3r;
     }
-    for (int len = 2; len <= HALF; len <<= 1) {
+    for (int len = 8; len <= HALF; len <<= 1) {
         int half = len >> 1;
         int stride = NS_FFT_SIZE / len; /* twiddle index step in the size-N table */
         for (int base = 0; base < HALF; base += len) {
+            float *ar = re + base, *ai = im + base, *br = ar + half, *bi = ai + half;
             for (int j = 0; j < half; j++) {
                 float wr = s->twiddle_re[j * stride];
                 float wi = s->twiddle_im[j * stride];
-                int a = base + j;
-                int b = a + half;
-                float tr = re[b] * wr - im[b] * wi;
-                float ti = re[b] * wi + im[b] * wr;
-                re[b] = re[a] - tr;
-                im[b] = im[a] - ti;
-                re[a] += tr;
-                im[a] += ti;
+                float tr = br[j] * wr - bi[j] * wi;
+                float ti = br[j] * wi + bi[j] * wr;
+                br[j] = ar[j] - tr;
+                bi[j] = ai[j] - ti;
+                ar[j] += tr;
+                ai[j] += ti;
             }
         }
     }
@@ -150,10 +162,12 @@ static void fft_complex(const ns_state_t *s, float *re, float *im)
 /* Real FFT of x[NS_FFT_SIZE] into bins 0..HALF (xr, xi of NS_BINS each). */
 static void fft_real(const ns_state_t *s, const float *x, float *xr, float *xi)
 {
+    /* z[n] = x[2n] + i x[2n+1], loaded in bit-reversed order. */
     float zr[HALF], zi[HALF];
-    for (int n = 0; n < HALF; n++) {
-        zr[n] = x[2 * n];
-        zi[n] = x[2 * n + 1];
+    for (int k = 0; k < HALF; k++) {
+        int n = s->bitrev[k];
+        zr[k] = x[2 * n];
+        zi[k] = x[2 * n + 1];
     }
     fft_complex(s, zr, zi);
     xr[0] = zr[0] + zi[0];
@@ -177,15 +191,16 @@ static void ifft_real(const ns_state_t *s, const float *xr, const float *xi, flo
 {
     float zr[HALF], zi[HALF];
     for (int k = 0; k < HALF; k++) {
-        /* Z[k] = E + i O with E = (X[k] + conj X[H-k]) / 2, O = (X[k] - conj X[H-k]) W^-k / 2;
-         * conjugated here so the forward FFT computes the inverse. */
+        /* Z[k] = E + i O with E = (X[k] + conj X[H-k]) / 2, O = (X[k] - conj X[H-k]) W^-k / 2,
+         * conjugated so the forward FFT computes the inverse, stored bit-reversed. */
         float ar = xr[k], ai = xi[k], br = xr[HALF - k], bi = -xi[HALF - k];
         float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);
         float dr = 0.5f * (ar - br), di = 0.5f * (ai - bi);
         float wr = s->twiddle_re[k], wi = -s->twiddle_im[k];
         float or_ = dr * wr - di * wi, oi = dr * wi + di * wr;
-        zr[k] = er - oi;
-        zi[k] = -(ei + or_);
+        int r = s->bitrev[k];
+        zr[r] = er - oi;
+        zi[r] = -(ei + or_);
     }
     fft_complex(s, zr, zi);
     for (int n = 0; n < HALF; n++) {
@@ -270,34 +285,35 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
     if (s->frames < INT32_MAX)
         s->frames++;
 
+    /* Decision-directed a priori SNR; gain xi / (kappa + xi): the Wiener gain with the
+     * SNR scaled by 1 / kappa, about the Wiener gain to the power 3/4, so as deep in the
+     * noise but gentler on weak speech. Branch-free so it vectorises. */
     const float gain_min = s->gain_min;
     const float snr_min = gain_min * gain_min;
+    float gain[NS_BINS];
     for (int k = 0; k < NS_BINS; k++) {
-        float noise = s->noise[k] > noise_floor ? s->noise[k] : noise_floor;
-        float post = power[k] / noise;                     /* a posteriori SNR */
-        float ml = post - 1.0f > 0.0f ? post - 1.0f : 0.0f;
-        float prio = alpha_dd * s->clean_prev[k] / noise + (1.0f - alpha_dd) * ml;
-        if (prio < snr_min)
-            prio = snr_min;
-        /* Wiener gain to the power 3/4: as deep in noise, gentler on weak speech. */
-        float wiener = prio / (1.0f + prio);
-        float root = sqrtf(wiener);
-        float gain = root * sqrtf(root);
-        if (gain < gain_min)
-            gain = gain_min;
-        s->clean_prev[k] = gain * gain * power[k];
-        xr[k] *= gain;
-        xi[k] *= gain;
+        float inverse = 1.0f / max_f(s->noise[k], noise_floor);
+        float post = power[k] * inverse;                   /* a posteriori SNR */
+        float ml = max_f(post - 1.0f, 0.0f);
+        float prio = alpha_dd * s->clean_prev[k] * inverse + (1.0f - alpha_dd) * ml;
+        prio = max_f(prio, snr_min);
+        float g = max_f(prio / (gain_kappa + prio), gain_min);
+        s->clean_prev[k] = g * g * power[k];
+        gain[k] = g;
+    }
+    for (int k = 0; k < NS_BINS; k++) {
+        xr[k] *= gain[k];
+        xi[k] *= gain[k];
     }
 }
 
+/* Rounds to nearest (halves away from zero) and saturates; no libm call, so it
+ * vectorises. */
 static int16_t saturate(float v)
 {
-    if (v >= 32767.0f)
-        return 32767;
-    if (v <= -32768.0f)
-        return -32768;
-    return (int16_t) lrintf(v);
+    v = v < 32767.0f ? v : 32767.0f;
+    v = v > -32768.0f ? v : -32768.0f;
+    return (int16_t) (v + (v >= 0.0f ? 0.5f : -0.5f));
 }
 
 /* One analysis/synthesis frame: s->frame holds the last NS_FFT_SIZE input samples. */

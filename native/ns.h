@@ -4,7 +4,7 @@
  * harmonics, hiss, fans, a steady crowd) under speech, without damaging clean speech.
  *
  * How:
- *   - Analysis: NS_FFT_SIZE-point (32 ms) asymmetric analysis window every NS_HOP samples
+ *   - Analysis: NS_FFT_SIZE-point (16 ms) asymmetric analysis window every NS_HOP samples
  *     (8 ms), real FFT written here (radix-2; twiddles computed by ns_init into the state).
  *   - Low-delay synthesis: the synthesis window covers only the last NS_SYNTH samples of
  *     each frame (the analysis window times the synthesis window is a flat-top window of
@@ -31,8 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NS_FFT_SIZE 256        /* analysis frame and FFT length, samples */
-#define NS_BINS 129            /* NS_FFT_SIZE / 2 + 1 */
+#define NS_FFT_SIZE 128        /* analysis frame and FFT length, samples */
+#define NS_BINS 65             /* NS_FFT_SIZE / 2 + 1 */
 #define NS_HOP 64              /* new samples per analysis frame */
 #define NS_SYNTH 80            /* synthesis window length, samples */
 #define NS_DELAY 79            /* added delay, samples: NS_SYNTH - 1 */
