@@ -93,15 +93,23 @@ def segmental_snr(reference, processed, frame=160):
 
 
 def test_files(count=4):
-    """A few speech files of 2.5-6 s spread over the speakers, the same every run."""
-    chosen = []
+    """`count` speech files of 2.5-6 s, taken in turn from each speaker (not the babble's
+    talkers), the same every run."""
+    per_speaker = []
     for directory in corpus.SPEECH_DIRS:
         if "ru_RU" in str(directory):
-            continue  # the babble's talkers
-        candidates = [f for f in corpus.speech_files() if str(f).startswith(str(directory))]
-        for f in candidates:
-            info_frames = corpus.load(f).size
-            if 2.5 * RATE <= info_frames <= 6 * RATE:
-                chosen.append(f)
+            continue
+        files = [f for f in corpus.speech_files() if str(f).startswith(str(directory) + "/")]
+        per_speaker.append(iter(files))
+    chosen = []
+    while len(chosen) < count and per_speaker:
+        for files in list(per_speaker):
+            for f in files:
+                if 2.5 * RATE <= corpus.load(f).size <= 6 * RATE:
+                    chosen.append(f)
+                    break
+            else:
+                per_speaker.remove(files)
+            if len(chosen) == count:
                 break
-    return chosen[:count]
+    return chosen
