@@ -14,7 +14,7 @@
 static const float alpha_smooth = 0.7f;    /* periodogram smoothing (~27 ms) */
 static const float alpha_presence = 0.45f; /* speech presence smoothing */
 static const float alpha_noise = 0.975f;   /* noise averaging where speech is absent */
-static const float presence_ratio = 5.0f;  /* smoothed/minimum above this: speech */
+static const float presence_ratio = 8.0f;  /* smoothed/minimum above this: speech */
 static const float alpha_dd = 0.98f;       /* decision-directed a priori SNR weight */
 static const float gain_kappa = 0.6f;      /* gain xi / (kappa + xi) */
 static const float noise_floor = 1.0f;     /* power floor (int16 units), keeps ratios finite */

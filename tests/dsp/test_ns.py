@@ -103,6 +103,37 @@ def test_stationary_noise_alone_cut_but_never_beyond_max_attenuation(kind, least
     assert least_db <= cut <= 15.5
 
 
+@pytest.mark.parametrize("kind", ["white", "pink", "hum"])
+def test_slowly_varying_noise_tracked_up_and_down(kind):
+    # Noise alone rising 2.5 dB/s for 6 s (-45 to -30 dBm0), then falling back: it is
+    # cut while it rises (the tracker follows with a lag, by design no faster than
+    # 10 dB/s, so speech is never learned as noise) and fully once it falls.
+    n = 8000 * 12
+    t = np.arange(n) / 8000
+    level = -45.0 + 2.5 * np.minimum(t, 12.0 - t)
+    x = np.round(noisy_speech.noise(kind, n, seed=4) * DBM0_PEAK / np.sqrt(2)
+                 * 10 ** (level / 20)).astype(np.int16)
+    y = cleaned(x)
+    cuts = [level_dbm0(x[i:i + 4000]) - level_dbm0(y[i:i + 4000]) for i in range(8000, n, 4000)]
+    rising, falling = cuts[:10], cuts[12:]
+    assert min(rising) >= 3.5 and np.mean(rising) >= 6.0
+    assert min(falling) >= 11.0
+
+
+@pytest.mark.parametrize("level_dbm0", [-36.0, -20.0, 0.0])
+def test_long_key_press_stays_one_digit_and_next_digit_detected(level_dbm0):
+    # A key held for 6 s is a stationary tone: it must not be learned as noise quickly
+    # enough to split or lose the digit, and the next short digit must still come through.
+    x = np.concatenate([
+        np.zeros(1600, dtype=np.int16),
+        generate("5", level_dbm0=level_dbm0, on_ms=6000, off_ms=200),
+        generate("9", level_dbm0=level_dbm0, on_ms=60, off_ms=200),
+    ])
+    events = detect(NoiseSuppressor().process(x))
+    assert [e.digit for e in events] == ["5", "9"]
+    assert events[0].end - events[0].start == pytest.approx(6.0, abs=0.02)
+
+
 def _dtmf_battery(level_low, twist_db, lead_ms=200, noise_dbm0=None, seed=0):
     digits = "0123456789*#ABCD"
     x = generate(digits, level_dbm0=level_low, twist_db=twist_db, on_ms=40, off_ms=40)
