@@ -1,10 +1,11 @@
 """DSP for the appliance: thin numpy wrappers over the C core in ``native/``."""
 
 from appliance.dsp import g711
+from appliance.dsp.agc import Agc
 from appliance.dsp.errors import DspError
 from appliance.dsp.ns import NoiseSuppressor
 
-__all__ = ["ChannelBank", "DspError", "NoiseSuppressor", "g711"]
+__all__ = ["Agc", "ChannelBank", "DspError", "NoiseSuppressor", "g711"]
 
 
 def __getattr__(name):
