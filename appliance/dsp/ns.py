@@ -78,6 +78,9 @@ class NoiseSuppressorBank:
         self.channels = channels
 
     def reset(self, channel):
+        """Start `channel` afresh (its call ended)."""
+        if not 0 <= channel < self.channels:
+            raise ValueError(f"channel must be in 0..{self.channels - 1}, not {channel}")
         lib.ns_reset(self._states + channel)
 
     def process(self, frame):

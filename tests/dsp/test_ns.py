@@ -203,6 +203,14 @@ def test_batch_equals_one_suppressor_per_channel():
         np.testing.assert_array_equal(out[c], NoiseSuppressor().process(signals[c]))
 
 
+def test_bank_reset_checks_the_channel():
+    bank = NoiseSuppressorBank(2)
+    with pytest.raises(ValueError, match="channel"):
+        bank.reset(2)
+    with pytest.raises(ValueError, match="shape"):
+        bank.process(np.zeros((3, 160), dtype=np.int16))
+
+
 def test_reset_starts_a_new_stream():
     x = noisy_speech.mix(corpus.load(noisy_speech.test_files(1)[0])[:8000], 5, "white")
     ns = NoiseSuppressor()
