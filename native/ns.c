@@ -23,6 +23,8 @@ static const int32_t startup_frames = 25;  /* ~200 ms of start-up noise estimate
 static const float min_bias = 3.0f;        /* noise at most this times the minimum (the
                                             * mean is 2.3 times it on stationary noise) */
 static const float noise_rise = 1.0186f;   /* noise rises at most 10 dB/s (per frame) */
+static const int local_bins = 5;           /* start-up: neighbours each side for the floor */
+static const float local_ratio = 4.0f;     /* start-up noise at most this times the floor */
 
 /* max(a, b) without a branch, so the loops using it vectorise (SSE2 has no blend). */
 static inline float max_f(float a, float b)
@@ -33,7 +35,7 @@ static inline float max_f(float a, float b)
 void ns_default_config(ns_config_t *config)
 {
     config->rate = SAMPLE_RATE;
-    config->max_attenuation_db = 15.0;
+    config->max_attenuation_db = 25.0;
     config->noise_window_ms = 1024.0;
 }
 
@@ -230,6 +232,23 @@ static void update_minimum(ns_state_t *s)
     memcpy(s->min_now, s->smoothed, sizeof s->min_now);
 }
 
+/* Start-up noise estimate from one smoothed spectrum f: each bin at most local_ratio
+ * times the lowest bin within local_bins of it. Noise has a smooth spectrum and passes
+ * as it is; a tone (a key already pressed as the stream starts) or a voiced harmonic
+ * stands far out of its neighbours and is not taken for noise. */
+static void startup_estimate(const float *f, float *out)
+{
+    for (int k = 0; k < NS_BINS; k++) {
+        float lowest = f[k];
+        for (int j = k - local_bins; j <= k + local_bins; j++) {
+            int i = j < 0 ? -j : j > NS_BINS - 1 ? 2 * (NS_BINS - 1) - j : j;
+            if (f[i] < lowest)
+                lowest = f[i];
+        }
+        out[k] = f[k] < local_ratio * lowest ? f[k] : local_ratio * lowest;
+    }
+}
+
 /* Noise estimate and gains for one frame's spectrum; scales xr, xi in place. */
 static void suppress(ns_state_t *s, float *xr, float *xi)
 {
@@ -251,24 +270,26 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
     const int32_t full = NS_FFT_SIZE / NS_HOP; /* frames until the buffer holds signal */
     if (s->frames < full) {
         /* Still zeros in the frame: start every estimate from this frame. */
+        float estimate[NS_BINS];
+        startup_estimate(smoothed_freq, estimate);
         for (int k = 0; k < NS_BINS; k++) {
             s->smoothed[k] = power[k];
             s->min_now[k] = s->min_past[k] = power[k];
-            s->noise[k] = power[k] > noise_floor ? power[k] : noise_floor;
+            s->noise[k] = estimate[k] > noise_floor ? estimate[k] : noise_floor;
         }
         for (int w = 0; w < NS_MIN_WINDOWS; w++)
             memcpy(s->min_sub[w], power, sizeof power);
     } else if (s->frames < full + startup_frames) {
-        /* The first ~100 ms: noise is the plain mean of the periodogram. */
         /* The first ~200 ms: speech or noise, nothing tells yet. Take the lowest
-         * frequency-smoothed periodogram seen: some dB under a stationary noise (the
-         * tracker then closes the gap), and well under speech that starts at once. */
+         * frequency-smoothed periodogram seen, with its peaks cut to the local floor:
+         * some dB under a stationary noise (the tracker then closes the gap), and well
+         * under speech or a tone that is there from the start. */
         update_minimum(s);
-        for (int k = 0; k < NS_BINS; k++) {
-            float f = smoothed_freq[k];
-            if (s->frames == full || f < s->noise[k])
-                s->noise[k] = f;
-        }
+        float estimate[NS_BINS];
+        startup_estimate(smoothed_freq, estimate);
+        for (int k = 0; k < NS_BINS; k++)
+            if (s->frames == full || estimate[k] < s->noise[k])
+                s->noise[k] = estimate[k];
     } else {
         update_minimum(s);
         for (int k = 0; k < NS_BINS; k++) {
@@ -305,9 +326,16 @@ static void suppress(ns_state_t *s, float *xr, float *xi)
         s->clean_prev[k] = g * g * power[k];
         gain[k] = g;
     }
+    /* Gains smoothed across frequency (1/4, 1/2, 1/4; mirrored at the ends): isolated
+     * bins let through or cut by the noise's random peaks are what makes musical noise. */
+    float smooth[NS_BINS];
+    smooth[0] = 0.5f * (gain[0] + gain[1]);
+    for (int k = 1; k < NS_BINS - 1; k++)
+        smooth[k] = 0.25f * (gain[k - 1] + gain[k + 1]) + 0.5f * gain[k];
+    smooth[NS_BINS - 1] = 0.5f * (gain[NS_BINS - 2] + gain[NS_BINS - 1]);
     for (int k = 0; k < NS_BINS; k++) {
-        xr[k] *= gain[k];
-        xi[k] *= gain[k];
+        xr[k] *= smooth[k];
+        xi[k] *= smooth[k];
     }
 }
 

@@ -4,8 +4,12 @@ Noises (8 kHz, float, unit power, seeded):
   white   Gaussian hiss;
   pink    1/f noise (a fan or air-conditioning roar);
   hum     50 Hz mains hum with harmonics to 2 kHz (odd ones stronger, as a buzz);
+  drift   slowly varying noise: a fan's low roar and a hiss whose levels each wander
+          +-6 dB over 5-10 s (independently, so the spectrum's shape changes too), at up
+          to 7.5 dB/s;
   babble  eight talkers of the real speech corpus (Russian prompts, unlike the target
-          files) summed, a slowly varying, speech-like, non-stationary check.
+          files) summed: speech-like and non-stationary, outside what the suppressor is
+          for (stationary and slowly varying noise); a check that it does no harm there.
 Mixing sets the SNR against the speech's active level: the power of the 20 ms frames
 within 40 dB of the loudest (a simple stand-in for ITU-T P.56).
 Scores: PESQ narrowband (ITU-T P.862 through the PyPI `pesq` package, MOS-LQO scale) and
@@ -18,7 +22,7 @@ import corpus
 
 RATE = 8000
 SNRS_DB = (0, 5, 10, 15)
-NOISES = ("white", "pink", "hum", "babble")
+NOISES = ("white", "pink", "hum", "drift", "babble")
 
 
 def _pink(n, rng):
@@ -35,6 +39,19 @@ def _hum(n, rng):
         amplitude = (1.0 if h % 2 else 0.4) / h**0.7
         x += amplitude * np.sin(2 * np.pi * 50.0 * h * t + rng.uniform(0, 2 * np.pi))
     return x
+
+
+def _drift(n, rng):
+    t = np.arange(n) / RATE
+    bands = []
+    for shape in (_pink(n, rng), rng.standard_normal(n)):
+        shape /= np.sqrt(np.mean(shape**2))
+        rate_hz = rng.uniform(0.08, 0.14, size=2)
+        phase = rng.uniform(0, 2 * np.pi, size=2)
+        level_db = 4.0 * np.sin(2 * np.pi * rate_hz[0] * t + phase[0]) + 2.0 * np.sin(
+            2 * np.pi * rate_hz[1] * 2.3 * t + phase[1])
+        bands.append(shape * 10 ** (level_db / 20))
+    return bands[0] + 0.5 * bands[1]
 
 
 def _babble(n, rng):
@@ -55,7 +72,7 @@ def noise(kind, n, seed=0):
     """`n` samples of noise `kind`, unit power."""
     rng = np.random.default_rng(seed)
     x = {"white": lambda: rng.standard_normal(n), "pink": lambda: _pink(n, rng),
-         "hum": lambda: _hum(n, rng), "babble": lambda: _babble(n, rng)}[kind]()
+         "hum": lambda: _hum(n, rng), "drift": lambda: _drift(n, rng), "babble": lambda: _babble(n, rng)}[kind]()
     return x / np.sqrt(np.mean(x**2))
 
 

@@ -33,7 +33,7 @@ _ERRORS = {
 class NoiseSuppressor:
     """One channel's suppressor: each `process` call continues the stream of the last."""
 
-    def __init__(self, rate=RATE, max_attenuation_db=15.0, noise_window_ms=1024.0):
+    def __init__(self, rate=RATE, max_attenuation_db=25.0, noise_window_ms=1024.0):
         config = _config(rate, float(max_attenuation_db), float(noise_window_ms))
         self._state = ffi.new("ns_state_t *")
         code = lib.ns_init(self._state, config)
@@ -65,7 +65,7 @@ class NoiseSuppressor:
 class NoiseSuppressorBank:
     """`channels` suppressors run together: one C call per frame of channels x samples."""
 
-    def __init__(self, channels, rate=RATE, max_attenuation_db=15.0, noise_window_ms=1024.0):
+    def __init__(self, channels, rate=RATE, max_attenuation_db=25.0, noise_window_ms=1024.0):
         if channels < 1:
             raise ValueError(f"channels must be at least 1, not {channels}")
         config = _config(rate, float(max_attenuation_db), float(noise_window_ms))

@@ -2,6 +2,8 @@
 PESQ narrowband, segmental SNR), clean speech left intact, added delay, DTMF through it
 (the Q.24 battery of tests/dtmf), robustness and streaming."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,9 +11,10 @@ from hypothesis import strategies as st
 
 import corpus
 import noisy_speech
-from appliance.dsp import NoiseSuppressor
+from appliance.dsp import NoiseSuppressor, g711
 from appliance.dsp.ns import DELAY_SAMPLES, NoiseSuppressorBank
-from appliance.dtmf import detect, generate
+from appliance.dtmf import DtmfDetector, detect, generate
+from appliance.dtmf.digits import DIGITS
 
 DBM0_PEAK = 22827.6  # 0 dBm0 sine peak (level_internal.h)
 # Mean PESQ-NB gain the issue measured for WebRTC's suppressor at 0/5/10/15 dB SNR:
@@ -24,6 +27,11 @@ def cleaned(x, **kwargs):
     ns = NoiseSuppressor(**kwargs)
     padded = np.concatenate([x, np.zeros(DELAY_SAMPLES, dtype=np.int16)])
     return ns.process(padded)[DELAY_SAMPLES:]
+
+
+@functools.lru_cache(maxsize=1)
+def _first_file():
+    return corpus.load(noisy_speech.test_files(1)[0])
 
 
 def level_dbm0(x):
@@ -90,17 +98,19 @@ def test_unity_gain_reconstructs_input_exactly():
     np.testing.assert_array_equal(y[DELAY_SAMPLES:], x[:-DELAY_SAMPLES])
 
 
-@pytest.mark.parametrize("kind, least_db", [("white", 10.0), ("pink", 7.5), ("hum", 14.0)])
+@pytest.mark.parametrize("kind, least_db", [("white", 12.0), ("pink", 8.0), ("hum", 20.0),
+                                            ("drift", 10.0)])
 @pytest.mark.parametrize("level", [-50.0, -30.0, -10.0])
 def test_stationary_noise_alone_cut_but_never_beyond_max_attenuation(kind, least_db, level):
-    # Hiss, a fan, mains hum with harmonics, at any level: after the start-up the noise
-    # alone comes out quieter, by up to max_attenuation_db (15 dB) and never more. (Hiss
-    # keeps a few dB more than the limit: the gain rises over its random peaks.)
+    # Hiss, a fan, mains hum with harmonics, a fan wandering by +-6 dB, at any level:
+    # after the start-up the noise alone comes out quieter, by up to max_attenuation_db
+    # (25 dB) and never more. (Hiss and the fan keep more than the limit: the gain rises
+    # over their random peaks, and the gains are smoothed across frequency.)
     x = (noisy_speech.noise(kind, 8000 * 4, seed=2) * DBM0_PEAK / np.sqrt(2)
          * 10 ** (level / 20)).astype(np.int16)
     y = cleaned(x)
     cut = level_dbm0(x[8000:]) - level_dbm0(y[8000:])
-    assert least_db <= cut <= 15.5
+    assert least_db <= cut <= 25.5
 
 
 @pytest.mark.parametrize("kind", ["white", "pink", "hum"])
@@ -134,29 +144,136 @@ def test_long_key_press_stays_one_digit_and_next_digit_detected(level_dbm0):
     assert events[0].end - events[0].start == pytest.approx(6.0, abs=0.02)
 
 
-def _dtmf_battery(level_low, twist_db, lead_ms=200, noise_dbm0=None, seed=0):
-    digits = "0123456789*#ABCD"
-    x = generate(digits, level_dbm0=level_low, twist_db=twist_db, on_ms=40, off_ms=40)
-    lead = np.zeros(8 * lead_ms, dtype=np.int16)
-    x = np.concatenate([lead, x, np.zeros(800, dtype=np.int16)]).astype(np.float64)
-    if noise_dbm0 is not None:
-        x += noisy_speech.noise("pink", x.size, seed) * DBM0_PEAK / np.sqrt(2) * 10 ** (
-            noise_dbm0 / 20)
-    return digits, np.clip(np.round(x), -32768, 32767).astype(np.int16)
+# --- The DTMF receiver battery (tests/dtmf/test_detector.py: ITU-T Q.24 / ETSI ES 201
+# 235-3 receiver criteria) with the suppressor between the G.711 line and the receiver.
+
+def _line(audio, law="alaw"):
+    """Audio after a G.711 channel, then the suppressor (delay removed)."""
+    return cleaned(g711.DECODERS[law](g711.ENCODERS[law](audio)))
 
 
-@pytest.mark.parametrize("noise_dbm0", [None, -50.0])
-@pytest.mark.parametrize("twist_db", [-8.0, 0.0, 4.0])
-@pytest.mark.parametrize("level_dbm0", [-36.0, -30.0, -20.0, -10.0, 0.0])
-def test_q24_dtmf_battery_detected_behind_suppressor(level_dbm0, twist_db, noise_dbm0):
-    # Each tone within -36..0 dBm0, normal and reverse twist, 40 ms tones and pauses
-    # (the shortest Q.24 accepts), on a quiet and on a noisy line: every digit is still
-    # detected after the suppressor (which has heard 200 ms of the line first).
-    # The low-group tone at level_dbm0, moved in so the high group (low + twist) is in range.
-    low = float(np.clip(level_dbm0, -36.0 - min(twist_db, 0.0), 0.0 - max(twist_db, 0.0)))
-    digits, x = _dtmf_battery(low, twist_db, noise_dbm0=noise_dbm0)
-    found = "".join(e.digit for e in detect(NoiseSuppressor().process(x)))
-    assert found == digits
+def _padded(audio, before_ms=50, after_ms=100):
+    silence = lambda ms: np.zeros(int(ms * 8), dtype=np.int16)  # noqa: E731
+    return np.concatenate([silence(before_ms), audio, silence(after_ms)])
+
+
+def _with_white_noise(audio, snr_db, level_dbm0, seed):
+    # Two tones at level_dbm0 each over white noise in 0-4 kHz, as the receiver battery.
+    signal_power = 2.0 * (DBM0_PEAK * 10 ** (level_dbm0 / 20)) ** 2 / 2
+    rng = np.random.default_rng(seed)
+    noisy = audio + rng.normal(0.0, np.sqrt(signal_power / 10 ** (snr_db / 10)), audio.size)
+    return np.clip(np.round(noisy), -32768, 32767).astype(np.int16)
+
+
+def _one_group_off(digit, group, deviation, level=-10.0):
+    from appliance.dsp.tonegen import ToneStep, render
+    from appliance.dtmf.digits import frequencies
+
+    low, high = frequencies(digit)
+    low, high = (low * (1 + deviation), high) if group == "low" else (low, high * (1 + deviation))
+    return render([ToneStep((low, high), (level, level), on_ms=100, off_ms=100)])
+
+
+def _q24_battery():
+    """(item, audio before the line, digits the receiver must report)."""
+    items = [("all sixteen digits", _padded(generate(DIGITS)), DIGITS)]
+    for dev in (-0.015, -0.01, 0.01, 0.015):
+        items.append((f"deviation {dev:+.1%} accepted", _padded(generate(DIGITS, freq_error=dev)),
+                      DIGITS))
+    for dev in (-0.05, -0.035, 0.035, 0.05):
+        items.append((f"deviation {dev:+.1%} rejected", _padded(generate(DIGITS, freq_error=dev)),
+                      ""))
+    for group in ("low", "high"):
+        for dev in (-0.035, 0.035):
+            items.append((f"{group} group off by {dev:+.1%} rejected", _padded(np.concatenate(
+                [_one_group_off(d, group, dev) for d in DIGITS])), ""))
+    for level in (-4.0, -20.0, -30.0):
+        for twist in (-8.0, -6.0, -4.0, 0.0, 2.0, 4.0):
+            items.append((f"twist {twist:+g} dB at {level:g} dBm0", _padded(generate(
+                DIGITS, level_dbm0=level, twist_db=twist)), DIGITS))
+    for twist in (-14.0, 10.0):
+        items.append((f"twist {twist:+g} dB rejected", _padded(generate(
+            DIGITS, level_dbm0=-3.0 - max(twist, 0.0), twist_db=twist)), ""))
+    for level in (0.0, -3.0, -6.0, -12.0, -18.0, -24.0, -30.0, -33.0, -36.0):
+        items.append((f"level {level:g} dBm0", _padded(generate(DIGITS, level_dbm0=level)),
+                      DIGITS))
+    items.append(("level -55 dBm0 rejected", _padded(generate(DIGITS, level_dbm0=-55.0)), ""))
+    for on_ms in (40.0, 45.0, 60.0):
+        items.append((f"{on_ms:g} ms tones accepted", _padded(generate(
+            DIGITS, on_ms=on_ms, off_ms=60.0)), DIGITS))
+    for on_ms in (5.0, 10.0, 15.0, 20.0):
+        items.append((f"{on_ms:g} ms tones rejected", _padded(generate(
+            DIGITS, on_ms=on_ms, off_ms=60.0)), ""))
+    items.append(("40 ms pauses separate repeats", _padded(np.concatenate(
+        [generate(d * 3, on_ms=40.0, off_ms=40.0) for d in DIGITS])), "".join(d * 3 for d in DIGITS)))
+    for gap_ms in (1.0, 5.0, 10.0):
+        items.append((f"{gap_ms:g} ms interruption bridged", _padded(np.concatenate([
+            np.concatenate([generate(d, on_ms=60.0, off_ms=gap_ms),
+                            generate(d, on_ms=60.0, off_ms=100.0)]) for d in "159D"])), "159D"))
+    for level in (-10.0, -25.0):
+        for snr in (20.0, 15.0, 12.0, 10.0):
+            for seed in range(2):
+                audio = _padded(generate(DIGITS, level_dbm0=level, on_ms=50, off_ms=50))
+                items.append((f"white noise {snr:g} dB SNR at {level:g} dBm0 seed {seed}",
+                              _with_white_noise(audio, snr, level, seed), DIGITS))
+    items.append(("sixty-four digits in order", _padded(generate(
+        "1234567890*#ABCD" * 4, on_ms=50, off_ms=50)), "1234567890*#ABCD" * 4))
+    return items
+
+
+_BATTERY = _q24_battery()
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+@pytest.mark.parametrize("item", range(len(_BATTERY)), ids=[i[0] for i in _BATTERY])
+def test_q24_dtmf_receiver_battery_behind_suppressor(item, law):
+    _, audio, expected = _BATTERY[item]
+    assert "".join(e.digit for e in detect(_line(audio, law))) == expected
+
+
+@pytest.mark.parametrize("noise_dbm0", [-50.0, -40.0])
+@pytest.mark.parametrize("kind", ["pink", "hum"])
+def test_q24_digits_on_a_noisy_line_the_suppressor_has_learned(kind, noise_dbm0):
+    # Two seconds of line noise first (the suppressor is cutting it fully), then the
+    # sixteen digits at -30 dBm0, 40 ms on and off, in the same noise.
+    digits = generate(DIGITS, level_dbm0=-30.0, on_ms=40, off_ms=40)
+    x = np.concatenate([np.zeros(16000), digits, np.zeros(800)])
+    x += noisy_speech.noise(kind, x.size, seed=5) * DBM0_PEAK / np.sqrt(2) * 10 ** (
+        noise_dbm0 / 20)
+    x = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    assert "".join(e.digit for e in detect(_line(x))) == DIGITS
+
+
+def test_q24_event_times_within_10ms_of_true_edges_behind_suppressor():
+    rng = np.random.default_rng(2024)
+    for trial in range(48):
+        digit = DIGITS[trial % 16]
+        start = int(rng.integers(0, 4000))
+        length = int(rng.integers(320, 2400))
+        twist = float(rng.uniform(-8.0, 4.0))
+        level = float(rng.uniform(-36.0, -max(twist, 0.0)))
+        tone = generate(digit, level_dbm0=level, twist_db=twist, on_ms=length / 8, off_ms=0,
+                        freq_error=float(rng.uniform(-0.015, 0.015)))
+        audio = np.zeros(start + tone.size + 2000, dtype=np.int16)
+        audio[start:start + tone.size] = tone
+        events = detect(_line(audio, ["alaw", "ulaw"][trial % 2]))
+        assert len(events) == 1 and events[0].digit == digit
+        assert abs(events[0].start - start / 8000) <= 0.010
+        assert abs(events[0].end - (start + tone.size) / 8000) <= 0.010
+
+
+@pytest.mark.needs_system
+def test_talkoff_real_speech_no_false_digits_behind_suppressor():
+    # The receiver battery's talk-off check on the whole speech corpus, with the
+    # suppressor's output (which must not turn speech or its residue into tones).
+    speech = corpus.concatenated(corpus.speech_files())[0]
+    assert speech.size > 100 * 60 * 8000
+    line = g711.alaw_decode(g711.alaw_encode(speech))
+    ns, detector, digits = NoiseSuppressor(), DtmfDetector(), []
+    for offset in range(0, line.size, 8000 * 60):
+        digits += detector.feed(ns.process(line[offset:offset + 8000 * 60]))
+        assert detector.onsets == []
+    assert digits + detector.flush() == []
 
 
 def test_full_scale_input_neither_wraps_nor_poisons_the_state():
@@ -180,7 +297,7 @@ def test_full_scale_input_neither_wraps_nor_poisons_the_state():
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=12))
 def test_streaming_equals_one_shot_for_any_chunking(chunks):
-    x = noisy_speech.mix(corpus.load(noisy_speech.test_files(1)[0])[:6000], 5, "pink")
+    x = noisy_speech.mix(_first_file()[:6000], 5, "pink")
     whole = NoiseSuppressor().process(x)
     ns = NoiseSuppressor()
     parts, position = [], 0
@@ -194,7 +311,7 @@ def test_streaming_equals_one_shot_for_any_chunking(chunks):
 
 def test_batch_equals_one_suppressor_per_channel():
     channels = 5
-    signals = np.stack([noisy_speech.mix(corpus.load(noisy_speech.test_files(1)[0])[:4800],
+    signals = np.stack([noisy_speech.mix(_first_file()[:4800],
                                          snr, "white", seed=snr) for snr in range(channels)])
     bank = NoiseSuppressorBank(channels)
     out = np.concatenate([bank.process(np.ascontiguousarray(signals[:, i:i + 160]))
@@ -212,7 +329,7 @@ def test_bank_reset_checks_the_channel():
 
 
 def test_reset_starts_a_new_stream():
-    x = noisy_speech.mix(corpus.load(noisy_speech.test_files(1)[0])[:8000], 5, "white")
+    x = noisy_speech.mix(_first_file()[:8000], 5, "white")
     ns = NoiseSuppressor()
     ns.process(x[::-1].copy())
     ns.reset()
