@@ -315,7 +315,8 @@ def run(quick=False, files=8, channels=256, seconds=4.0, policy=1, peers=True, s
     ("ours", "speexdsp", "webrtc"): "pesq_gain" {snr: mean over the in-scope noises},
     "pesq_gain_all" (babble included), "segsnr_gain" {snr: dB, in scope},
     "per_noise" {noise: {snr: mean PESQ gain}}, "clean_change" (mean) and
-    "clean_change_worst", "channels_per_core"; "targets" {name: bool}.
+    "clean_change_worst", "channels_per_core"; "targets" {name: bool}. SNR keys are
+    strings ("0", "5", "10", "15"), as after a JSON round trip.
     """
     if quick:
         files, channels, seconds = 1, 8, 0.2
