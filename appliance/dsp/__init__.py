@@ -3,8 +3,9 @@
 from appliance.dsp import g711
 from appliance.dsp.agc import Agc
 from appliance.dsp.errors import DspError
+from appliance.dsp.ns import NoiseSuppressor
 
-__all__ = ["Agc", "ChannelBank", "DspError", "g711"]
+__all__ = ["Agc", "ChannelBank", "DspError", "NoiseSuppressor", "g711"]
 
 
 def __getattr__(name):
