@@ -1,0 +1,1 @@
+"""Voice-board drivers: wire protocol, byte transports, country profiles, emulator."""
