@@ -257,10 +257,13 @@ class VirtualBoard:
         self.now = n + 1
         return TickResult(n, self.selected, rx, tuple(events), tuple(done))
 
-    def run(self, ticks, host=None):
-        """Run `ticks` ticks; host(result) -> tx for the next tick (or None)."""
+    def run(self, ticks, host=None, clock=None):
+        """Run `ticks` ticks, paced by `clock` (clock.VirtualClock or RealTimeClock; None:
+        no pacing); host(result) -> the tx of the next tick (or None)."""
         tx = None
         for _ in range(ticks):
+            if clock is not None:
+                clock.wait(self.now)
             result = self.tick(tx)
             tx = host(result) if host is not None else None
 
