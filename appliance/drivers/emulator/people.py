@@ -441,11 +441,12 @@ class Phone:
         if call is None:
             if self.ringing_since is not None and self.spec.answer_after_s is not None \
                     and n >= self.ringing_since + ticks(self.spec.answer_after_s):
-                self._lift(n, True, self.spec.actions)
+                call = self._lift(n, True, self.spec.actions)
             elif self.pending and n >= self.pending[0][0]:
                 _, actions = self.pending.pop(0)
-                self._lift(n, False, actions)
-            return self.off_hook
+                call = self._lift(n, False, actions)
+            else:
+                return False
         if self.flash_until is not None:
             if n < self.flash_until:
                 return False
@@ -464,6 +465,7 @@ class Phone:
     def _lift(self, n, answered_ring, actions):
         self.off_hook = True
         self.calls.append(_PhoneCallLog(n, answered_ring, actions, self.rng))
+        return self.calls[-1]
 
     def mic(self, n):
         call = self.call
