@@ -19,6 +19,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
+from appliance.dsp.speech_level import FULL_SCALE, measure
 from appliance.dtmf import generate
 
 RATE = 8000
@@ -51,7 +52,8 @@ def _resonator(freq, bandwidth):
 
 
 def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
-    """`seconds` of a speech-like int16 signal whose active level is about `level_dbm0`.
+    """`seconds` of a speech-like int16 signal whose active speech level (ITU-T P.56
+    method B) is `level_dbm0`.
 
     Syllables of 100-280 ms (voiced, some led by a 30-70 ms noise burst) are separated by
     30-120 ms gaps, with a 250-600 ms pause every 3-7 syllables, like connected speech.
@@ -94,8 +96,10 @@ def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
         if until_pause == 0:
             pos += int(rng.uniform(0.25, 0.6) * RATE)
             until_pause = int(rng.integers(3, 8))
-    if active.any():
+    if active.any():  # scale to the level ITU-T P.56 (method B) measures
         out *= rms_of_dbm0(level_dbm0) / math.sqrt(np.mean(out[active] ** 2))
+        measured = measure(out).active_dbfs - 20.0 * math.log10(DBM0_RMS / FULL_SCALE)
+        out *= 10.0 ** ((level_dbm0 - measured) / 20.0)
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
