@@ -10,9 +10,10 @@ between ticks through `apply`, and act from the board's next tick (`board.now`).
 
 import enum
 from dataclasses import dataclass
+from datetime import timedelta
 
 from appliance.drivers.emulator.events import (
-    AbcdChanged, Ack, Completed, ErrorCode, HookChanged, HookFlash, LineReading,
+    AbcdChanged, Ack, ErrorCode, HookChanged, HookFlash, LineReading,
     LoopCurrentDropped, LoopCurrentRestored, OffHook, OnHook, PolarityChanged, ReadLine,
     Rejected, Ring, RingStarted, RingStopped, SetAbcd, SetPolarity, StopRing,
 )
@@ -100,7 +101,6 @@ class FxoPort:
         if caller.spec.number is not None and cfg.caller_id is not None:
             when = self.board.start_time
             if when is not None:
-                from datetime import timedelta
                 when = when + timedelta(seconds=n * 0.02)
             fsk = cfg.caller_id != "dtmf"
             self.cid = Clip(caller_id_signal(caller.spec.number,

@@ -10,7 +10,6 @@ from appliance.drivers.emulator import (
     LineReading, Listen, OffHook, OnHook, ReadLine, Rejected, Ring, RingStarted, SelectAudio,
     SetAbcd, SetGain, SetPolarity, StopRing, Talk, VirtualBoard, Wait,
 )
-from appliance.dsp import g711
 from appliance.dsp.tonegen import ToneStep, render
 
 from ._host import Host, rms
