@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.drivers.emulator.signals import Clip, dtmf_audio, noise, speech_like
+from appliance.drivers.emulator.signals import Clip, Speaking, SpeechSource, dtmf_audio, noise
 from appliance.dtmf import DtmfDetector, DtmfEvent
 
 TICK_S = 0.02
@@ -174,7 +174,8 @@ class _Script:
                                             action.on_ms, action.off_ms))
                 self.pressed.append((action.digits, n))
             elif isinstance(action, Talk):
-                self.clip = Clip(speech_like(action.seconds, self.rng, action.level_dbm0))
+                self.clip = Speaking(SpeechSource(self.rng, action.level_dbm0),
+                                     ticks(action.seconds) * FRAME)
                 self.talk_ticks += ticks(action.seconds)
             elif isinstance(action, WaitForAgent):
                 self.until = n + ticks(action.patience_s)

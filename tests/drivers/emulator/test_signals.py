@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from appliance.drivers.emulator.signals import (
-    DBM0_RMS, Clip, Loop, caller_id_signal, fsk_caller_id_available, noise, speech_like,
+    DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, fsk_caller_id_available, noise, speech_like,
 )
 from appliance.dsp.speech_level import measure
 from appliance.dtmf import detect
@@ -13,12 +13,27 @@ from appliance.dtmf import detect
 DBFS_OF_0_DBM0 = 20 * np.log10(DBM0_RMS / 32768.0)
 
 
-@pytest.mark.parametrize("level_dbm0", [-30.0, -20.0, -10.0])
-def test_speech_like_active_level_p56(level_dbm0):
-    samples = speech_like(20.0, np.random.default_rng(11), level_dbm0)
+@pytest.mark.parametrize("level_dbm0", [-35.0, -20.0, -10.0])
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_speech_like_active_level_p56(level_dbm0, seed):
+    samples = speech_like(20.0, np.random.default_rng(seed), level_dbm0)
     level = measure(samples)
-    assert level.active_dbfs - DBFS_OF_0_DBM0 == pytest.approx(level_dbm0, abs=1.5)
+    assert level.active_dbfs - DBFS_OF_0_DBM0 == pytest.approx(level_dbm0, abs=0.5)
     assert 0.4 < level.activity < 0.95  # syllables, gaps and pauses, like speech
+
+
+def test_speech_source_streams_what_speech_like_renders():
+    whole = speech_like(3.0, np.random.default_rng(9), -20.0)
+    source = SpeechSource(np.random.default_rng(9), -20.0)
+    streamed = np.concatenate([source.next() for _ in range(150)])
+    assert np.array_equal(whole, streamed)
+    talk = Speaking(SpeechSource(np.random.default_rng(9), -20.0), 2000)
+    out = []
+    while not talk.done:
+        out.append(talk.next())
+    out = np.concatenate(out)
+    assert out.size == 13 * 160  # 2000 samples, in whole ticks
+    assert np.array_equal(out[:2000], whole[:2000]) and not out[2000:].any()
 
 
 def test_speech_like_has_no_dtmf_talk_off():
