@@ -143,6 +143,25 @@ class VirtualBoard:
             self.alarms[span] = alarms
             self._events.append(AlarmsChanged(span, alarms, self.now))
 
+    def timeslot16(self, span, direction="rx"):
+        """The 16 timeslot-16 bytes of one CAS multiframe of `span` (ITU-T G.704 5.1.3.2),
+        as the span would carry them: byte 0 is the multiframe alignment word 0000 1011
+        (spare bits 1, no distant multiframe alarm), byte k (1-15) carries the ABCD bits
+        of timeslot k in its upper nibble and of timeslot 16 + k in its lower one.
+        direction "rx": the bits the far end sends; "tx": the bits the box sends."""
+        if span not in self.alarms:
+            raise EmulatorError(f"the board has no E1 span {span}")
+        if direction not in ("rx", "tx"):
+            raise EmulatorError(f"direction is 'rx' or 'tx', not {direction!r}")
+        frame = bytearray(16)
+        frame[0] = 0x0B
+        for port in self.ports:
+            if port.kind is PortKind.E1 and port.spec.span == span:
+                bits = port.abcd_rx if direction == "rx" else port.abcd_tx
+                ts = port.spec.timeslot
+                frame[ts if ts < 16 else ts - 16] |= bits << 4 if ts < 16 else bits
+        return bytes(frame)
+
     def _child_rng(self):
         return np.random.default_rng(self._rng.integers(2**63))
 

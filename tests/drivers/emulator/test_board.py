@@ -310,3 +310,21 @@ def test_stop_ring_and_ring_trip():
     assert host.events == [HookChanged(FXS, True, ring_start + 150)]
     assert not b.port_state(FXS).ringing  # ring trip
     assert b.apply(OnHook(FXO)) == Ack()
+
+
+def test_timeslot16_multiframe_carries_every_channels_abcd_g704():
+    b = board("1e1+1e1")
+    b.set_far_abcd(0, 0b0001)  # span 0, timeslot 1
+    b.set_far_abcd(15, 0b0110)  # span 0, timeslot 17
+    b.set_far_abcd(29, 0b1111)  # span 0, timeslot 31
+    b.apply(SetAbcd(14, 0b0000))  # span 0, timeslot 15, sent by the box
+    rx = b.timeslot16(0)
+    assert rx[0] == 0x0B
+    assert rx[1] == 0x16  # ts 1 = 0001 (upper), ts 17 = 0110 (lower)
+    assert rx[15] == 0x9F  # ts 15 idle 1001, ts 31 = 1111
+    assert all(byte == 0x99 for byte in rx[2:15])
+    tx = b.timeslot16(0, "tx")
+    assert tx[15] == 0x09 and tx[1] == 0x99
+    assert b.timeslot16(1) == bytes([0x0B] + [0x99] * 15)
+    with pytest.raises(EmulatorError):
+        b.timeslot16(2)

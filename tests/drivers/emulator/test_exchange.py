@@ -10,6 +10,7 @@ from appliance.drivers.emulator import (
     LoopCurrentRestored, OffHook, OnHook, Outcome, Party, PolarityChanged, ReadLine,
     RingStarted, RingStopped, VirtualBoard, Wait,
 )
+from appliance.drivers.emulator.signals import fsk_caller_id_available
 from appliance.dsp.toneplan import Tone
 from appliance.dsp.tones import ToneDetector, classify
 
@@ -70,6 +71,30 @@ def test_caller_id_before_the_first_ring():
     assert "".join(e.digit for e in digits) == "A" + NUMBER + "C"
     assert digits[0].start == pytest.approx((25 - host.start) * 0.02, abs=0.015)
     assert digits[-1].end < (first_ring - host.start) * 0.02
+
+
+@pytest.mark.skipif(not fsk_caller_id_available(), reason="needs appliance.dsp.callerid")
+@pytest.mark.parametrize("fmt, timing", [("bell202", "after_first_ring"),
+                                         ("v23", "before_first_ring")])
+def test_fsk_caller_id_decodes_where_the_profile_puts_it(fmt, timing):
+    from datetime import datetime
+
+    from appliance.dsp import callerid
+
+    config = LineConfig(caller_id=fmt, caller_id_timing=timing)
+    board = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(config),
+                         start_time=datetime(2026, 11, 23, 18, 4, 30))
+    board.add_caller(CallerSpec("c", 0, at=1600, number="13800138000", caller_name="WANG"))
+    host = Host(board, [0])
+    host.run(2100)
+    rings = ring_events(host.events)
+    ((at_s, cid),) = callerid.scan(host.audio(0))
+    assert (cid.number, cid.name, cid.format) == ("13800138000", "WANG", fmt)
+    assert (cid.when.hour, cid.when.minute) == (18, 5)  # tick 1600: 32 s after 18:04:30
+    if timing == "after_first_ring":
+        assert rings[1][1] * 0.02 < at_s < rings[2][1] * 0.02
+    else:
+        assert 1600 * 0.02 < at_s < rings[0][1] * 0.02
 
 
 def test_a_long_caller_id_delays_the_second_ring():
