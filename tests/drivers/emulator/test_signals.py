@@ -3,6 +3,8 @@ its level without false digits, DTMF caller ID is our receiver's, tones loop sea
 
 import numpy as np
 import pytest
+from corpus import SPEECH_DIRS, concatenated, speech_files
+from scipy.signal import welch
 
 from appliance.drivers.emulator.signals import (
     DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, fsk_caller_id_available, noise, speech_like,
@@ -77,3 +79,31 @@ def test_loop_and_clip_play_one_tick_at_a_time():
     clip = Clip(np.ones(200, dtype=np.int16))
     assert clip.next().sum() == 160 and not clip.done
     assert clip.next().sum() == 40 and clip.done
+
+
+def _bands_db(samples):
+    """Share of the 100-3400 Hz energy in four bands, dB (Welch long-term spectrum)."""
+    freqs, power = welch(samples.astype(np.float64), 8000, nperseg=512)
+    total = power[(freqs >= 100) & (freqs < 3400)].sum()
+    return np.array([10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() / total)
+                     for lo, hi in ((100, 500), (500, 1000), (1000, 2000), (2000, 3400))])
+
+
+@pytest.mark.needs_system
+def test_speech_like_resembles_recorded_speech():
+    # Long-term spectrum and P.56 activity of the generated talker fall within the spread
+    # of six recorded speakers (12 random prompts each), with a 2 dB / 0.05 margin.
+    speech_files()
+    rng = np.random.default_rng(0)
+    bands, activity = [], []
+    for directory in SPEECH_DIRS:
+        files = sorted(directory.rglob("*.wav"))
+        audio, _ = concatenated([files[i] for i in rng.choice(len(files), 12, replace=False)])
+        bands.append(_bands_db(audio))
+        activity.append(measure(audio).activity)
+    bands = np.array(bands)
+    for seed in range(2):
+        synthetic = speech_like(40.0, np.random.default_rng(seed))
+        assert (_bands_db(synthetic) >= bands.min(axis=0) - 2.0).all()
+        assert (_bands_db(synthetic) <= bands.max(axis=0) + 2.0).all()
+        assert min(activity) - 0.05 <= measure(synthetic).activity <= max(activity) + 0.05
