@@ -78,7 +78,8 @@ class FxoPort:
         self.call = None
         self.flash_end = self.flash_ref = None
         self.loop_dropped_until = None
-        self.dialled = []  # (digits, tick) the box dialled on a seized line
+        self.dialled = []  # (digit, tick) the box dialled on a seized line
+        self.dial_tone = False
         self.flashes = []  # ticks of the box's hook flashes
         self._clear_ring()
 
@@ -181,7 +182,7 @@ class FxoPort:
             if self.config.busy_after_clear or self.config.clear_signal is ClearSignal.BUSY_TONE:
                 return self.busy.next()
             return None
-        if state is LineState.SEIZED and not self.dialled:
+        if state is LineState.SEIZED and self.dial_tone:
             return self.dial.next()
         return None
 
@@ -193,6 +194,8 @@ class FxoPort:
         elif self.state is LineState.SEIZED:
             for event in self.detector.feed(samples):
                 self.dialled.append((event.digit, n))
+            if self.detector.onsets:  # the exchange stops dial tone at the first key-down
+                self.dial_tone = False
 
     # -- host commands --
     def apply(self, command, n, events, ref):
@@ -209,6 +212,7 @@ class FxoPort:
             else:
                 self.state = LineState.SEIZED
                 self.dial.pos = 0
+                self.dial_tone = True
                 self.detector = DtmfDetector()
             return Ack()
         if isinstance(command, OnHook):

@@ -232,8 +232,16 @@ def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
     events = ToneDetector("cn").feed(host.audio(0))
     assert [(e.tone, e.end) for e in events] == [(Tone.DIAL, None)]
     host.play(0, generate("955", level_dbm0=-8.0))
+    first_key = board.now
     host.run(60)
-    assert rms(host.audio(0)[-160 * 20:]) < 10.0  # dial tone stops at the first digit
+    # Dial tone stops as the first key goes down (within the receiver's onset delay).
+    after = host.audio(0, first_key + 3)
+    assert rms(after) < 10.0
+    board.apply(OnHook(0))
+    board.apply(OffHook(0))  # a second seizure: dial tone again
+    again = board.now
+    host.run(20)
+    assert rms(host.audio(0, again)) > 1000.0
     board.finish()
     assert board.report().lines[0].to_dict()["dialled"] == "955"
 
