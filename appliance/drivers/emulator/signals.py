@@ -74,9 +74,12 @@ class SpeechSource:
 
     def next(self, n=FRAME):
         """The next `n` samples, int16."""
-        while self.buffer.size < n:
-            self.buffer = np.concatenate([self.buffer, self._syllable()])
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        parts, have = [self.buffer], self.buffer.size
+        while have < n:
+            parts.append(self._syllable())
+            have += parts[-1].size
+        buffer = np.concatenate(parts) if len(parts) > 1 else self.buffer
+        out, self.buffer = buffer[:n], buffer[n:]
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
     def _syllable(self):
@@ -93,12 +96,13 @@ class SpeechSource:
         f0 *= 1.0 + 0.01 * rng.standard_normal(n)  # jitter
         phase = np.cumsum(f0 / RATE)
         pulses = np.diff(np.floor(phase), prepend=0.0)  # one impulse per pitch period
-        source = lfilter([1.0], [1.0, -0.97], pulses)  # glottal roll-off
-        voiced = lfilter([1.0, -1.0], [1.0, -0.9], source)
+        # Glottal roll-off, lip radiation and three formant resonators, as one filter.
+        b, a = np.array([1.0, -1.0]), np.convolve([1.0, -0.97], [1.0, -0.9])
         formants = _VOWELS[rng.integers(0, len(_VOWELS))] * rng.uniform(0.93, 1.07)
         for freq, bw in zip(formants, _BANDWIDTHS):
-            b, a = _resonator(freq, bw)
-            voiced = lfilter(b, a, voiced)
+            rb, ra = _resonator(freq, bw)
+            b, a = b * rb[0], np.convolve(a, ra)
+        voiced = lfilter(b, a, pulses)
         env = np.sin(np.pi * np.linspace(0.0, 1.0, n)) ** 0.6
         parts.append(voiced / (np.std(voiced) + 1e-9) * env)
         syllable = np.concatenate(parts)
