@@ -25,8 +25,9 @@ import numpy as np
 
 from appliance.drivers.emulator.errors import EmulatorError
 from appliance.drivers.emulator.events import (
-    Ack, Alarm, AlarmsChanged, Completed, Connect, Disconnect, ErrorCode, Listen, Rejected,
-    SelectAudio, SetGain,
+    Ack, Alarm, AlarmsChanged, Completed, Connect, Disconnect, ErrorCode, HookFlash, Listen,
+    OffHook, OnHook, ReadLine, Rejected, Ring, SelectAudio, SetAbcd, SetGain, SetPolarity,
+    StopRing,
 )
 from appliance.drivers.emulator.exchange import ExchangeConfig
 from appliance.drivers.emulator.model import Law, PortKind
@@ -36,6 +37,8 @@ from appliance.dsp import g711
 
 FRAME = 160
 MIN_GAIN_DB, MAX_GAIN_DB = -24.0, 12.0
+_PORT_COMMANDS = (Disconnect, SetGain, OffHook, OnHook, HookFlash, Ring, StopRing, SetPolarity,
+                  ReadLine, SetAbcd)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,8 @@ class VirtualBoard:
                 return bad
             self.source[command.listener] = command.source
             return Ack()
+        if not isinstance(command, _PORT_COMMANDS):
+            raise EmulatorError(f"not a board command: {command!r} (see events.py)")
         port_index = getattr(command, "port", None)
         if not isinstance(port_index, int) or not 0 <= port_index < len(self.ports):
             return Rejected(ErrorCode.BAD_PORT, f"no port {port_index!r} on this board")

@@ -223,6 +223,8 @@ class FxoPort:
                 return Rejected(ErrorCode.WRONG_STATE, "hook flash on an on-hook line")
             if self.flash_end is not None:
                 return Rejected(ErrorCode.WRONG_STATE, "a hook flash is already under way")
+            if not 50 <= command.duration_ms <= 2000:
+                return Rejected(ErrorCode.BAD_VALUE, "a hook flash lasts 50 to 2000 ms")
             self.flash_end = n + max(1, ticks(command.duration_ms / 1000.0))
             self.flash_ref = ref
             self.flashes.append(n)

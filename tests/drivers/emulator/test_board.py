@@ -48,6 +48,15 @@ def test_commands_refused_with_the_wire_error_code(command, code):
     assert isinstance(reply, Rejected) and reply.code is code and reply.reason
 
 
+def test_flash_duration_and_unknown_commands():
+    b = board()
+    b.apply(OffHook(FXO))
+    assert b.apply(HookFlash(FXO, 49)).code is ErrorCode.BAD_VALUE
+    assert b.apply(HookFlash(FXO, 2001)).code is ErrorCode.BAD_VALUE
+    with pytest.raises(EmulatorError, match="not a board command"):
+        b.apply("OFF_HOOK 0")
+
+
 def test_ring_refused_while_the_station_is_off_hook():
     b = board()
     from appliance.drivers.emulator import PhoneSpec
