@@ -31,7 +31,7 @@ from appliance.drivers.emulator.events import (
 )
 from appliance.drivers.emulator.exchange import ExchangeConfig
 from appliance.drivers.emulator.model import Law, PortKind
-from appliance.drivers.emulator.people import Caller, Phone
+from appliance.drivers.emulator.people import Caller, CallerSpec, Phone
 from appliance.drivers.emulator.ports import E1Port, FxoPort, FxsPort, PortState
 from appliance.dsp import g711
 
@@ -92,6 +92,8 @@ class VirtualBoard:
         self.alarms = {span: Alarm(0) for span in model.spans}
         self.callers = []
         self.phones = []
+        self.callees = []  # Caller objects, one per outbound call put through
+        self._callee_specs = {}  # number -> CalleeSpec
         self._schedule = []  # (tick, order, fn)
         self._events = []
         self._done = []
@@ -122,6 +124,29 @@ class VirtualBoard:
         port.phone = phone
         self.phones.append(phone)
         return phone
+
+    def add_callee(self, spec):
+        """Someone the box can call out to (people.CalleeSpec), by dialling spec.number."""
+        if not spec.number.isdigit():
+            raise EmulatorError(f"callee {spec.name!r}: the number must be digits 0-9, "
+                                f"not {spec.number!r}")
+        if spec.number in self._callee_specs:
+            raise EmulatorError(f"callee {spec.name!r}: number {spec.number} already belongs "
+                                f"to {self._callee_specs[spec.number].name!r}")
+        self._callee_specs[spec.number] = spec
+
+    def _callee_for(self, number):
+        return self._callee_specs.get(number)
+
+    def _callee_busy(self, spec):
+        return any(c.spec.name == spec.name and c.ended is None for c in self.callees)
+
+    def _new_callee(self, spec, line, n):
+        callee = Caller(CallerSpec(spec.name, line, n, number=spec.number,
+                                   ring_patience_s=1e9, noise_dbm0=spec.noise_dbm0,
+                                   actions=spec.actions), self._child_rng())
+        self.callees.append(callee)
+        return callee
 
     def at(self, tick, fn):
         """Run fn(n) at the start of tick `tick` (before the ports; in the order given)."""
@@ -360,7 +385,7 @@ class VirtualBoard:
         """End of the run: close every recording (a digit still sounding is counted)."""
         for port in self.ports:
             port.finish()
-        for caller in self.callers:
+        for caller in self.callers + self.callees:
             caller.finish()
 
     def report(self):
@@ -371,7 +396,8 @@ class VirtualBoard:
                        tuple(round(t * 0.02, 6) for t in p.flashes))
             for p in self.ports if p.kind is PortKind.FXO)
         return Report(tuple(c.report() for c in self.callers),
-                      tuple(p.report() for p in self.phones), lines)
+                      tuple(p.report() for p in self.phones), lines,
+                      tuple(c.report() for c in self.callees))
 
 
 @dataclass(frozen=True)
@@ -390,12 +416,21 @@ class LineReport:
 
 @dataclass(frozen=True)
 class Report:
+    """callers: CallerReport per inbound caller; phones: PhoneReport per agent phone; lines:
+    LineReport per FXO line; callees: CallerReport per outbound call put through to a
+    callee (in the order the box made them)."""
+
     callers: tuple
     phones: tuple
     lines: tuple
+    callees: tuple = ()
 
     def caller(self, name):
         return next(c for c in self.callers if c.name == name)
+
+    def callee(self, name):
+        """The last call the box made to callee `name`."""
+        return [c for c in self.callees if c.name == name][-1]
 
     def phone(self, name):
         return next(p for p in self.phones if p.name == name)
@@ -403,7 +438,8 @@ class Report:
     def to_dict(self):
         return {"callers": [c.to_dict() for c in self.callers],
                 "phones": [p.to_dict() for p in self.phones],
-                "lines": [line.to_dict() for line in self.lines]}
+                "lines": [line.to_dict() for line in self.lines],
+                "callees": [c.to_dict() for c in self.callees]}
 
 
 def _clip16(values):

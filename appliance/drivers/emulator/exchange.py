@@ -13,6 +13,13 @@ ways, per line:
 - ``loop_drop``: loop current falls away for `loop_drop_s` (LOOP_DROP, then LOOP_RESTORE);
 - ``busy_tone``: nothing but the busy tone, which the box must detect in the audio.
 With `busy_after_clear` the exchange plays the busy tone after the first two as well.
+
+Outbound: when the box seizes an idle line the exchange gives dial tone until the first
+key goes down, collects the DTMF digits the box sends, and routes the call when the digits
+match a callee's number (or `interdigit_timeout_s` after the last digit): ringback until the
+callee answers (with a polarity reversal if `answer_polarity`), the busy tone if the callee
+is busy or already on a call, the congestion tone (busy where the plan has none) for a
+number nobody has.
 """
 
 import enum
@@ -52,6 +59,8 @@ class LineConfig:
     loop_drop_s: float = 0.5
     busy_after_clear: bool = True
     tone_plan: str = "cn"
+    answer_polarity: bool = False  # outbound: reverse the polarity when the callee answers
+    interdigit_timeout_s: float = 4.0  # outbound: the number is complete after this pause
 
     def __post_init__(self):
         cadence = self.ring_cadence_s
@@ -95,7 +104,7 @@ class _Tones:
         if plan_name not in cls._cache:
             plan = load_plan(plan_name)
             rendered = {}
-            for tone in (Tone.DIAL, Tone.BUSY, Tone.RINGBACK):
+            for tone in (Tone.DIAL, Tone.BUSY, Tone.RINGBACK, Tone.CONGESTION):
                 spec = plan.tones.get(tone)
                 if spec is None:
                     continue

@@ -282,6 +282,8 @@ class Caller:
         self.recorder = _Recorder(n)
 
     def cleared_by_box(self, n):
+        if self.outcome is Outcome.RINGING:  # a callee whose caller (the box) gave up
+            self.outcome = Outcome.ABANDONED
         self._end(n, Party.BOX)
 
     def advance(self, n, agent):
@@ -340,6 +342,21 @@ class Caller:
             talked_s=seconds(script.talk_ticks) if script else 0.0,
             digits_heard="".join(e.digit for e in events), digit_events=events,
             heard=rec.audio if rec else np.zeros(0, dtype=np.int16))
+
+
+@dataclass(frozen=True)
+class CalleeSpec:
+    """Someone the box can call out to on an FXO line: reached by dialling `number`; their
+    phone rings for `answer_after_s` before they answer (None: never), or is `busy`; then
+    they run `actions` as a caller would. Reported like a caller (`line`: the line the box
+    called from; `arrived_at_s`: when the exchange put the call through to them)."""
+
+    name: str
+    number: str
+    answer_after_s: float | None = 5.0
+    busy: bool = False
+    noise_dbm0: float | None = None
+    actions: tuple = ()
 
 
 # ---- agent phones -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from appliance.drivers.emulator import (
 from appliance.drivers.emulator.signals import fsk_caller_id_available
 from appliance.dsp.toneplan import Tone
 from appliance.dsp.tones import ToneDetector, classify
+from appliance.dtmf import generate
 
 from ._host import Host
 
@@ -222,8 +223,6 @@ def test_second_caller_on_a_busy_line_gets_busy():
 
 
 def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
-    from appliance.dtmf import generate
-
     board = board_with()
     host = Host(board, [0])
     board.apply(OffHook(0))
@@ -249,3 +248,71 @@ def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
 def rms(x):
     x = np.asarray(x, dtype=np.float64)
     return float(np.sqrt(np.mean(x * x)))
+
+
+def outbound_board(**line):
+    from appliance.drivers.emulator import CalleeSpec, Press, Talk
+
+    b = board_with(**line)
+    b.add_callee(CalleeSpec("customer", "13912345678", answer_after_s=6.0, noise_dbm0=-60.0,
+                            actions=(Talk(1.0), Press("3"), Wait(1.0), HangUp())))
+    b.add_callee(CalleeSpec("engaged", "02112345", busy=True))
+    return b
+
+
+def dial(b, host, number):
+    b.apply(OffHook(0))
+    host.run(50)
+    host.play(0, generate(number, level_dbm0=-8.0, on_ms=80.0, off_ms=80.0))
+    host.run(len(number) * 8)
+
+
+def test_outbound_call_rings_back_answers_and_clears():
+    b = outbound_board(answer_polarity=True)
+    host = Host(b, [0])
+    dial(b, host, "13912345678")
+    # The number is complete: the exchange puts it through at once and rings back.
+    routed = b.report().callee("customer").arrived_at_s
+    assert routed is not None
+    answer = host.run_until(lambda e: isinstance(e, PolarityChanged))
+    assert answer.polarity == 1 and answer.tick == round(routed / 0.02) + 300
+    tones = classify(host.audio(0, round(routed / 0.02), answer.tick), "cn")
+    assert [t.tone for t in tones] == [Tone.RINGBACK]
+    clear = host.run_until(lambda e: isinstance(e, PolarityChanged))
+    assert clear.polarity == 0  # the far-end clear reverses it back
+    b.apply(OnHook(0))
+    host.run(5)
+    b.finish()
+    report = b.report()
+    callee = report.callee("customer")
+    assert callee.outcome is Outcome.ANSWERED and callee.hung_up_by is Party.CALLER
+    assert callee.answered_at_s == pytest.approx(answer.tick * 0.02)
+    assert callee.line == 0 and report.lines[0].to_dict()["dialled"] == "13912345678"
+    assert host.digit_string(0).endswith("3")  # what the callee pressed reached the box
+
+
+def test_outbound_to_a_busy_callee_or_an_unknown_number():
+    for number, tone in (("02112345", Tone.BUSY), ("555", Tone.CONGESTION)):
+        b = outbound_board(interdigit_timeout_s=2.0)
+        host = Host(b, [0])
+        dial(b, host, number)
+        start = b.now
+        host.run(100 + 300)
+        tones = classify(host.audio(0, start), "cn")
+        assert tones and {t.tone for t in tones} == {tone}, number
+        assert b.report().callees == ()
+
+
+def test_box_gives_up_on_an_unanswered_callee():
+    b = outbound_board()
+    host = Host(b, [0])
+    dial(b, host, "13912345678")
+    host.run(100)
+    b.apply(OnHook(0))
+    host.run(400)
+    callee = b.report().callee("customer")
+    assert callee.outcome is Outcome.ABANDONED and callee.hung_up_by is Party.BOX
+    assert callee.answered_at_s is None
+    # Free again: a second call gets through.
+    dial(b, host, "13912345678")
+    assert len(b.report().callees) == 2

@@ -7,7 +7,8 @@ from corpus import SPEECH_DIRS, concatenated, speech_files
 from scipy.signal import welch
 
 from appliance.drivers.emulator.signals import (
-    DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, fsk_caller_id_available, noise, speech_like,
+    DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, fsk_caller_id_available,
+    noise, speech_like,
 )
 from appliance.dsp.speech_level import measure
 from appliance.dtmf import detect
