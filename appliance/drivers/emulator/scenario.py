@@ -10,8 +10,9 @@ and returns the report.
 """
 
 import datetime
+import importlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appliance.drivers.emulator.board import VirtualBoard
@@ -167,8 +168,11 @@ class _Parser(Reader):
                   "busy_after_clear", "answer_polarity", "interdigit_timeout_s")
 
     def exchange(self, doc, model):
-        self.table(doc, "exchange", self._LINE_KEYS + ("lines",))
-        default = self.line_config(doc, "exchange", LineConfig())
+        self.table(doc, "exchange", ("profile",) + self._LINE_KEYS + ("lines",))
+        base = LineConfig()
+        if "profile" in doc:
+            base = self.profile(doc["profile"], "exchange.profile")
+        default = self.line_config(doc, "exchange", base)
         lines = {}
         for i, line in enumerate(self.tables(doc.get("lines", []), "exchange.lines")):
             key = f"exchange.lines[{i}]"
@@ -178,6 +182,22 @@ class _Parser(Reader):
                 self.fail(f"{key}.port", f"port {port} is given twice; merge the two tables")
             lines[port] = self.line_config(line, key, default)
         return ExchangeConfig(default, lines)
+
+    def profile(self, value, key):
+        name = self.string(value, key)
+        try:
+            profiles = importlib.import_module("appliance.drivers.profiles")
+        except ModuleNotFoundError:
+            self.fail(key, "country profiles need appliance.drivers.profiles, which this "
+                      "build lacks; give ring_cadence_s, caller_id and tone_plan instead")
+        try:
+            profile = profiles.load_profile(name)
+        except ValueError as exc:  # ProfileError names the profile file and its key
+            self.fail(key, str(exc))
+        config = LineConfig.from_profile(profile)
+        if config.caller_id in ("bell202", "v23") and not fsk_caller_id_available():
+            config = replace(config, caller_id="dtmf")
+        return config
 
     def line_config(self, doc, key, base):
         changes = {}

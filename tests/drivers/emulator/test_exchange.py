@@ -316,3 +316,27 @@ def test_box_gives_up_on_an_unanswered_callee():
     # Free again: a second call gets through.
     dial(b, host, "13912345678")
     assert len(b.report().callees) == 2
+
+
+def test_lines_from_every_country_profile():
+    profiles = pytest.importorskip("appliance.drivers.profiles")
+    for name in profiles.available_profiles():
+        profile = profiles.load_profile(name)
+        config = LineConfig.from_profile(profile, caller_id=None,
+                                         clear_signal=ClearSignal.BUSY_TONE)
+        assert config.ring_cadence_s == tuple(profile.ringing.cadence_s)
+        assert config.caller_id_timing.value == profile.caller_id.when.value
+        assert config.caller_id_delay_s == profile.caller_id.start_after_ms / 1000.0
+        assert LineConfig.from_profile(profile).caller_id == profile.caller_id.standard.value
+        b = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(config))
+        b.add_caller(CallerSpec("c", 0, at=0, number=NUMBER, ring_patience_s=60.0,
+                                actions=(Wait(0.5), HangUp())))
+        host = Host(b, [0])
+        host.run(2 * round(sum(config.ring_cadence_s) * 50))
+        ons = [t for kind, t in ring_events(host.events) if kind == "RingStarted"]
+        assert ons[1] - ons[0] == round(sum(config.ring_cadence_s) * 50), name
+        b.apply(OffHook(0))
+        host.run(200)
+        # The far end clears with the busy tone of the profile's own tone plan.
+        tones = classify(host.audio(0, ons[1] + 1), profile.tone_plan)
+        assert [t.tone for t in tones] == [Tone.BUSY], name

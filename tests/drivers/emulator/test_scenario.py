@@ -258,6 +258,31 @@ caller_name = "ALICE"
     assert (cid.when.hour, cid.when.minute) == (9, 30)
 
 
+def test_exchange_from_a_country_profile():
+    profiles = pytest.importorskip("appliance.drivers.profiles")
+    profile = profiles.load_profile("us")
+    scenario = parse_scenario(BASE + '[exchange]\nprofile = "us"\nclear_signal = "loop_drop"\n'
+                              '[[exchange.lines]]\nport = 1\nring_cadence_s = [1.0, 2.0]\n')
+    line0, line1 = scenario.exchange.line(0), scenario.exchange.line(1)
+    assert line0.ring_cadence_s == tuple(profile.ringing.cadence_s)
+    assert line0.clear_signal is ClearSignal.LOOP_DROP
+    assert line1.ring_cadence_s == (1.0, 2.0) and line1.clear_signal is ClearSignal.LOOP_DROP
+    assert line0.caller_id == ("bell202" if fsk_caller_id_available() else "dtmf")
+    with pytest.raises(EmulatorConfigError, match="exchange.profile: .*mars"):
+        parse_scenario(BASE + '[exchange]\nprofile = "mars"\n')
+
+
+def test_country_profile_without_the_profiles_package_is_a_clear_error():
+    try:
+        import appliance.drivers.profiles  # noqa: F401
+    except ModuleNotFoundError:
+        with pytest.raises(EmulatorConfigError, match="exchange.profile: country profiles "
+                           "need appliance.drivers.profiles"):
+            parse_scenario(BASE + '[exchange]\nprofile = "cn"\n', "s.toml")
+    else:
+        pytest.skip("this build has appliance.drivers.profiles")
+
+
 def test_missing_or_unreadable_files():
     with pytest.raises(EmulatorConfigError, match="cannot read the scenario"):
         load_scenario("/nonexistent/s.toml")
