@@ -207,6 +207,11 @@ class VirtualBoard:
         """The host went silent (SPEC 5.3): the same reset as a new session, no events."""
         self._reset()
 
+    def reset(self):
+        """RESET: every port on-hook, ringing stopped, the switch cleared, gains 0 dB, no
+        audio selected (as HELLO, within the session: no events)."""
+        self._reset()
+
     def _reset(self):
         for port in self.ports:
             port.reset(self.now, self._events)

@@ -251,6 +251,13 @@ def test_hello_resets_the_session_and_reports_span_alarms():
     assert result.ports == ()
     assert not b.port_state(fxo).off_hook and b.port_state(fxs).ringing is False
     assert b.port_state(fxo).source is None and b.port_state(fxo).rx_gain_db == 0.0
+    # RESET and a lost host do the same within the session, with no events.
+    for reset in (b.reset, b.host_lost):
+        b.apply(OffHook(fxo))
+        b.apply(Connect(fxo, 0))
+        reset()
+        assert b.tick().events == ()
+        assert not b.port_state(fxo).off_hook and b.port_state(fxo).source is None
 
 
 def test_e1_span_channels_abcd_and_alarms():
