@@ -1,7 +1,9 @@
 /* dtmf.c - see dtmf.h. */
 #include <math.h>
+#include <string.h>
 
 #include "dtmf.h"
+#include "cpu_internal.h"
 #include "level_internal.h"
 
 #define SAMPLE_RATE 8000
@@ -12,6 +14,8 @@
 /* Sub-blocks after which every DTMF frequency (an integer number of Hz) has turned a whole
  * number of cycles: the absolute phase reference returns exactly to 1 there. */
 #define PHASE_PERIOD_BLOCKS (SAMPLE_RATE / DTMF_SUBBLOCK)
+#define BATCH_BLOCKS 2                              /* whole sub-blocks recurred together */
+#define BATCH_LANES (BATCH_BLOCKS * DTMF_SEGMENTS)
 
 #define CONFIRM_WINDOWS 3  /* consecutive valid windows that start tracking a digit */
 #define MIN_VALID_WINDOWS 4 /* valid windows a digit needs in all */
@@ -36,6 +40,8 @@ void dtmf_config_default(dtmf_config_t *config)
     config->min_tone_samples = 240;  /* 30 ms: between the 20 ms rejected and 40 ms kept */
     config->max_gap_samples = 200;   /* 25 ms: a 10 ms dropout is bridged, a 40 ms pause is not */
 }
+
+static double window_response(double bins);
 
 int dtmf_init(dtmf_state_t *s, const dtmf_config_t *config)
 {
@@ -64,6 +70,13 @@ int dtmf_init(dtmf_state_t *s, const dtmf_config_t *config)
         }
     }
     s->min_power = level_power(config->min_level_dbm0);
+    for (int k = 0; k < 8; k++) {
+        /* The main lobe falls monotonically up to one bin off; past it there is no bound. */
+        double bins = config->max_freq_error * dtmf_hz[k] * WINDOW / SAMPLE_RATE;
+        double response = window_response(bins);
+        s->max_power_factor[k] = bins < 0.95 ? 2.0 / (response * response * WINDOW * WINDOW)
+                                             : HUGE_VAL;
+    }
     s->min_twist = pow(10.0, -config->max_normal_twist_db / 10.0);
     s->max_twist = pow(10.0, config->max_reverse_twist_db / 10.0);
     dtmf_reset(s);
@@ -145,16 +158,31 @@ static int32_t classify(const dtmf_state_t *s, const double *re, const double *i
         power[k] = re[k] * re[k] + im[k] * im[k];
     int tone[2];
     double tone_power[2];
+    double bound[2];
+    int crowded = 0;
     for (int g = 0; g < 2; g++) {
+        /* without branches: on speech, which bin wins is anybody's guess */
         int best = 4 * g;
-        for (int k = 4 * g + 1; k < 4 * g + 4; k++)
-            if (power[k] > power[best])
-                best = k;
-        if (power[best] <= 0.0)
-            return -1;
+        double top = power[best];
+        for (int k = 4 * g + 1; k < 4 * g + 4; k++) {
+            best = power[k] > top ? k : best;
+            top = power[k] > top ? power[k] : top;
+        }
+        int near = 0;
         for (int k = 4 * g; k < 4 * g + 4; k++)
-            if (k != best && power[k] > GROUP_PURITY * power[best])
-                return -1;
+            near += power[k] > GROUP_PURITY * top;
+        crowded |= near != 1;   /* another bin within 8 dB, or an empty group */
+        tone[g] = best;
+        /* the most tone power this bin can stand for within the allowed frequency error */
+        bound[g] = top * s->max_power_factor[best];
+    }
+    /* Cheap tests first: too weak, or too little of the window's power, even at the most
+     * favourable frequency error. */
+    if (crowded || bound[0] < s->min_power || bound[1] < s->min_power
+        || bound[0] + bound[1] < MIN_TONE_SHARE * window_energy / WINDOW)
+        return -1;
+    for (int g = 0; g < 2; g++) {
+        int best = tone[g];
         /* Frequency from the phase advance over one sub-block between windows. */
         double prev = s->prev_re[best] * s->prev_re[best] + s->prev_im[best] * s->prev_im[best];
         if (prev <= 0.0)
@@ -167,7 +195,6 @@ static int32_t classify(const dtmf_state_t *s, const double *re, const double *i
         double response = window_response(offset_hz * WINDOW / SAMPLE_RATE);
         /* Mean power of a sine whose window DFT has this magnitude. */
         tone_power[g] = 2.0 * power[best] / (response * response * WINDOW * WINDOW);
-        tone[g] = best;
     }
     if (tone_power[0] < s->min_power || tone_power[1] < s->min_power)
         return -1;
@@ -276,7 +303,7 @@ static void hold(dtmf_state_t *s, int slot, sink_t *sink)
 }
 
 /* One analysis window ending at s->position: decide, then move the digit tracker. */
-static void analyse(dtmf_state_t *s, sink_t *sink)
+HOT_CLONES static void analyse(dtmf_state_t *s, sink_t *sink)
 {
     double re[8], im[8], window_energy = 0.0;
     for (int k = 0; k < 8; k++) {
@@ -361,7 +388,7 @@ static void analyse(dtmf_state_t *s, sink_t *sink)
 
 /* Closes a sub-block given its spectrum relative to its own first sample: referred to
  * absolute time, it joins the ring, and a full ring is a window to analyse. */
-static void close_block(dtmf_state_t *s, const double *x_re, const double *x_im,
+HOT_CLONES static void close_block(dtmf_state_t *s, const double *x_re, const double *x_im,
                         double energy, sink_t *sink)
 {
     for (int k = 0; k < 8; k++) {
@@ -390,51 +417,58 @@ static void close_block(dtmf_state_t *s, const double *x_re, const double *x_im,
         analyse(s, sink);
 }
 
-/* A whole sub-block at once. One Goertzel recurrence is a chain of dependent multiply-adds
- * that leaves the CPU waiting on each result; running DTMF_SEGMENTS independent ones over
- * the sub-block's segments, side by side, keeps it busy. Their spectra are then shifted to
- * the sub-block's first sample and summed. */
-static void whole_block(dtmf_state_t *s, const int16_t *samples, sink_t *sink)
+/* The eight Goertzel lanes of one recurrence as one value (GCC/Clang vector extension: one
+ * AVX register, or two SSE ones). */
+typedef float bins_t __attribute__((vector_size(8 * sizeof(float))));
+
+/* Whole sub-blocks at once (1 or BATCH_BLOCKS of them): the Goertzel recurrences of all
+ * their segments run side by side. One recurrence is a chain of dependent multiply-adds that
+ * leaves the CPU waiting on each result; independent ones interleaved keep it busy. Each
+ * sub-block's spectrum is then its segments' spectra shifted to its first sample and summed,
+ * and the sub-blocks close in order (their sums do not depend on the analysis). */
+HOT_CLONES static void whole_blocks(dtmf_state_t *s, const int16_t *samples, int blocks,
+                                    sink_t *sink)
 {
-    float s1[DTMF_SEGMENTS][8], s2[DTMF_SEGMENTS][8], coef[8], x[DTMF_SUBBLOCK];
-    for (int j = 0; j < DTMF_SUBBLOCK; j++)
+    bins_t s1[BATCH_LANES], s2[BATCH_LANES], coef;
+    float x[BATCH_BLOCKS * DTMF_SUBBLOCK];
+    int lanes = blocks == BATCH_BLOCKS ? BATCH_LANES : DTMF_SEGMENTS;
+    memcpy(&coef, s->coef, sizeof coef);
+    for (int j = 0; j < lanes * SEGMENT; j++)
         x[j] = (float) samples[j];
-    for (int k = 0; k < 8; k++)
-        coef[k] = s->coef[k];
-    for (int m = 0; m < DTMF_SEGMENTS; m++) {
-        for (int k = 0; k < 8; k++) {
-            /* the first two steps of the recurrence from rest */
-            s2[m][k] = x[m * SEGMENT];
-            s1[m][k] = x[m * SEGMENT + 1] + coef[k] * x[m * SEGMENT];
-        }
+    for (int m = 0; m < lanes; m++) {
+        /* the first two steps of the recurrence from rest */
+        s2[m] = x[m * SEGMENT] + (bins_t) {0};
+        s1[m] = x[m * SEGMENT + 1] + coef * x[m * SEGMENT];
     }
     for (int j = 2; j < SEGMENT; j++) {
-        for (int m = 0; m < DTMF_SEGMENTS; m++) {
-            for (int k = 0; k < 8; k++) {
-                /* (x - s2) first: only the multiply-add waits for the previous step */
-                float s0 = (x[m * SEGMENT + j] - s2[m][k]) + coef[k] * s1[m][k];
-                s2[m][k] = s1[m][k];
-                s1[m][k] = s0;
+        for (int m = 0; m < lanes; m++) {
+            /* (x - s2) first: only the multiply-add waits for the previous step */
+            bins_t s0 = (x[m * SEGMENT + j] - s2[m]) + coef * s1[m];
+            s2[m] = s1[m];
+            s1[m] = s0;
+        }
+    }
+    for (int b = 0; b < blocks; b++) {
+        const int16_t *block = samples + b * DTMF_SUBBLOCK;
+        /* in integers, exact and free to vectorise (a float sum would be one long chain) */
+        int64_t energy = 0;
+        for (int j = 0; j < DTMF_SUBBLOCK; j++)
+            energy += (int32_t) block[j] * (int32_t) block[j];
+        double x_re[8], x_im[8];
+        for (int k = 0; k < 8; k++) {
+            x_re[k] = 0.0;
+            x_im[k] = 0.0;
+            for (int m = 0; m < DTMF_SEGMENTS; m++) {
+                int l = b * DTMF_SEGMENTS + m;
+                double y_re = s1[l][k] * s->seg_tail1_re[k] - s2[l][k] * s->seg_tail2_re[k];
+                double y_im = s1[l][k] * s->seg_tail1_im[k] - s2[l][k] * s->seg_tail2_im[k];
+                x_re[k] += y_re * s->seg_shift_re[m][k] - y_im * s->seg_shift_im[m][k];
+                x_im[k] += y_re * s->seg_shift_im[m][k] + y_im * s->seg_shift_re[m][k];
             }
         }
+        s->position += DTMF_SUBBLOCK;
+        close_block(s, x_re, x_im, (double) energy, sink);
     }
-    /* in integers, exact and free to vectorise (a float sum would be one long chain) */
-    int64_t energy = 0;
-    for (int j = 0; j < DTMF_SUBBLOCK; j++)
-        energy += (int32_t) samples[j] * (int32_t) samples[j];
-    double x_re[8], x_im[8];
-    for (int k = 0; k < 8; k++) {
-        x_re[k] = 0.0;
-        x_im[k] = 0.0;
-        for (int m = 0; m < DTMF_SEGMENTS; m++) {
-            double y_re = s1[m][k] * s->seg_tail1_re[k] - s2[m][k] * s->seg_tail2_re[k];
-            double y_im = s1[m][k] * s->seg_tail1_im[k] - s2[m][k] * s->seg_tail2_im[k];
-            x_re[k] += y_re * s->seg_shift_re[m][k] - y_im * s->seg_shift_im[m][k];
-            x_im[k] += y_re * s->seg_shift_im[m][k] + y_im * s->seg_shift_re[m][k];
-        }
-    }
-    s->position += DTMF_SUBBLOCK;
-    close_block(s, x_re, x_im, (double) energy, sink);
 }
 
 /* Samples one at a time into the sub-block being filled (the stream's chunks need not
@@ -476,8 +510,9 @@ static void run_samples(dtmf_state_t *s, const int16_t *samples, size_t n, sink_
     size_t i = 0;
     while (i < n) {
         if (s->fill == 0 && n - i >= DTMF_SUBBLOCK) {
-            whole_block(s, samples + i, sink);
-            i += DTMF_SUBBLOCK;
+            int blocks = n - i >= BATCH_BLOCKS * DTMF_SUBBLOCK ? BATCH_BLOCKS : 1;
+            whole_blocks(s, samples + i, blocks, sink);
+            i += (size_t) blocks * DTMF_SUBBLOCK;
         } else {
             i += partial_block(s, samples + i, n - i, sink);
         }

@@ -70,6 +70,10 @@ typedef struct dtmf_state_s {
     double seg_shift_re[DTMF_SEGMENTS][8];   /* e^(-j w SEGMENT m) */
     double seg_shift_im[DTMF_SEGMENTS][8];
     double min_power;                        /* mean power of a tone at min_level_dbm0 */
+    /* The most mean tone power a bin's window power can stand for within the allowed
+     * frequency error (the Dirichlet loss at the limit undone): a cheap bound that rejects
+     * most speech windows before the exact estimate. */
+    double max_power_factor[8];
     double min_twist, max_twist;             /* high/low power ratio limits */
     /* Goertzel recurrences of the sub-block being filled, one lane per Q.23 frequency. */
     float s1[8];

@@ -58,15 +58,24 @@ def c_array(array, dtype, shape=None, name="array", writable=False):
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, not {type(array).__name__}")
-    if array.dtype != _DTYPES.get(dtype, dtype):
+    expected = _DTYPES.get(dtype)
+    if expected is None:
+        expected = np.dtype(dtype)
+    if array.dtype != expected:
         raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, not {array.dtype}")
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, not {array.shape}")
-    if not array.flags.c_contiguous:
-        raise ValueError(f"{name} must be C-contiguous")
-    if writable and not array.flags.writeable:
-        raise ValueError(f"{name} must be writable")
-    return ffi.from_buffer(_CTYPES[array.dtype], array, require_writable=writable)
+    # numpy's buffer export itself refuses arrays that are not C-contiguous (or not
+    # writable, when asked): cheaper than reading array.flags on every tick. (Positional
+    # require_writable: cffi parses a keyword argument slowly.)
+    try:
+        return ffi.from_buffer(_CTYPES[array.dtype], array, writable)
+    except ValueError:
+        if not array.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous") from None
+        if writable and not array.flags.writeable:
+            raise ValueError(f"{name} must be writable") from None
+        raise
 
 
 def check(code, what):
