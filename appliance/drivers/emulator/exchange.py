@@ -3,7 +3,7 @@
 `LineConfig` holds what a country profile decides (ring cadence, caller-ID format and
 timing, how the far end's hang-up is signalled, the tone plan); `ExchangeConfig` gives every
 line the defaults and lets single lines differ. China is the default: 1 s on / 4 s off
-ringing, caller ID after the first ring (FSK when the build has it, DTMF otherwise),
+ringing, Bell 202 FSK caller ID after the first ring (as the ``cn`` country profile says),
 far-end clear by polarity reversal, busy tone after the clear, tones from the ``cn`` plan.
 
 The far-end clear (the caller hangs up while the box is off-hook) is signalled one of three
@@ -25,7 +25,6 @@ number nobody has.
 import enum
 from dataclasses import dataclass, field, replace
 
-from appliance.drivers.emulator.signals import fsk_caller_id_available
 from appliance.dsp.toneplan import Tone, load_plan
 
 CALLER_ID_FORMATS = ("bell202", "v23", "dtmf")
@@ -42,16 +41,10 @@ class CallerIdTiming(enum.Enum):
     BEFORE_FIRST_RING = "before_first_ring"  # ETSI: before ringing starts
 
 
-def default_caller_id():
-    """ "auto": FSK (Bell 202, as Chinese exchanges mostly send) when this build has the FSK
-    generator (appliance.dsp.callerid), DTMF otherwise."""
-    return "bell202" if fsk_caller_id_available() else "dtmf"
-
-
 @dataclass(frozen=True)
 class LineConfig:
     ring_cadence_s: tuple[float, ...] = (1.0, 4.0)  # on, off, on, off, ... repeated
-    caller_id: str | None = "auto"  # CALLER_ID_FORMATS, None (never sent) or "auto"
+    caller_id: str | None = "bell202"  # CALLER_ID_FORMATS or None (never sent)
     caller_id_timing: CallerIdTiming = CallerIdTiming.AFTER_FIRST_RING
     caller_id_delay_s: float = 0.5  # after the first ring ends / after the call arrives
     caller_id_level_dbm0: float | None = None  # None: the generator's default
@@ -68,14 +61,11 @@ class LineConfig:
                 or any(t < 0 for t in cadence):
             raise ValueError("ring_cadence_s must be on, off pairs in seconds with every "
                              f"on > 0, not {cadence!r}")
-        if self.caller_id == "auto":
-            object.__setattr__(self, "caller_id", default_caller_id())
         if self.caller_id is not None and self.caller_id not in CALLER_ID_FORMATS:
             raise ValueError(f"caller_id must be one of {CALLER_ID_FORMATS} or None, "
                              f"not {self.caller_id!r}")
         object.__setattr__(self, "caller_id_timing", CallerIdTiming(self.caller_id_timing))
         object.__setattr__(self, "clear_signal", ClearSignal(self.clear_signal))
-
 
     @classmethod
     def from_profile(cls, profile, **changes):

@@ -10,9 +10,8 @@ and returns the report.
 """
 
 import datetime
-import importlib
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.drivers.emulator.board import VirtualBoard
@@ -25,7 +24,7 @@ from appliance.drivers.emulator.model import BoardModel, PortKind, parse_model
 from appliance.drivers.emulator.people import (
     CalleeSpec, CallerSpec, Flash, HangUp, PhoneSpec, Press, Talk, Wait, WaitForAgent, ticks,
 )
-from appliance.drivers.emulator.signals import fsk_caller_id_available
+from appliance.drivers.profiles import load_profile
 from appliance.dsp.toneplan import ToneplanError, load_plan
 from appliance.dtmf.digits import DIGITS
 
@@ -186,18 +185,10 @@ class _Parser(Reader):
     def profile(self, value, key):
         name = self.string(value, key)
         try:
-            profiles = importlib.import_module("appliance.drivers.profiles")
-        except ModuleNotFoundError:
-            self.fail(key, "country profiles need appliance.drivers.profiles, which this "
-                      "build lacks; give ring_cadence_s, caller_id and tone_plan instead")
-        try:
-            profile = profiles.load_profile(name)
+            profile = load_profile(name)
         except ValueError as exc:  # ProfileError names the profile file and its key
             self.fail(key, str(exc))
-        config = LineConfig.from_profile(profile)
-        if config.caller_id in ("bell202", "v23") and not fsk_caller_id_available():
-            config = replace(config, caller_id="dtmf")
-        return config
+        return LineConfig.from_profile(profile)
 
     def line_config(self, doc, key, base):
         changes = {}
@@ -218,10 +209,7 @@ class _Parser(Reader):
             changes["ring_cadence_s"] = cadence
         if "caller_id" in doc:
             fmt = self.string(doc["caller_id"], f"{key}.caller_id",
-                              CALLER_ID_FORMATS + ("none", "auto"))
-            if fmt in ("bell202", "v23") and not fsk_caller_id_available():
-                self.fail(f"{key}.caller_id", f"{fmt} is FSK caller ID, which needs "
-                          "appliance.dsp.callerid (not in this build); use \"dtmf\"")
+                              CALLER_ID_FORMATS + ("none",))
             changes["caller_id"] = None if fmt == "none" else fmt
         if "caller_id_timing" in doc:
             changes["caller_id_timing"] = CallerIdTiming(self.string(

@@ -6,20 +6,17 @@
   speech. Real recorded speech stays in
   tests/corpus.py for tests.
 - `noise`: white line noise at a level in dBm0.
-- `caller_id_signal`: the caller-ID burst the exchange sends. **Seam:** FSK (Bell 202 /
-  V.23) comes from ``appliance.dsp.callerid.encode`` when that module is in the build;
-  DTMF caller ID (``A<number>C``, China / ETSI annex) is rendered with
-  ``appliance.dtmf.generate`` when it is not, and `fsk_caller_id_available` tells a scenario
-  validator whether FSK can be asked for.
+- `caller_id_signal`: the caller-ID burst the exchange sends, FSK (Bell 202 / V.23) or DTMF
+  (``A<number>C``, China / ETSI annex), from ``appliance.dsp.callerid.encode``.
 - `Loop`: a rendered signal played round and round (dial and busy tones from the tone plan).
 """
 
-import importlib
 import math
 
 import numpy as np
 from scipy.signal import lfilter
 
+from appliance.dsp import callerid
 from appliance.dtmf import generate
 
 RATE = 8000
@@ -147,39 +144,19 @@ def dtmf_audio(digits, level_dbm0=-10.0, twist_db=0.0, on_ms=100.0, off_ms=100.0
                     off_ms=off_ms)
 
 
-def _callerid_module():
-    try:
-        return importlib.import_module("appliance.dsp.callerid")
-    except ModuleNotFoundError:
-        return None
-
-
-def fsk_caller_id_available():
-    """True when this build has the FSK caller-ID generator (appliance.dsp.callerid)."""
-    return _callerid_module() is not None
-
-
 def caller_id_signal(number, name=None, when=None, format="dtmf", level_dbm0=None):
     """The caller-ID signal for `number` (and `name`, `when`: a datetime, FSK only), int16.
 
-    format "bell202" / "v23": FSK through appliance.dsp.callerid.encode (a ValueError if this
-    build lacks it); "dtmf": ``A<number>C``, 70 ms tones and gaps.
+    format "bell202" / "v23": FSK at -13 dBm0 by default; "dtmf": ``A<number>C``, 70 ms tones
+    and gaps at -10 dBm0 by default (appliance.dsp.callerid.encode renders both).
     """
     if format not in FORMATS:
         raise ValueError(f"caller ID format must be one of {', '.join(FORMATS)}, not {format!r}")
-    module = _callerid_module()
     if format == "dtmf":
         level = -10.0 if level_dbm0 is None else level_dbm0
-        if module is not None:
-            return module.encode(number, format="dtmf", level_dbm0=level)
-        if not number.isdigit() or not 2 <= len(number) <= 20:
-            raise ValueError(f"a DTMF caller ID number is 2 to 20 digits 0-9, not {number!r}")
-        return generate("A" + number + "C", level_dbm0=level, on_ms=70.0, off_ms=70.0)
-    if module is None:
-        raise ValueError(f"{format} (FSK) caller ID needs appliance.dsp.callerid, which this "
-                         "build lacks; use the \"dtmf\" format")
+        return callerid.encode(number, format="dtmf", level_dbm0=level)
     level = -13.0 if level_dbm0 is None else level_dbm0
-    return module.encode(number, name=name, when=when, format=format, level_dbm0=level)
+    return callerid.encode(number, name=name, when=when, format=format, level_dbm0=level)
 
 
 class Loop:

@@ -2,6 +2,9 @@
 the first and second ring (or before the first), answer, and the three ways a far-end
 hang-up is signalled."""
 
+from dataclasses import fields
+from datetime import datetime
+
 import numpy as np
 import pytest
 
@@ -10,8 +13,9 @@ from appliance.drivers.emulator import (
     LoopCurrentRestored, OffHook, OnHook, Outcome, Party, PolarityChanged, ReadLine,
     RingStarted, RingStopped, VirtualBoard, Wait,
 )
-from appliance.drivers.emulator.signals import fsk_caller_id_available
-from appliance.dsp.toneplan import Tone
+from appliance.drivers.profiles import available_profiles, load_profile
+from appliance.dsp import callerid
+from appliance.dsp.toneplan import Tone, load_plan
 from appliance.dsp.tones import ToneDetector, classify
 from appliance.dtmf import generate
 
@@ -74,14 +78,9 @@ def test_caller_id_before_the_first_ring():
     assert digits[-1].end < (first_ring - host.start) * 0.02
 
 
-@pytest.mark.skipif(not fsk_caller_id_available(), reason="needs appliance.dsp.callerid")
 @pytest.mark.parametrize("fmt, timing", [("bell202", "after_first_ring"),
                                          ("v23", "before_first_ring")])
 def test_fsk_caller_id_decodes_where_the_profile_puts_it(fmt, timing):
-    from datetime import datetime
-
-    from appliance.dsp import callerid
-
     config = LineConfig(caller_id=fmt, caller_id_timing=timing)
     board = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(config),
                          start_time=datetime(2026, 11, 23, 18, 4, 30))
@@ -96,6 +95,25 @@ def test_fsk_caller_id_decodes_where_the_profile_puts_it(fmt, timing):
         assert rings[1][1] * 0.02 < at_s < rings[2][1] * 0.02
     else:
         assert 1600 * 0.02 < at_s < rings[0][1] * 0.02
+
+
+def test_the_default_line_is_the_cn_profile_with_bell202_after_the_first_ring():
+    default, cn = LineConfig(), LineConfig.from_profile(load_profile("cn"))
+    for f in fields(LineConfig):
+        mine, theirs = getattr(default, f.name), getattr(cn, f.name)
+        if f.name == "tone_plan":
+            mine, theirs = load_plan(mine).name, theirs.name
+        assert mine == theirs, f.name
+    board = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(),
+                         start_time=datetime(2026, 11, 23, 9, 0, 0))
+    board.add_caller(CallerSpec("c", 0, at=10, number=NUMBER))
+    host = Host(board, [0])
+    host.run(400)
+    rings = ring_events(host.events)
+    ((at_s, cid),) = callerid.scan(host.audio(0))
+    assert (cid.number, cid.format) == (NUMBER, "bell202")
+    assert rings[1][1] * 0.02 < at_s < rings[2][1] * 0.02
+    assert board.report().caller("c").caller_id == "bell202"
 
 
 def test_a_long_caller_id_delays_the_second_ring():
@@ -319,9 +337,8 @@ def test_box_gives_up_on_an_unanswered_callee():
 
 
 def test_lines_from_every_country_profile():
-    profiles = pytest.importorskip("appliance.drivers.profiles")
-    for name in profiles.available_profiles():
-        profile = profiles.load_profile(name)
+    for name in available_profiles():
+        profile = load_profile(name)
         config = LineConfig.from_profile(profile, caller_id=None,
                                          clear_signal=ClearSignal.BUSY_TONE)
         assert config.ring_cadence_s == tuple(profile.ringing.cadence_s)

@@ -13,8 +13,8 @@ from appliance.drivers.emulator import (
     HookChanged, OffHook, OnHook, Outcome, Party, PolarityChanged, Ring, RingStarted,
     PortKind, SelectAudio, load_model, load_scenario, parse_scenario, run_scenario,
 )
-from appliance.drivers.emulator.signals import fsk_caller_id_available
-from appliance.dsp import g711
+from appliance.drivers.profiles import load_profile
+from appliance.dsp import callerid, g711
 from appliance.dtmf import DtmfDetector, generate
 
 README = Path(emulator.__file__).with_name("README.md")
@@ -169,6 +169,7 @@ BASE = '[board]\nports = "2fxo+2fxs+1e1"\n'
     (BASE + '[exchange]\nring_cadence_s = [0.0, 4.0]\n', "exchange.ring_cadence_s[0]",
      "from 0.02"),
     (BASE + '[exchange]\nclear_signal = "hangup"\n', "exchange.clear_signal", "polarity"),
+    (BASE + '[exchange]\ncaller_id = "auto"\n', "exchange.caller_id", "'bell202'"),
     (BASE + '[exchange]\ntone_plan = "mars"\n', "exchange.tone_plan", "no such plan"),
     (BASE + '[[exchange.lines]]\nport = 2\n', "exchange.lines[0].port", "not FXO"),
     (BASE + '[[exchange.lines]]\nport = 0\nring = 1\n', "exchange.lines[0].ring",
@@ -223,16 +224,7 @@ def test_scenario_errors_name_the_key_path(text, key, hint):
     assert hint in message
 
 
-@pytest.mark.skipif(fsk_caller_id_available(), reason="this build has FSK caller ID")
-def test_fsk_caller_id_without_the_generator_is_a_clear_error():
-    with pytest.raises(EmulatorConfigError, match=r"exchange.caller_id: bell202 is FSK"):
-        parse_scenario(BASE + '[exchange]\ncaller_id = "bell202"\n', "s.toml")
-
-
-@pytest.mark.skipif(not fsk_caller_id_available(), reason="needs appliance.dsp.callerid")
 def test_fsk_caller_id_between_the_rings_decodes_on_the_host_side():
-    from appliance.dsp import callerid
-
     scenario = parse_scenario(BASE + """
 [run]
 seconds = 8.0
@@ -259,28 +251,16 @@ caller_name = "ALICE"
 
 
 def test_exchange_from_a_country_profile():
-    profiles = pytest.importorskip("appliance.drivers.profiles")
-    profile = profiles.load_profile("us")
+    profile = load_profile("us")
     scenario = parse_scenario(BASE + '[exchange]\nprofile = "us"\nclear_signal = "loop_drop"\n'
                               '[[exchange.lines]]\nport = 1\nring_cadence_s = [1.0, 2.0]\n')
     line0, line1 = scenario.exchange.line(0), scenario.exchange.line(1)
     assert line0.ring_cadence_s == tuple(profile.ringing.cadence_s)
     assert line0.clear_signal is ClearSignal.LOOP_DROP
     assert line1.ring_cadence_s == (1.0, 2.0) and line1.clear_signal is ClearSignal.LOOP_DROP
-    assert line0.caller_id == ("bell202" if fsk_caller_id_available() else "dtmf")
+    assert line0.caller_id == profile.caller_id.standard.value == "bell202"
     with pytest.raises(EmulatorConfigError, match="exchange.profile: .*mars"):
         parse_scenario(BASE + '[exchange]\nprofile = "mars"\n')
-
-
-def test_country_profile_without_the_profiles_package_is_a_clear_error():
-    try:
-        import appliance.drivers.profiles  # noqa: F401
-    except ModuleNotFoundError:
-        with pytest.raises(EmulatorConfigError, match="exchange.profile: country profiles "
-                           "need appliance.drivers.profiles"):
-            parse_scenario(BASE + '[exchange]\nprofile = "cn"\n', "s.toml")
-    else:
-        pytest.skip("this build has appliance.drivers.profiles")
 
 
 def test_missing_or_unreadable_files():

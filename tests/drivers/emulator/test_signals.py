@@ -1,15 +1,17 @@
 """What the simulated people and exchange put on the line: the speech-like signal talks at
 its level without false digits, DTMF caller ID is our receiver's, tones loop seamlessly."""
 
+from datetime import datetime
+
 import numpy as np
 import pytest
 from corpus import SPEECH_DIRS, concatenated, speech_files
 from scipy.signal import welch
 
 from appliance.drivers.emulator.signals import (
-    DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, fsk_caller_id_available,
-    noise, speech_like,
+    DBM0_RMS, Clip, Loop, Speaking, SpeechSource, caller_id_signal, noise, speech_like,
 )
+from appliance.dsp import callerid
 from appliance.dsp.speech_level import measure
 from appliance.dtmf import detect
 
@@ -67,10 +69,13 @@ def test_dtmf_caller_id_is_a_string_our_receiver_reads():
         caller_id_signal("123", format="smoke")
 
 
-@pytest.mark.skipif(fsk_caller_id_available(), reason="this build has FSK caller ID")
-def test_fsk_caller_id_needs_the_generator():
-    with pytest.raises(ValueError, match="appliance.dsp.callerid"):
-        caller_id_signal("123", format="bell202")
+@pytest.mark.parametrize("fmt", ["bell202", "v23"])
+def test_fsk_caller_id_is_a_message_our_decoder_reads(fmt):
+    when = datetime(2026, 11, 23, 18, 5)
+    audio = caller_id_signal("13800138000", name="WANG", when=when, format=fmt)
+    cid = callerid.decode(audio)
+    assert (cid.number, cid.name, cid.format) == ("13800138000", "WANG", fmt)
+    assert (cid.when.month, cid.when.day, cid.when.hour, cid.when.minute) == (11, 23, 18, 5)
 
 
 def test_loop_and_clip_play_one_tick_at_a_time():
