@@ -1,6 +1,7 @@
 """DSP for the appliance: thin numpy wrappers over the C core in ``native/``."""
 
 from appliance.dsp import g711
+from appliance.dsp.echo import EchoCanceller, EchoCancellerBank
 from appliance.dsp.errors import DspError
 
-__all__ = ["DspError", "g711"]
+__all__ = ["DspError", "EchoCanceller", "EchoCancellerBank", "g711"]

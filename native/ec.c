@@ -1,0 +1,388 @@
+/* ec.c - see ec.h. */
+#include <math.h>
+#include <string.h>
+
+#include "ec.h"
+#include "level_internal.h"
+
+/* Background step size, and its fraction while double talk is declared. */
+#define STEP 1.0
+#define STEP_DOUBLE_TALK (STEP / 16.0)
+/* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. */
+#define IPNLMS_ALPHA (-0.5)
+/* Two-path transfer: background better than the foreground by 0.5 dB in a window (and
+ * 6 dB under the rx), or 3 dB worse in four consecutive ones. */
+#define COPY_RATIO 0.9
+#define COPY_WINDOWS 1
+#define RESTORE_RATIO 2.0
+#define RESTORE_WINDOWS 4
+/* Skip the update when the far end and its whitened history disagree this much. */
+#define CROSS_MIN 0.5
+/* Far-end prediction gain above which the far end counts as narrow-band (35 dB; speech
+ * stays below it, sine components reach 50 dB over the white floor). */
+#define TONE_GAIN 3162.0
+/* Predictor: autocorrelation memory per window, white-noise floor, bandwidth expansion. */
+#define ACF_DECAY 0.8
+#define ACF_NOISE_FLOOR 1e-2
+#define TONE_NOISE_FLOOR 1e-5
+#define LPC_EXPANSION 0.94
+/* Double-talk detectors. */
+#define GEIGEL_RATIO 0.5 /* 6 dB: the smallest ERL G.168 expects */
+#define GEIGEL_HOLD 240  /* 30 ms */
+#define NCC_THRESHOLD 0.85
+#define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
+#define NLP_MARGIN 4.0   /* 6 dB over the known residual echo */
+/* Smoothing of the short-term powers (per sample): about 4 ms. */
+#define POWER_SMOOTHING (1.0 / 32.0)
+
+static double clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+int ec_init(ec_state_t *s, const ec_config_t *config)
+{
+    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS)
+        return EC_ERR_TAPS;
+    s->config = *config;
+    ec_reset(s);
+    return 0;
+}
+
+void ec_reset(ec_state_t *s)
+{
+    ec_config_t config = s->config;
+    memset(s, 0, sizeof *s);
+    s->config = config;
+    s->prediction_gain = 1.0;
+    s->residual_ratio = 1.0;
+    s->noise_floor = level_power(-70.0);
+    s->nlp_gain = 1.0;
+    s->noise_seed = 0x2545f491u;
+}
+
+/* Dot product of `n` floats with independent partial sums (vectorizes without
+ * reassociating a single sum, which strict IEEE arithmetic forbids). */
+static float dot(const float *restrict a, const float *restrict b, int n)
+{
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            acc[k] += a[i + k] * b[i + k];
+    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++)
+        sum += a[i] * b[i];
+    return sum;
+}
+
+/* The background filter's output, fused with the two sums its IPNLMS normalization
+ * needs: q = sum |h| x xw and qw = sum |h| xw^2. */
+static float filter_background(const float *restrict h, const float *restrict x,
+                               const float *restrict xw, int n, double *q, double *qw)
+{
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float accq[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    float accw[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float hk = h[i + k];
+            float m = fabsf(hk) * xw[i + k];
+            acc[k] += hk * x[i + k];
+            accq[k] += m * x[i + k];
+            accw[k] += m * xw[i + k];
+        }
+    float sum = 0.0f, sq = 0.0f, sw = 0.0f;
+    for (int k = 0; k < 8; k++) {
+        sum += acc[k];
+        sq += accq[k];
+        sw += accw[k];
+    }
+    for (; i < n; i++) {
+        float m = fabsf(h[i]) * xw[i];
+        sum += h[i] * x[i];
+        sq += m * x[i];
+        sw += m * xw[i];
+    }
+    *q = (double) sq;
+    *qw = (double) sw;
+    return sum;
+}
+
+/* IPNLMS update h += step * (a + b |h|) * x; returns the new sum of |h|. */
+static double update(float *restrict h, const float *restrict x, int n, float step, float a,
+                     float b)
+{
+    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float v = h[i + k];
+            v += step * (a + b * fabsf(v)) * x[i + k];
+            h[i + k] = v;
+            acc[k] += fabsf(v);
+        }
+    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; i < n; i++) {
+        float v = h[i];
+        v += step * (a + b * fabsf(v)) * x[i];
+        h[i] = v;
+        sum += fabsf(v);
+    }
+    return (double) sum;
+}
+
+/* Levinson-Durbin: the order-EC_LPC_ORDER predictor of autocorrelation r (a[0] = 1);
+ * returns the prediction gain r[0] / prediction error. */
+static double levinson(const double *r, double *a)
+{
+    double err = r[0];
+    a[0] = 1.0;
+    for (int i = 1; i <= EC_LPC_ORDER; i++)
+        a[i] = 0.0;
+    for (int i = 1; i <= EC_LPC_ORDER; i++) {
+        double acc = r[i];
+        for (int j = 1; j < i; j++)
+            acc += a[j] * r[i - j];
+        double k = -acc / err;
+        if (k >= 1.0 || k <= -1.0)
+            break; /* numerically singular: keep the lower order */
+        double prev[EC_LPC_ORDER + 1];
+        memcpy(prev, a, sizeof prev);
+        for (int j = 1; j < i; j++)
+            a[j] = prev[j] + k * prev[i - j];
+        a[i] = k;
+        err *= 1.0 - k * k;
+    }
+    return r[0] / err;
+}
+
+/* Once per window: the far end's smoothed autocorrelation gives the whitening filter and
+ * the tone flag. */
+static void update_predictor(ec_state_t *s)
+{
+    double r[EC_LPC_ORDER + 1];
+    double a[EC_LPC_ORDER + 1];
+    for (int k = 0; k <= EC_LPC_ORDER; k++) {
+        s->acf[k] = ACF_DECAY * s->acf[k] + s->acf_block[k];
+        s->acf_block[k] = 0.0;
+        r[k] = s->acf[k];
+    }
+    /* Tonality: the prediction gain with only a tiny white floor (and an absolute one,
+     * so that silence is not "predicted"). */
+    double r0 = r[0];
+    r[0] = r0 * (1.0 + TONE_NOISE_FLOOR) + EC_WINDOW * level_power(-70.0);
+    s->prediction_gain = levinson(r, a);
+    s->tone = s->acf[0] > EC_WINDOW * level_power(-45.0) && s->prediction_gain > TONE_GAIN;
+    /* Whitening: a white floor 20 dB down. Whitening harder steers the update into the
+     * far end's spectral valleys, where the error cannot show what it does, and lets
+     * the background filter wander there. */
+    r[0] = r0 * (1.0 + ACF_NOISE_FLOOR) + EC_WINDOW * level_power(-70.0);
+    levinson(r, a);
+    double g = 1.0;
+    for (int i = 0; i < EC_LPC_ORDER; i++) {
+        g *= LPC_EXPANSION;
+        s->lpc[i] = a[i + 1] * g;
+    }
+}
+
+/* Two-path decision at the end of each window. */
+static void end_window(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
+    if (!active) {
+        s->better_windows = 0;
+        s->worse_windows = 0;
+    } else if (s->win_eb < COPY_RATIO * s->win_ef && s->win_eb < 0.25 * s->win_y) {
+        s->worse_windows = 0;
+        if (++s->better_windows >= COPY_WINDOWS) {
+            memcpy(s->hf, s->hb, (size_t) taps * sizeof s->hf[0]);
+            s->converged = 1;
+            s->better_windows = 0;
+        }
+    } else if (s->win_eb > RESTORE_RATIO * s->win_ef) {
+        s->better_windows = 0;
+        if (++s->worse_windows >= RESTORE_WINDOWS) {
+            memcpy(s->hb, s->hf, (size_t) taps * sizeof s->hb[0]);
+            double l1 = 0.0;
+            for (int i = 0; i < taps; i++)
+                l1 += fabs((double) s->hb[i]);
+            s->hb_l1 = l1;
+            s->worse_windows = 0;
+        }
+    } else {
+        s->better_windows = 0;
+        s->worse_windows = 0;
+    }
+    /* Exact window energy of the whitened history (the running sum drifts). */
+    s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
+    s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
+    s->win_eb = s->win_ef = s->win_y = s->win_x = 0.0;
+    s->win_fill = 0;
+    update_predictor(s);
+}
+
+static uint32_t next_random(ec_state_t *s)
+{
+    s->noise_seed = s->noise_seed * 1664525u + 1013904223u;
+    return s->noise_seed;
+}
+
+static int16_t saturate(double v)
+{
+    if (v >= 32767.0)
+        return 32767;
+    if (v <= -32768.0)
+        return -32768;
+    return (int16_t) lrint(v);
+}
+
+static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
+{
+    const int taps = s->config.taps;
+    const float x = (float) tx;
+    const double y = (double) rx;
+
+    /* Far-end history: newest at pos. */
+    int p = s->pos - 1;
+    if (p < 0)
+        p = taps - 1;
+    s->pos = p;
+    float leaving_w = s->xw[p + taps];
+    float leaving = s->x[p + taps];
+    s->x[p] = s->x[p + taps] = x;
+    double xwn = x;
+    for (int i = 1; i <= EC_LPC_ORDER; i++)
+        xwn += s->lpc[i - 1] * s->x[p + i];
+    float xw = (float) xwn;
+    s->xw[p] = s->xw[p + taps] = xw;
+    s->xw_energy += (double) xw * xw - (double) leaving_w * leaving_w;
+    if (s->xw_energy < 0.0)
+        s->xw_energy = 0.0;
+    s->cross_energy += (double) xw * x - (double) leaving_w * leaving;
+    for (int k = 0; k <= EC_LPC_ORDER; k++)
+        s->acf_block[k] += (double) x * s->x[p + k];
+
+    /* Geigel peak over the tail, in blocks. */
+    const int blocks = (taps + EC_PEAK_BLOCK - 1) / EC_PEAK_BLOCK + 1;
+    float ax = fabsf(x);
+    if (ax > s->peak[s->peak_block])
+        s->peak[s->peak_block] = ax;
+    if (++s->peak_fill >= EC_PEAK_BLOCK) {
+        s->peak_fill = 0;
+        s->peak_block = (s->peak_block + 1) % blocks;
+        s->peak[s->peak_block] = 0.0f;
+    }
+    float far_peak = 0.0f;
+    for (int b = 0; b < blocks; b++)
+        if (s->peak[b] > far_peak)
+            far_peak = s->peak[b];
+
+    /* Both filters. */
+    const float *xv = &s->x[p];
+    double q, qw;
+    double yb = filter_background(s->hb, xv, &s->xw[p], taps, &q, &qw);
+    double yf = dot(s->hf, xv, taps);
+    double eb = y - yb;
+    double ef = y - yf;
+
+    /* Short-term powers and correlation. */
+    s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);
+    s->p_y += POWER_SMOOTHING * (y * y - s->p_y);
+    s->p_yhat += POWER_SMOOTHING * (yf * yf - s->p_yhat);
+    s->p_ef += POWER_SMOOTHING * (ef * ef - s->p_ef);
+    s->c_yyhat += POWER_SMOOTHING * (y * yf - s->c_yyhat);
+
+    /* Double talk: Geigel on the residual (before convergence, the rx itself) ... */
+    if (fabs(ef) > GEIGEL_RATIO * far_peak)
+        s->geigel_hold = GEIGEL_HOLD;
+    else if (s->geigel_hold > 0)
+        s->geigel_hold--;
+    /* ... and the normalized cross-correlation of rx with the echo estimate. */
+    int echo_expected = s->p_yhat > level_power(-60.0) && s->p_yhat > 4.0 * s->noise_floor;
+    int ncc_double_talk = 0;
+    if (s->converged && echo_expected) {
+        double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
+        ncc_double_talk = ncc < NCC_THRESHOLD;
+    }
+    int double_talk = s->geigel_hold > 0 || ncc_double_talk;
+
+    /* Background adaptation: the a priori error along the prewhitened far end. The
+     * prediction error of the far end is uncorrelated with its past, so E[xw x'] is
+     * triangular with equal eigenvalues: every mode of the filter converges alike. */
+    if (s->p_x > level_power(-45.0) && !s->tone) {
+        double mu = double_talk ? STEP_DOUBLE_TALK : STEP;
+        /* IPNLMS: step_k = mu e g_k xw_k / sum_j g_j x_j xw_j, gains g_k = a + b |h_k|
+         * summing to one. The denominator makes the a posteriori error exactly
+         * (1 - mu) e; it is bounded below by sum g xw^2, which it equals on average,
+         * because while the predictor changes the history mixes old and new whitening. */
+        double a = (1.0 - IPNLMS_ALPHA) / (2.0 * taps);
+        double b = (1.0 + IPNLMS_ALPHA) / (2.0 * s->hb_l1 + 1e-6);
+        double cross = a * s->cross_energy + b * q;
+        double white = a * s->xw_energy + b * qw;
+        if (cross > CROSS_MIN * white) {
+            double g = mu * eb / (fmax(cross, white) + level_power(-60.0));
+            s->hb_l1 = update(s->hb, &s->xw[p], taps, (float) g, (float) a, (float) b);
+        }
+    }
+
+    /* Two-path windows. */
+    s->win_eb += eb * eb;
+    s->win_ef += ef * ef;
+    s->win_y += y * y;
+    s->win_x += (double) x * x;
+    if (++s->win_fill >= EC_WINDOW)
+        end_window(s);
+
+    /* Noise floor of the residual: falls fast, rises 3 dB per second. */
+    if (s->p_ef < s->noise_floor)
+        s->noise_floor += (s->p_ef - s->noise_floor) / 256.0;
+    else
+        s->noise_floor *= 1.0000866;
+    s->noise_floor = clamp(s->noise_floor, level_power(-80.0), level_power(-10.0));
+
+    /* Residual echo the filter leaves: follows improvements fast, degradations slowly. */
+    if (echo_expected && !double_talk) {
+        double ratio = clamp(s->p_ef / s->p_yhat, 1e-6, 1.0);
+        double rate = ratio < s->residual_ratio ? 1.0 / 128.0 : 1.0 / 16384.0;
+        s->residual_ratio += rate * (ratio - s->residual_ratio);
+    }
+    int near_end = double_talk
+                   || s->p_ef > NLP_MARGIN * s->residual_ratio * s->p_yhat + 2.0 * s->noise_floor;
+    if (near_end)
+        s->near_hold = NEAR_HOLD;
+    else if (s->near_hold > 0)
+        s->near_hold--;
+
+    if (!s->config.nlp)
+        return saturate(ef);
+    int suppress = echo_expected && s->near_hold == 0;
+    if (suppress)
+        s->nlp_gain = s->nlp_gain > 1.0 / 16.0 ? s->nlp_gain - 1.0 / 16.0 : 0.0;
+    else
+        s->nlp_gain = 1.0;
+    double out = s->nlp_gain * ef;
+    if (s->config.comfort_noise && s->nlp_gain < 1.0) {
+        /* Uniform noise with the floor's power: variance A^2 / 3. */
+        double amplitude = sqrt(3.0 * s->noise_floor);
+        double u = (double) next_random(s) / 2147483648.0 - 1.0;
+        out += (1.0 - s->nlp_gain) * amplitude * u;
+    }
+    return saturate(out);
+}
+
+void ec_process(ec_state_t *s, const int16_t *tx, const int16_t *rx, int16_t *out,
+                size_t samples)
+{
+    for (size_t i = 0; i < samples; i++)
+        out[i] = step(s, tx[i], rx[i]);
+}
+
+void ec_process_batch(ec_state_t *states, size_t channels, const int16_t *tx,
+                      const int16_t *rx, int16_t *out, size_t frame)
+{
+    for (size_t c = 0; c < channels; c++)
+        ec_process(&states[c], tx + c * frame, rx + c * frame, out + c * frame, frame);
+}
