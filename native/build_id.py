@@ -5,6 +5,7 @@ checkout, so a module built from older sources fails loudly instead of running s
 """
 
 import hashlib
+import re
 from pathlib import Path
 
 NATIVE = Path(__file__).resolve().parent
@@ -15,9 +16,26 @@ def sources():
     return sorted(NATIVE.glob("*.c"))
 
 
+_INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"', re.M)
+
+
 def headers():
-    """Public headers, in a stable order; ``*_internal.h`` stay out of the cdef."""
-    return sorted(h for h in NATIVE.glob("*.h") if not h.name.endswith("_internal.h"))
+    """Public headers, each after the headers it includes (the cdef needs its types
+    declared first), otherwise by name; ``*_internal.h`` stay out of the cdef."""
+    public = {h.name: h for h in sorted(NATIVE.glob("*.h")) if not h.name.endswith("_internal.h")}
+    ordered, placed = [], set()
+
+    def place(name):
+        if name in placed or name not in public:
+            return
+        placed.add(name)
+        for included in _INCLUDE.findall(public[name].read_text()):
+            place(included)
+        ordered.append(public[name])
+
+    for name in public:
+        place(name)
+    return ordered
 
 
 def build_id():

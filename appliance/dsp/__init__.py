@@ -4,4 +4,14 @@ from appliance.dsp import g711
 from appliance.dsp.echo import EchoCanceller, EchoCancellerBank
 from appliance.dsp.errors import DspError
 
-__all__ = ["DspError", "EchoCanceller", "EchoCancellerBank", "g711"]
+__all__ = ["ChannelBank", "DspError", "EchoCanceller", "EchoCancellerBank", "g711"]
+
+
+def __getattr__(name):
+    # The bank chains the DTMF receiver of appliance.dtmf, which itself imports this
+    # package's binding: load it on first use so either package can be imported first.
+    if name == "ChannelBank":
+        from appliance.dsp.bank import ChannelBank
+
+        return ChannelBank
+    raise AttributeError(f"module 'appliance.dsp' has no attribute {name!r}")

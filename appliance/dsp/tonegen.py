@@ -13,6 +13,8 @@ from appliance.dsp._binding import c_array, check, ffi, lib
 RATE = 8000
 MAX_FREQS = lib.TONEGEN_MAX_FREQS
 MAX_STEPS = lib.TONEGEN_MAX_STEPS
+MIN_LEVEL_DBM0 = -90.0  # the limits tonegen_init enforces
+MAX_LEVEL_DBM0 = 3.14
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,17 @@ class ToneStep:
             raise ValueError("a tone step needs one level per frequency")
         if len(self.freqs_hz) > MAX_FREQS:
             raise ValueError(f"a tone step has at most {MAX_FREQS} frequencies")
+        for freq in self.freqs_hz:
+            if not 0.0 < freq < RATE / 2:
+                raise ValueError(f"tone frequency {freq} Hz is outside 0..{RATE // 2} Hz")
+        for level in self.levels_dbm0:
+            if not MIN_LEVEL_DBM0 <= level <= MAX_LEVEL_DBM0:
+                raise ValueError(
+                    f"tone level {level:g} dBm0 is outside {MIN_LEVEL_DBM0:g}..{MAX_LEVEL_DBM0:g} "
+                    "dBm0 (+3.14 dBm0 is full scale)"
+                )
+        if self.on_ms < 0 or self.off_ms < 0:
+            raise ValueError("tone on and off durations must not be negative")
 
 
 def _samples(ms):

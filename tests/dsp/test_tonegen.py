@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.dsp import DspError
 from appliance.dsp.tonegen import ToneGenerator, ToneStep, render
 
 DBM0_PEAK = 22827.6  # 0 dBm0 sine peak, G.711 A-law definition
@@ -93,18 +92,30 @@ def test_reset_restarts_the_tone():
     np.testing.assert_array_equal(gen.generate(1234), a)
 
 
-@pytest.mark.parametrize(
-    "step",
-    [
-        ToneStep((4000.0,), (-10.0,), on_ms=10),  # at Nyquist
-        ToneStep((-5.0,), (-10.0,), on_ms=10),
-        ToneStep((1000.0,), (5.0,), on_ms=10),  # above the G.711 overload level
-        ToneStep((1000.0,), (-10.0,), on_ms=-1),
-    ],
-)
-def test_invalid_steps_are_refused(step):
-    with pytest.raises(DspError):
-        ToneGenerator([step])
+BAD_STEPS = [
+    ((4000.0,), (-10.0,), 10),  # at Nyquist
+    ((-5.0,), (-10.0,), 10),
+    ((1000.0,), (5.0,), 10),  # above the G.711 overload level
+    ((1000.0,), (-10.0,), -1),
+]
+
+
+@pytest.mark.parametrize("freqs, levels, on_ms", BAD_STEPS)
+def test_invalid_steps_are_refused(freqs, levels, on_ms):
+    with pytest.raises(ValueError):
+        ToneStep(freqs, levels, on_ms=on_ms)
+
+
+@pytest.mark.parametrize("freqs, levels, on_ms", BAD_STEPS)
+def test_c_core_refuses_invalid_steps_too(freqs, levels, on_ms):
+    from appliance.dsp._binding import ffi, lib
+
+    config = ffi.new("tonegen_config_t *")
+    config.steps = 1
+    config.step[0].freq_hz[0] = freqs[0]
+    config.step[0].level_dbm0[0] = levels[0]
+    config.step[0].on_samples = on_ms * 8
+    assert lib.tonegen_init(ffi.new("tonegen_state_t *"), config) < 0
 
 
 def test_step_count_is_checked():

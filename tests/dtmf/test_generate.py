@@ -59,3 +59,14 @@ def test_other_rates_are_resampled():
 def test_unknown_digit_is_refused():
     with pytest.raises(ValueError, match="'E' is not a DTMF digit"):
         generate("12E")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"level_dbm0": 2.0, "twist_db": 4.0}, "outside"),
+    ({"level_dbm0": -100.0}, "outside"),
+    ({"on_ms": -1.0}, "negative"),
+    ({"freq_error": -1.0}, "Hz"),
+])
+def test_impossible_tones_are_refused_with_the_reason(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate("1", **kwargs)

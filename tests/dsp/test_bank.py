@@ -1,0 +1,115 @@
+"""ChannelBank: a board's receive chain per tick, as the engine drives it."""
+
+import numpy as np
+import pytest
+
+from appliance.dsp import ChannelBank, g711
+from appliance.dtmf import DtmfDetector, generate
+
+FRAME = 160
+
+
+def ticks(audio):
+    """[channels, samples] -> one [channels, FRAME] array per tick."""
+    for offset in range(0, audio.shape[1], FRAME):
+        yield np.ascontiguousarray(audio[:, offset:offset + FRAME])
+
+
+def board_audio(channels, seconds, digits_by_channel, law="alaw"):
+    linear = np.zeros((channels, int(seconds * 8000)), dtype=np.int16)
+    for channel, (start_s, digits) in digits_by_channel.items():
+        tone = generate(digits, on_ms=80, off_ms=80)
+        start = int(start_s * 8000)
+        linear[channel, start:start + tone.size] = tone
+    return g711.ENCODERS[law](linear)
+
+
+@pytest.mark.parametrize("law", ["alaw", "ulaw"])
+def test_digits_come_back_on_their_own_channels(law):
+    plan = {0: (0.10, "123"), 7: (0.50, "#9"), 29: (0.05, "ABCD0")}
+    codes = board_audio(30, 2.0, plan, law)
+    bank = ChannelBank(30, law=law)
+    seen = {}
+    for frame in ticks(codes):
+        for channel, event in bank.process(frame).digits:
+            seen.setdefault(channel, []).append(event)
+    assert {ch: "".join(e.digit for e in evs) for ch, evs in seen.items()} == {
+        ch: digits for ch, (_, digits) in plan.items()
+    }
+    assert seen[7][0].start == pytest.approx(0.50, abs=0.010)
+
+
+def test_linear_is_the_decoded_audio_in_the_banks_own_buffer():
+    codes = board_audio(4, 0.2, {2: (0.0, "5")})
+    bank = ChannelBank(4, law="alaw")
+    frame = next(ticks(codes))
+    tick = bank.process(frame)
+    np.testing.assert_array_equal(tick.linear, g711.alaw_decode(frame))
+    assert tick.linear.shape == (4, FRAME) and tick.linear.dtype == np.int16
+    assert bank.process(frame).linear is tick.linear  # no allocation per tick
+
+
+def test_linear_input_is_accepted():
+    linear = g711.alaw_decode(board_audio(2, 1.0, {1: (0.2, "42")}))
+    bank = ChannelBank(2)
+    digits = [(ch, e.digit) for f in ticks(linear) for ch, e in bank.process(f).digits]
+    assert digits == [(1, "4"), (1, "2")]
+
+
+def test_bank_agrees_with_a_detector_per_channel():
+    codes = board_audio(3, 1.5, {0: (0.3, "7"), 1: (0.0, "*0"), 2: (0.9, "8")})
+    bank = ChannelBank(3)
+    from_bank = {ch: [] for ch in range(3)}
+    for frame in ticks(codes):
+        for channel, event in bank.process(frame).digits:
+            from_bank[channel].append(event)
+    for channel in range(3):
+        detector = DtmfDetector()
+        alone = [e for f in ticks(codes[channel:channel + 1]) for e in
+                 detector.feed(g711.alaw_decode(f[0]))]
+        assert from_bank[channel] == alone
+
+
+def test_onset_comes_within_45ms_of_key_down():
+    codes = board_audio(8, 0.5, {5: (0.1234, "6")})
+    bank = ChannelBank(8)
+    for index, frame in enumerate(ticks(codes)):
+        tick = bank.process(frame)
+        if tick.onsets:
+            assert [(ch, o.digit) for ch, o in tick.onsets] == [(5, "6")]
+            assert (index + 1) * FRAME / 8000 - 0.1234 <= 0.045
+            return
+    pytest.fail("no onset")
+
+
+def test_reset_restarts_a_channels_stream_only():
+    codes = board_audio(2, 1.0, {0: (0.5, "3"), 1: (0.5, "3")})
+    bank = ChannelBank(2)
+    frames = list(ticks(codes))
+    for frame in frames[:10]:
+        bank.process(frame)
+    bank.reset(1)  # the call on channel 1 ended at 0.2 s; a new one starts
+    digits = [(ch, e) for f in frames[10:] for ch, e in bank.process(f).digits]
+    assert [(ch, e.digit) for ch, e in digits] == [(0, "3"), (1, "3")]
+    assert digits[0][1].start == pytest.approx(0.5, abs=0.01)
+    assert digits[1][1].start == pytest.approx(0.3, abs=0.01)
+
+
+@pytest.mark.parametrize("frames, error", [
+    (np.zeros((3, 160), dtype=np.uint8), ValueError),
+    (np.zeros((2, 80), dtype=np.uint8), ValueError),
+    (np.zeros((2, 160), dtype=np.float32), TypeError),
+    ([[0] * 160] * 2, ValueError),
+])
+def test_wrong_frames_are_refused(frames, error):
+    with pytest.raises(error):
+        ChannelBank(2).process(frames)
+
+
+def test_bad_construction_is_refused():
+    with pytest.raises(ValueError, match="law"):
+        ChannelBank(2, law="gsm")
+    with pytest.raises(ValueError, match="8000"):
+        ChannelBank(2, rate=16000)
+    with pytest.raises(IndexError):
+        ChannelBank(2).reset(2)
