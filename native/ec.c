@@ -8,14 +8,22 @@
 /* Background step size, and its fraction while double talk is declared. */
 #define STEP 1.0
 #define STEP_DOUBLE_TALK (STEP / 16.0)
+/* Once converged (ERLE over 20 dB): a smaller step leaves less gradient noise in the
+ * coefficients, and less room to follow near-end speech that no detector caught. */
+#define STEP_ARMED 0.3
 /* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. */
 #define IPNLMS_ALPHA (-0.5)
-/* Two-path transfer: background better than the foreground by 0.5 dB in a window (and
- * 6 dB under the rx), or 3 dB worse in four consecutive ones. */
+/* Two-path transfer: the candidate better than the foreground by 0.5 dB in a window (and
+ * 6 dB under the rx); the background restored when the candidate was 3 dB worse in two
+ * consecutive ones. */
 #define COPY_RATIO 0.9
-#define COPY_WINDOWS 1
 #define RESTORE_RATIO 2.0
-#define RESTORE_WINDOWS 4
+/* ... and while near-end speech is declared, 6 dB better and 12 dB under the rx in eight
+ * consecutive windows (a changed echo path). */
+#define COPY_SOURCE hc
+#define ESCAPE_RATIO 0.25
+#define ESCAPE_WINDOWS 8
+#define RESTORE_WINDOWS 2
 /* Skip the update when the far end and its whitened history disagree this much. */
 #define CROSS_MIN 0.5
 /* Far-end prediction gain above which the far end counts as narrow-band (35 dB; speech
@@ -29,11 +37,17 @@
 /* Double-talk detectors. */
 #define GEIGEL_RATIO 0.5 /* 6 dB: the smallest ERL G.168 expects */
 #define GEIGEL_HOLD 240  /* 30 ms */
-#define NCC_THRESHOLD 0.85
+#define NCC_THRESHOLD 0.97
 #define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
-#define NLP_MARGIN 4.0   /* 6 dB over the known residual echo */
-/* Smoothing of the short-term powers (per sample): about 4 ms. */
-#define POWER_SMOOTHING (1.0 / 32.0)
+#define NLP_MARGIN 10.0  /* 10 dB over the measured residual echo */
+/* ... taken as no less than 30 dB under the echo: deeper than that, the residual follows
+ * the far end's spectrum, not its level, and swings past any margin. */
+#define RESIDUAL_FLOOR 1e-3
+#define ARMED_RATIO 0.01 /* 20 dB ERLE */
+#define ERLE_DECAY 0.9   /* per window: the ERLE is measured over about 80 ms */
+#define DISARM_WINDOWS 250 /* 2 s */
+/* Smoothing of the short-term powers (per sample): about 8 ms. */
+#define POWER_SMOOTHING (1.0 / 64.0)
 
 static double clamp(double v, double lo, double hi)
 {
@@ -55,7 +69,6 @@ void ec_reset(ec_state_t *s)
     memset(s, 0, sizeof *s);
     s->config = config;
     s->prediction_gain = 1.0;
-    s->residual_ratio = 1.0;
     s->noise_floor = level_power(-70.0);
     s->nlp_gain = 1.0;
     s->noise_seed = 0x2545f491u;
@@ -187,23 +200,34 @@ static void update_predictor(ec_state_t *s)
     }
 }
 
-/* Two-path decision at the end of each window. */
+/* Two-path decision at the end of each window. The background is judged by a snapshot
+ * taken at the start of the window (the candidate), on samples it never adapted on: the
+ * background's own a priori error is no fair judge, because an NLMS step along the
+ * prewhitened far end also predicts the next sample of whatever it adapted to, near-end
+ * speech included. */
 static void end_window(ec_state_t *s)
 {
     const int taps = s->config.taps;
     int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
     if (!active) {
-        s->better_windows = 0;
         s->worse_windows = 0;
-    } else if (s->win_eb < COPY_RATIO * s->win_ef && s->win_eb < 0.25 * s->win_y) {
+        s->escape_windows = 0;
+    } else if (!s->win_near && s->win_ec < COPY_RATIO * s->win_ef
+               && s->win_ec < 0.25 * s->win_y) {
         s->worse_windows = 0;
-        if (++s->better_windows >= COPY_WINDOWS) {
-            memcpy(s->hf, s->hb, (size_t) taps * sizeof s->hf[0]);
-            s->converged = 1;
-            s->better_windows = 0;
+        s->escape_windows = 0;
+        memcpy(s->hf, s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
+        s->converged = 1;
+    } else if (s->win_near && s->win_ec < ESCAPE_RATIO * s->win_ef
+               && s->win_ec < 0.0625 * s->win_y) {
+        /* Near-end speech or a changed echo path: energy cannot tell them apart, but
+         * only a new path lets a (slowed) filter cancel this much better for long. */
+        s->worse_windows = 0;
+        if (++s->escape_windows >= ESCAPE_WINDOWS) {
+            memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
+            s->escape_windows = 0;
         }
-    } else if (s->win_eb > RESTORE_RATIO * s->win_ef) {
-        s->better_windows = 0;
+    } else if (s->win_ec > RESTORE_RATIO * s->win_ef) {
         if (++s->worse_windows >= RESTORE_WINDOWS) {
             memcpy(s->hb, s->hf, (size_t) taps * sizeof s->hb[0]);
             double l1 = 0.0;
@@ -213,13 +237,30 @@ static void end_window(ec_state_t *s)
             s->worse_windows = 0;
         }
     } else {
-        s->better_windows = 0;
         s->worse_windows = 0;
+        s->escape_windows = 0;
     }
+    /* The foreground's ERLE over recent windows of far-end single talk. */
+    if (active && !s->win_near) {
+        s->sum_ef = ERLE_DECAY * s->sum_ef + s->win_ef;
+        s->sum_y = ERLE_DECAY * s->sum_y + s->win_y;
+    }
+    /* Armed at 20 dB; disarmed only after DISARM_WINDOWS active windows under 10 dB
+     * (a new echo path), since near-end speech that slips past every detector raises
+     * the residual just the same. */
+    if (s->sum_ef < ARMED_RATIO * s->sum_y) {
+        s->armed = 1;
+        s->disarm_windows = 0;
+    } else if (active && s->sum_ef > 10.0 * ARMED_RATIO * s->sum_y) {
+        if (++s->disarm_windows >= DISARM_WINDOWS)
+            s->armed = 0;
+    }
+    memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
     /* Exact window energy of the whitened history (the running sum drifts). */
     s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
     s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
-    s->win_eb = s->win_ef = s->win_y = s->win_x = 0.0;
+    s->win_ec = s->win_ef = s->win_y = s->win_x = 0.0;
+    s->win_near = 0;
     s->win_fill = 0;
     update_predictor(s);
 }
@@ -285,6 +326,7 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     double q, qw;
     double yb = filter_background(s->hb, xv, &s->xw[p], taps, &q, &qw);
     double yf = dot(s->hf, xv, taps);
+    double ec = y - dot(s->hc, xv, taps);
     double eb = y - yb;
     double ef = y - yf;
 
@@ -295,25 +337,44 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     s->p_ef += POWER_SMOOTHING * (ef * ef - s->p_ef);
     s->c_yyhat += POWER_SMOOTHING * (y * yf - s->c_yyhat);
 
-    /* Double talk: Geigel on the residual (before convergence, the rx itself) ... */
+    /* Near-end detection. Geigel, on the residual (before convergence the rx itself):
+     * louder than a 6 dB ERL echo of the far end's recent peak. */
     if (fabs(ef) > GEIGEL_RATIO * far_peak)
         s->geigel_hold = GEIGEL_HOLD;
     else if (s->geigel_hold > 0)
         s->geigel_hold--;
-    /* ... and the normalized cross-correlation of rx with the echo estimate. */
+    /* Normalized cross-correlation of the rx with the echo estimate: below NCC_THRESHOLD
+     * the rx holds something the echo path does not explain. Meaningful only once the
+     * filter cancels ARMED_RATIO (20 dB): before that, unconverged echo looks the same
+     * as near-end speech. */
     int echo_expected = s->p_yhat > level_power(-60.0) && s->p_yhat > 4.0 * s->noise_floor;
-    int ncc_double_talk = 0;
-    if (s->converged && echo_expected) {
+    int armed = s->armed;
+    int ncc_low = 0;
+    if (armed && echo_expected) {
         double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
-        ncc_double_talk = ncc < NCC_THRESHOLD;
+        ncc_low = ncc < NCC_THRESHOLD;
     }
-    int double_talk = s->geigel_hold > 0 || ncc_double_talk;
+    if (s->geigel_hold > 0 || ncc_low)
+        s->talk_hold = GEIGEL_HOLD;
+    else if (s->talk_hold > 0)
+        s->talk_hold--;
+    int hold_back = armed && s->talk_hold > 0;
+    /* For the NLP also: the residual 10 dB over the residual echo the foreground is
+     * measured to leave (its ERLE over recent windows of single talk). */
+    double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
+    int residual_high = echo_expected
+                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
+                                         + 2.0 * s->noise_floor;
+    if (s->talk_hold > 0 || residual_high)
+        s->near_hold = NEAR_HOLD;
+    else if (s->near_hold > 0)
+        s->near_hold--;
 
     /* Background adaptation: the a priori error along the prewhitened far end. The
      * prediction error of the far end is uncorrelated with its past, so E[xw x'] is
      * triangular with equal eigenvalues: every mode of the filter converges alike. */
     if (s->p_x > level_power(-45.0) && !s->tone) {
-        double mu = double_talk ? STEP_DOUBLE_TALK : STEP;
+        double mu = hold_back ? STEP_DOUBLE_TALK : armed ? STEP_ARMED : STEP;
         /* IPNLMS: step_k = mu e g_k xw_k / sum_j g_j x_j xw_j, gains g_k = a + b |h_k|
          * summing to one. The denominator makes the a posteriori error exactly
          * (1 - mu) e; it is bounded below by sum g xw^2, which it equals on average,
@@ -329,10 +390,11 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     }
 
     /* Two-path windows. */
-    s->win_eb += eb * eb;
+    s->win_ec += ec * ec;
     s->win_ef += ef * ef;
     s->win_y += y * y;
     s->win_x += (double) x * x;
+    s->win_near |= hold_back;
     if (++s->win_fill >= EC_WINDOW)
         end_window(s);
 
@@ -342,19 +404,6 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     else
         s->noise_floor *= 1.0000866;
     s->noise_floor = clamp(s->noise_floor, level_power(-80.0), level_power(-10.0));
-
-    /* Residual echo the filter leaves: follows improvements fast, degradations slowly. */
-    if (echo_expected && !double_talk) {
-        double ratio = clamp(s->p_ef / s->p_yhat, 1e-6, 1.0);
-        double rate = ratio < s->residual_ratio ? 1.0 / 128.0 : 1.0 / 16384.0;
-        s->residual_ratio += rate * (ratio - s->residual_ratio);
-    }
-    int near_end = double_talk
-                   || s->p_ef > NLP_MARGIN * s->residual_ratio * s->p_yhat + 2.0 * s->noise_floor;
-    if (near_end)
-        s->near_hold = NEAR_HOLD;
-    else if (s->near_hold > 0)
-        s->near_hold--;
 
     if (!s->config.nlp)
         return saturate(ef);

@@ -16,10 +16,11 @@
  * Structure
  *   - Two adaptive FIR filters of `taps` coefficients (two-path structure): a background
  *     filter adapts on every sample of far-end signal; the foreground filter, which makes
- *     the output, only takes a copy of the background filter when the background has
- *     cancelled better than the foreground over an 8 ms window of far-end signal. A
- *     background filter damaged by double talk therefore never reaches the output, and is
- *     restored from the foreground once it is seen to be worse.
+ *     the output, takes a copy of the background only when that copy, frozen for an 8 ms
+ *     window of far-end signal (so judged on samples it never adapted on), cancelled
+ *     better than the foreground over it. A background filter damaged by double talk
+ *     therefore never reaches the output, and is restored from the foreground once it
+ *     is seen to be worse.
  *   - The background filter adapts by IPNLMS (improved proportionate NLMS: a tap's step
  *     grows with its magnitude, so the few large taps of a sparse, delayed hybrid response
  *     converge first), along a prewhitened far end: a running 8th-order linear predictor of the
@@ -39,8 +40,8 @@
  *     filter is known to leave. Near-end speech, and DTMF from the caller, are never
  *     muted; a 60 ms hangover keeps the NLP off through the gaps of near-end speech.
  *
- * No allocation: all state, both 512-tap filters and the delay lines, lives in
- * ec_state_t (about 14 KB).
+ * No allocation: all state, the three 512-tap filters and the delay lines, lives
+ * in ec_state_t (about 16 KB).
  */
 #ifndef APPLIANCE_EC_H
 #define APPLIANCE_EC_H
@@ -70,6 +71,7 @@ typedef struct ec_state_s {
     float x[2 * EC_MAX_TAPS];
     float xw[2 * EC_MAX_TAPS];   /* the same history, prewhitened */
     float hb[EC_MAX_TAPS];       /* background filter (adapting) */
+    float hc[EC_MAX_TAPS];       /* candidate: the background at the window's start */
     float hf[EC_MAX_TAPS];       /* foreground filter (makes the output) */
     int32_t pos;
     double xw_energy;            /* sum of xw^2 over the window */
@@ -85,15 +87,19 @@ typedef struct ec_state_s {
     float peak[EC_PEAK_BLOCKS];
     int32_t peak_block;
     int32_t peak_fill;
-    int32_t geigel_hold;          /* samples of double talk left to declare */
+    int32_t geigel_hold;          /* samples of Geigel detection left to declare */
+    int32_t talk_hold;            /* samples of double talk (Geigel or NCC) left */
     /* Smoothed powers (per sample), correlation and the two-path window sums. */
     double p_x, p_y, p_yhat, p_ef, c_yyhat;
-    double win_eb, win_ef, win_y, win_x;
+    double win_ec, win_ef, win_y, win_x;
     int32_t win_fill;
-    int32_t better_windows, worse_windows;
+    int32_t win_near;            /* double talk or near-end speech in this window */
+    int32_t worse_windows, escape_windows;
     int32_t converged;           /* foreground has taken at least one copy */
+    double sum_ef, sum_y;        /* residual and rx energy over recent windows */
+    int32_t armed;               /* ERLE reached 20 dB: the detectors can be trusted */
+    int32_t disarm_windows;
     /* NLP and comfort noise. */
-    double residual_ratio;       /* residual echo power / echo estimate power */
     double noise_floor;          /* tracked background noise power of the residual */
     double nlp_gain;             /* 1 passes the residual, 0 is all comfort noise */
     int32_t near_hold;           /* samples of NLP hangover left after near-end speech */

@@ -49,6 +49,19 @@ def echo_path_models():
     return dict(models)
 
 
+_TONES = re.compile(r"const\s+int\s+tones_6_4_2_7\[\]\[2\]\s*=\s*\{(.*?)\};", re.S)
+
+
+def narrowband_tones():
+    """[(f1, f2), ...] Hz (f2 = 0: single tone): the narrow-band signals of G.168 test 6
+    (clause 6.4.2.7), from the same header."""
+    text = G168_MODELS_H.read_text() if G168_MODELS_H.exists() else ""
+    match = _TONES.search(text)
+    require_system(match, f"G.168 test 6 tones ({G168_MODELS_H}, apt-get install libspandsp-dev)")
+    pairs = [tuple(int(v) for v in p) for p in re.findall(r"\{\s*(\d+)\s*,\s*(\d+)\s*\}", match.group(1))]
+    return [p for p in pairs if p != (0, 0)]
+
+
 def echo_path(model, delay_ms, erl_db, far_end):
     """Impulse response: `delay_ms` of pure delay then `model`, scaled so that the echo of
     `far_end` is `erl_db` below it (echo return loss measured on that very signal)."""
