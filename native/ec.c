@@ -56,7 +56,7 @@ static double clamp(double v, double lo, double hi)
 
 int ec_init(ec_state_t *s, const ec_config_t *config)
 {
-    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS)
+    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % 4 != 0)
         return EC_ERR_TAPS;
     s->config = *config;
     ec_reset(s);
@@ -74,76 +74,156 @@ void ec_reset(ec_state_t *s)
     s->noise_seed = 0x2545f491u;
 }
 
-/* Dot product of `n` floats with independent partial sums (vectorizes without
- * reassociating a single sum, which strict IEEE arithmetic forbids). */
-static float dot(const float *restrict a, const float *restrict b, int n)
+/* The per-sample work: dot products and the update over the 512 taps, in four lanes
+ * (lane k takes the taps i = k mod 4; lanes are summed as (0 + 1) + (2 + 3)). GCC and
+ * Clang get the lanes as SSE/NEON vectors through their vector extension: their
+ * auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
+ * interleaves hand-unrolled partial sums badly. Other compilers run the same arithmetic
+ * in scalars (also with EC_SCALAR defined), with identical results. */
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+typedef float lanes_t __attribute__((vector_size(16)));
+typedef int32_t mask_t __attribute__((vector_size(16)));
+
+static inline lanes_t load(const float *p)
 {
-    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++)
-            acc[k] += a[i + k] * b[i + k];
-    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++)
-        sum += a[i] * b[i];
-    return sum;
+    lanes_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-/* The background filter's output, fused with the two sums its IPNLMS normalization
- * needs: q = sum |h| x xw and qw = sum |h| xw^2. */
-static float filter_background(const float *restrict h, const float *restrict x,
-                               const float *restrict xw, int n, double *q, double *qw)
+static inline void store(float *p, lanes_t v)
 {
-    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    float accq[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    float accw[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            float hk = h[i + k];
-            float m = fabsf(hk) * xw[i + k];
-            acc[k] += hk * x[i + k];
-            accq[k] += m * x[i + k];
-            accw[k] += m * xw[i + k];
+    memcpy(p, &v, sizeof v);
+}
+
+static inline lanes_t splat(float v)
+{
+    lanes_t r = {v, v, v, v};
+    return r;
+}
+
+static inline lanes_t absolute(lanes_t v)
+{
+    mask_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= 0x7fffffff;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+static inline float total(lanes_t v)
+{
+    return (v[0] + v[1]) + (v[2] + v[3]);
+}
+#else
+typedef struct {
+    float v[4];
+} lanes_t;
+
+static inline lanes_t load(const float *p)
+{
+    lanes_t r = {{p[0], p[1], p[2], p[3]}};
+    return r;
+}
+
+static inline void store(float *p, lanes_t v)
+{
+    memcpy(p, v.v, sizeof v.v);
+}
+
+static inline lanes_t splat(float v)
+{
+    lanes_t r = {{v, v, v, v}};
+    return r;
+}
+
+static inline lanes_t absolute(lanes_t v)
+{
+    for (int k = 0; k < 4; k++)
+        v.v[k] = fabsf(v.v[k]);
+    return v;
+}
+
+static inline float total(lanes_t v)
+{
+    return (v.v[0] + v.v[1]) + (v.v[2] + v.v[3]);
+}
+#endif
+
+/* Dot product of `n` floats, n a multiple of 4. */
+static float dot(const float *restrict a, const float *restrict b, int n)
+{
+    lanes_t acc = splat(0.0f);
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        acc += load(a + i) * load(b + i);
+#else
+        for (int k = 0; k < 4; k++)
+            acc.v[k] += a[i + k] * b[i + k];
+#endif
+    }
+    return total(acc);
+}
+
+/* All three filters over the same far-end history in one pass, with the two sums the
+ * background's IPNLMS normalization needs: q = sum |hb| x xw and qw = sum |hb| xw^2. */
+typedef struct {
+    float yb, yf, yc, q, qw;
+} filters_t;
+
+static filters_t filter_all(const float *restrict hb, const float *restrict hf,
+                            const float *restrict hc, const float *restrict x,
+                            const float *restrict xw, int n)
+{
+    lanes_t ab = splat(0.0f), af = ab, ac = ab, aq = ab, aw = ab;
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        lanes_t xk = load(x + i);
+        lanes_t wk = load(xw + i);
+        lanes_t hk = load(hb + i);
+        lanes_t m = absolute(hk) * wk;
+        ab += hk * xk;
+        af += load(hf + i) * xk;
+        ac += load(hc + i) * xk;
+        aq += m * xk;
+        aw += m * wk;
+#else
+        for (int k = 0; k < 4; k++) {
+            float xk = x[i + k], wk = xw[i + k], hk = hb[i + k];
+            float m = fabsf(hk) * wk;
+            ab.v[k] += hk * xk;
+            af.v[k] += hf[i + k] * xk;
+            ac.v[k] += hc[i + k] * xk;
+            aq.v[k] += m * xk;
+            aw.v[k] += m * wk;
         }
-    float sum = 0.0f, sq = 0.0f, sw = 0.0f;
-    for (int k = 0; k < 8; k++) {
-        sum += acc[k];
-        sq += accq[k];
-        sw += accw[k];
+#endif
     }
-    for (; i < n; i++) {
-        float m = fabsf(h[i]) * xw[i];
-        sum += h[i] * x[i];
-        sq += m * x[i];
-        sw += m * xw[i];
-    }
-    *q = (double) sq;
-    *qw = (double) sw;
-    return sum;
+    filters_t r = {total(ab), total(af), total(ac), total(aq), total(aw)};
+    return r;
 }
 
 /* IPNLMS update h += step * (a + b |h|) * x; returns the new sum of |h|. */
 static double update(float *restrict h, const float *restrict x, int n, float step, float a,
                      float b)
 {
-    float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
+    lanes_t acc = splat(0.0f);
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        lanes_t v = load(h + i);
+        v += splat(step) * (splat(a) + splat(b) * absolute(v)) * load(x + i);
+        store(h + i, v);
+        acc += absolute(v);
+#else
+        for (int k = 0; k < 4; k++) {
             float v = h[i + k];
             v += step * (a + b * fabsf(v)) * x[i + k];
             h[i + k] = v;
-            acc[k] += fabsf(v);
+            acc.v[k] += fabsf(v);
         }
-    float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; i < n; i++) {
-        float v = h[i];
-        v += step * (a + b * fabsf(v)) * x[i];
-        h[i] = v;
-        sum += fabsf(v);
+#endif
     }
-    return (double) sum;
+    return (double) total(acc);
 }
 
 /* Levinson-Durbin: the order-EC_LPC_ORDER predictor of autocorrelation r (a[0] = 1);
@@ -323,10 +403,12 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 
     /* Both filters. */
     const float *xv = &s->x[p];
-    double q, qw;
-    double yb = filter_background(s->hb, xv, &s->xw[p], taps, &q, &qw);
-    double yf = dot(s->hf, xv, taps);
-    double ec = y - dot(s->hc, xv, taps);
+    filters_t fr = filter_all(s->hb, s->hf, s->hc, xv, &s->xw[p], taps);
+    double yb = fr.yb;
+    double yf = fr.yf;
+    double q = fr.q;
+    double qw = fr.qw;
+    double ec = y - fr.yc;
     double eb = y - yb;
     double ef = y - yf;
 

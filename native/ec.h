@@ -59,7 +59,8 @@
 #define EC_ERR_TAPS (-1)
 
 typedef struct {
-    int32_t taps;          /* echo path capacity in samples: EC_MIN_TAPS .. EC_MAX_TAPS */
+    int32_t taps;          /* echo path capacity in samples: EC_MIN_TAPS .. EC_MAX_TAPS,
+                            * a multiple of 4 */
     int32_t nlp;           /* nonzero: non-linear processor on (residual echo suppressed) */
     int32_t comfort_noise; /* nonzero: the NLP fills what it removes with comfort noise */
 } ec_config_t;
