@@ -11,6 +11,10 @@
 /* Once converged (ERLE over 20 dB): a smaller step leaves less gradient noise in the
  * coefficients, and less room to follow near-end speech that no detector caught. */
 #define STEP_ARMED 0.3
+/* Variable step: noise floor margin and the smallest fraction of the step. */
+#define NOISE_MARGIN 1.0
+#define STEP_MIN 0.05
+#define NF_BLOCK 2000 /* noise floor minimum statistics: 250 ms blocks */
 /* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. */
 #define IPNLMS_ALPHA (-0.5)
 /* Two-path transfer: the candidate better than the foreground by 0.5 dB in a window (and
@@ -69,7 +73,10 @@ void ec_reset(ec_state_t *s)
     memset(s, 0, sizeof *s);
     s->config = config;
     s->prediction_gain = 1.0;
-    s->noise_floor = level_power(-70.0);
+    s->noise_floor = level_power(-80.0);
+    s->nf_block_min = 1e30;
+    for (int b = 0; b < EC_NF_BLOCKS; b++)
+        s->nf_min[b] = 1e30;
     s->nlp_gain = 1.0;
     s->noise_seed = 0x2545f491u;
 }
@@ -328,10 +335,13 @@ static void end_window(ec_state_t *s)
     /* Armed at 20 dB; disarmed only after DISARM_WINDOWS active windows under 10 dB
      * (a new echo path), since near-end speech that slips past every detector raises
      * the residual just the same. */
-    if (s->sum_ef < ARMED_RATIO * s->sum_y) {
+    /* Line noise in the residual is no fault of the filter: allow for it. */
+    double noise = 2.0 * s->noise_floor * EC_WINDOW / (1.0 - ERLE_DECAY);
+    if (s->converged && s->sum_y > 100.0 * noise
+        && s->sum_ef < ARMED_RATIO * s->sum_y + noise) {
         s->armed = 1;
         s->disarm_windows = 0;
-    } else if (active && s->sum_ef > 10.0 * ARMED_RATIO * s->sum_y) {
+    } else if (active && s->sum_ef > 10.0 * ARMED_RATIO * s->sum_y + noise) {
         if (++s->disarm_windows >= DISARM_WINDOWS)
             s->armed = 0;
     }
@@ -457,6 +467,11 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
      * triangular with equal eigenvalues: every mode of the filter converges alike. */
     if (s->p_x > level_power(-45.0) && !s->tone) {
         double mu = hold_back ? STEP_DOUBLE_TALK : armed ? STEP_ARMED : STEP;
+        /* Nonparametric variable step (after Benesty et al., 2006): the part of the
+         * error that is line noise teaches nothing, so the step shrinks as the error
+         * nears the noise floor. The error is the foreground's: the background's own
+         * a priori error flatters it (see end_window). */
+        mu *= clamp(1.0 - sqrt(NOISE_MARGIN * s->noise_floor / (s->p_ef + 1e-9)), STEP_MIN, 1.0);
         /* IPNLMS: step_k = mu e g_k xw_k / sum_j g_j x_j xw_j, gains g_k = a + b |h_k|
          * summing to one. The denominator makes the a posteriori error exactly
          * (1 - mu) e; it is bounded below by sum g xw^2, which it equals on average,
@@ -480,12 +495,21 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     if (++s->win_fill >= EC_WINDOW)
         end_window(s);
 
-    /* Noise floor of the residual: falls fast, rises 3 dB per second. */
-    if (s->p_ef < s->noise_floor)
-        s->noise_floor += (s->p_ef - s->noise_floor) / 256.0;
-    else
-        s->noise_floor *= 1.0000866;
-    s->noise_floor = clamp(s->noise_floor, level_power(-80.0), level_power(-10.0));
+    /* Noise floor of the residual by minimum statistics: the smallest short-term power
+     * over the last 1 to 1.25 s (four finished blocks of 250 ms and the current one). */
+    if (s->p_ef < s->nf_block_min)
+        s->nf_block_min = s->p_ef;
+    if (++s->nf_fill >= NF_BLOCK) {
+        s->nf_fill = 0;
+        s->nf_min[s->nf_next] = s->nf_block_min;
+        s->nf_next = (s->nf_next + 1) % EC_NF_BLOCKS;
+        s->nf_block_min = s->p_ef;
+    }
+    double floor = s->nf_block_min;
+    for (int b = 0; b < EC_NF_BLOCKS; b++)
+        if (s->nf_min[b] < floor)
+            floor = s->nf_min[b];
+    s->noise_floor = clamp(floor, level_power(-80.0), level_power(-10.0));
 
     if (!s->config.nlp)
         return saturate(ef);

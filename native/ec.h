@@ -55,6 +55,7 @@
 #define EC_WINDOW 64
 #define EC_PEAK_BLOCK 16
 #define EC_PEAK_BLOCKS 33
+#define EC_NF_BLOCKS 4
 
 #define EC_ERR_TAPS (-1)
 
@@ -102,6 +103,9 @@ typedef struct ec_state_s {
     int32_t disarm_windows;
     /* NLP and comfort noise. */
     double noise_floor;          /* tracked background noise power of the residual */
+    double nf_min[EC_NF_BLOCKS];  /* its minimum statistics: block minima */
+    double nf_block_min;
+    int32_t nf_next, nf_fill;
     double nlp_gain;             /* 1 passes the residual, 0 is all comfort noise */
     int32_t near_hold;           /* samples of NLP hangover left after near-end speech */
     uint32_t noise_seed;
