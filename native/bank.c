@@ -3,8 +3,7 @@
 #include "g711.h"
 
 int bank_process(int32_t law, size_t channels, size_t frame, const uint8_t *codes,
-                 int16_t *linear, dtmf_state_t *dtmf, dtmf_event_t *dtmf_events,
-                 size_t max_dtmf_events, bank_counts_t *counts)
+                 int16_t *linear, const bank_stages_t *stages, bank_counts_t *counts)
 {
     size_t samples = channels * frame;
     switch (law) {
@@ -19,9 +18,15 @@ int bank_process(int32_t law, size_t channels, size_t frame, const uint8_t *code
     default:
         return BANK_ERR_LAW;
     }
-    int found = dtmf_process_batch(dtmf, channels, linear, frame, dtmf_events, max_dtmf_events);
-    if (found < 0)
+    int digits = dtmf_process_batch(stages->dtmf, channels, linear, frame, stages->dtmf_events,
+                                    stages->max_dtmf_events);
+    if (digits < 0)
         return BANK_ERR_DTMF_EVENTS;
-    counts->dtmf = found;
+    int tones = cpt_process_batch(stages->cpt, channels, stages->cpt_enabled, linear, frame,
+                                  stages->cpt_events, stages->max_cpt_events);
+    if (tones < 0)
+        return BANK_ERR_CPT_EVENTS;
+    counts->dtmf = digits;
+    counts->cpt = tones;
     return 0;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #define DTMF_SUBBLOCK 32      /* samples per analysis step (4 ms) */
+#define DTMF_SEGMENTS 2       /* independent Goertzel recurrences per sub-block */
 #define DTMF_WINDOW_BLOCKS 4  /* sub-blocks per analysis window (16 ms) */
 #define DTMF_HISTORY 16       /* decisions kept for edge placement */
 
@@ -59,10 +60,17 @@ typedef struct {
 typedef struct dtmf_state_s {
     dtmf_config_t config;
     /* Constants per Q.23 frequency, computed by init: Goertzel coefficient, the factors
-     * that turn the recurrence into the block's DFT, and one sub-block's phase advance. */
+     * that turn a recurrence into the DFT of its sub-block or segment, the shift of each
+     * segment to its sub-block's start, and one sub-block's phase advance. */
     float coef[8];
-    double tail1_re[8], tail1_im[8]; /* e^(-j w (SUBBLOCK - 1)) */
-    double tail2_re[8], tail2_im[8]; /* e^(-j w SUBBLOCK) */
+    double tail1_re[8], tail1_im[8];         /* e^(-j w (SUBBLOCK - 1)) */
+    double tail_re[8], tail_im[8];           /* e^(-j w SUBBLOCK) */
+    double seg_tail1_re[8], seg_tail1_im[8]; /* e^(-j w (SEGMENT - 1)) */
+    double seg_tail2_re[8], seg_tail2_im[8]; /* e^(-j w SEGMENT) */
+    double seg_shift_re[DTMF_SEGMENTS][8];   /* e^(-j w SEGMENT m) */
+    double seg_shift_im[DTMF_SEGMENTS][8];
+    double min_power;                        /* mean power of a tone at min_level_dbm0 */
+    double min_twist, max_twist;             /* high/low power ratio limits */
     /* Goertzel recurrences of the sub-block being filled, one lane per Q.23 frequency. */
     float s1[8];
     float s2[8];
@@ -80,22 +88,22 @@ typedef struct dtmf_state_s {
     int64_t position;         /* samples consumed since init/reset */
     double prev_re[8];        /* previous window's spectrum, for the frequency estimate */
     double prev_im[8];
-    /* Per-window amplitudes of the last DTMF_HISTORY windows, for edge placement. */
-    float amp[DTMF_HISTORY][8];
-    int64_t amp_end[DTMF_HISTORY]; /* sample after each window's last one */
-    int32_t amp_head;
-    int32_t amp_count;
+    /* Per-window bin powers of the last DTMF_HISTORY windows, for edge placement. */
+    float power[DTMF_HISTORY][8];
+    int64_t power_end[DTMF_HISTORY]; /* sample after each window's last one */
+    int32_t power_head;
+    int32_t power_count;
     /* Digit tracking */
     int32_t candidate;        /* digit index of the last valid windows, -1 if none */
     int32_t run;              /* consecutive valid windows with the candidate */
     int32_t current;          /* digit index being held, -1 if none */
     int32_t valid_windows;    /* valid windows seen while holding it */
-    int32_t onset_sent;
+    int32_t start_placed;     /* tone_start placed by its half-amplitude crossing */
     int32_t falling;          /* its amplitude dropped below half: a gap or the end */
     int32_t other;            /* consecutive valid windows of another digit */
     int64_t tone_start;       /* estimated first sample of the held digit */
     int64_t fall;             /* estimated end of the held digit when falling */
-    double steady[2];         /* steady amplitudes of its low and high tone */
+    double steady[2];         /* steady powers of its low and high tone */
     double last_ratio;        /* previous window's presence ratio */
 } dtmf_state_t;
 

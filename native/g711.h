@@ -7,7 +7,8 @@
  *     does; this is why -1 encodes as the smallest negative code, not as zero.
  *   - Decoded values sit in the middle of the quantisation interval and are returned
  *     left-justified in 16 bits (A-law peak +-32256, mu-law peak +-32124).
- * Transcoding follows G.711 Tables 3 (mu -> A) and 4 (A -> mu).
+ * Transcoding follows G.711 Tables 3 (mu -> A) and 4 (A -> mu), which are not the same as
+ * decoding and re-encoding (see g711.c); the sign is kept, negative zero included.
  *
  * G.711 is stateless, so this module has no state struct; every function is a block
  * function: const input, caller's output, length in samples. Safe from any thread.

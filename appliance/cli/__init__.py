@@ -2,8 +2,10 @@
 
 import click
 
+from appliance.cli.errors import AppGroup
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=AppGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="appliance")
 def main():
     """All-in-one call-centre appliance."""

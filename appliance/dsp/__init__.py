@@ -1,10 +1,11 @@
 """DSP for the appliance: thin numpy wrappers over the C core in ``native/``."""
 
 from appliance.dsp import g711
+from appliance.dsp.agc import Agc
 from appliance.dsp.echo import EchoCanceller, EchoCancellerBank
 from appliance.dsp.errors import DspError
 
-__all__ = ["ChannelBank", "DspError", "EchoCanceller", "EchoCancellerBank", "g711"]
+__all__ = ["Agc", "ChannelBank", "DspError", "EchoCanceller", "EchoCancellerBank", "g711"]
 
 
 def __getattr__(name):

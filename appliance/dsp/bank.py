@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from appliance.dsp import tones as cpt
 from appliance.dsp._binding import c_array, check, ffi, lib
-from appliance.dtmf.detector import new_states, split_events
+from appliance.dsp.toneplan import load_plan
+from appliance.dtmf import detector as dtmf
 
 FRAME = 160  # samples per channel per 20 ms tick at 8 kHz
 _LAWS = {"alaw": lib.BANK_LAW_ALAW, "ulaw": lib.BANK_LAW_ULAW}
@@ -35,7 +37,12 @@ class Tick:
 
 
 class ChannelBank:
-    def __init__(self, channels, law="alaw", rate=8000, frame=FRAME):
+    """The receive chain of `channels` channels. Call-progress tones (from `tone_plan`, a
+    plan name or file, see appliance.dsp.toneplan) are detected only on the channels
+    where `enable_tones` switched them on: outbound calls and lines that give only a busy
+    tone at hang-up."""
+
+    def __init__(self, channels, law="alaw", rate=8000, frame=FRAME, tone_plan="cn"):
         if law not in _LAWS:
             raise ValueError(f"law must be one of {sorted(_LAWS)}, not {law!r}")
         if rate != 8000:
@@ -48,10 +55,24 @@ class ChannelBank:
         self._law = _LAWS[law]
         self._linear = np.zeros((channels, frame), dtype=np.int16)
         self._linear_ptr = c_array(self._linear, np.int16, writable=True)
-        self._dtmf = new_states(channels)
+        self._plan = load_plan(tone_plan)
+        self._plan_tones = cpt.plan_tones(self._plan)
+        self._dtmf = dtmf.new_states(channels)
         # At most an onset and a digit per channel per analysis step.
-        self._dtmf_room = channels * (2 * (frame // lib.DTMF_SUBBLOCK + 1))
-        self._dtmf_events = ffi.new("dtmf_event_t[]", self._dtmf_room)
+        dtmf_room = channels * (2 * (frame // lib.DTMF_SUBBLOCK + 1))
+        self._dtmf_events = ffi.new("dtmf_event_t[]", dtmf_room)
+        self._cpt = cpt.new_states(self._plan, channels)
+        self._cpt_enabled = np.zeros(channels, dtype=np.uint8)
+        self._cpt_events, cpt_room = cpt.event_buffer(channels, frame)
+        self._stages = ffi.new("bank_stages_t *", {
+            "dtmf": self._dtmf,
+            "dtmf_events": self._dtmf_events,
+            "max_dtmf_events": dtmf_room,
+            "cpt": self._cpt,
+            "cpt_enabled": c_array(self._cpt_enabled, np.uint8),
+            "cpt_events": self._cpt_events,
+            "max_cpt_events": cpt_room,
+        })
         self._counts = ffi.new("bank_counts_t *")
 
     def process(self, frames):
@@ -71,14 +92,26 @@ class ChannelBank:
             raise TypeError(f"frames must be uint8 G.711 codes or int16 linear, not {frames.dtype}")
         check(
             lib.bank_process(law, self.channels, self.frame, codes, self._linear_ptr,
-                             self._dtmf, self._dtmf_events, self._dtmf_room, self._counts),
+                             self._stages, self._counts),
             "bank_process",
         )
-        digits, onsets = split_events(self._dtmf_events, self._counts.dtmf)
-        return Tick(linear=self._linear, digits=digits, onsets=onsets, tones=[])
+        digits, onsets = dtmf.split_events(self._dtmf_events, self._counts.dtmf)
+        tones = cpt.decode_events(self._cpt_events, self._counts.cpt, self._plan_tones)
+        return Tick(linear=self._linear, digits=digits, onsets=onsets, tones=tones)
+
+    def enable_tones(self, channel, on=True):
+        """Switches call-progress tone detection on `channel` on (from a fresh stream) or off."""
+        self._check(channel)
+        if on and not self._cpt_enabled[channel]:
+            lib.cpt_reset(self._cpt + channel)
+        self._cpt_enabled[channel] = 1 if on else 0
 
     def reset(self, channel):
         """A call on `channel` ended: its next sample starts a new stream at time 0."""
+        self._check(channel)
+        lib.dtmf_reset(self._dtmf + channel)
+        lib.cpt_reset(self._cpt + channel)
+
+    def _check(self, channel):
         if not 0 <= channel < self.channels:
             raise IndexError(f"channel {channel} is not in 0..{self.channels - 1}")
-        lib.dtmf_reset(self._dtmf + channel)

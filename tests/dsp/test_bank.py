@@ -113,3 +113,37 @@ def test_bad_construction_is_refused():
         ChannelBank(2, rate=16000)
     with pytest.raises(IndexError):
         ChannelBank(2).reset(2)
+
+
+def test_busy_tone_found_only_where_tones_are_switched_on():
+    from appliance.dsp.toneplan import load_plan
+    from appliance.dsp.tones import Tone
+
+    busy = load_plan("cn").render(Tone.BUSY, 3.0)
+    linear = np.zeros((3, busy.size + 8000), dtype=np.int16)
+    linear[0, 4000:4000 + busy.size] = busy
+    linear[2, 4000:4000 + busy.size] = busy
+    bank = ChannelBank(3, tone_plan="cn")
+    bank.enable_tones(2)
+    found = [(ch, e) for f in ticks(g711.alaw_encode(linear)) for ch, e in bank.process(f).tones]
+    assert {ch for ch, _ in found} == {2}
+    recognised = [e for _, e in found if e.end is None]
+    assert [e.tone for e in recognised] == [Tone.BUSY]
+    assert recognised[0].start == pytest.approx(0.5, abs=0.03)
+    assert recognised[0].detected - recognised[0].start <= 2 * 0.7  # within two cadences
+
+
+def test_digits_and_tones_together_on_one_channel():
+    from appliance.dsp.toneplan import load_plan
+    from appliance.dsp.tones import Tone
+
+    ringback = load_plan("us").render(Tone.RINGBACK, 7.0)
+    linear = np.zeros((1, ringback.size), dtype=np.int16)
+    linear[0] = ringback
+    digits = generate("42", on_ms=80, off_ms=80)
+    linear[0, 20000:20000 + digits.size] += digits  # keyed during the silence of a cycle
+    bank = ChannelBank(1, law="ulaw", tone_plan="us")
+    bank.enable_tones(0)
+    ticks_out = [bank.process(f) for f in ticks(g711.ulaw_encode(linear))]
+    assert "".join(e.digit for t in ticks_out for _, e in t.digits) == "42"
+    assert Tone.RINGBACK in {e.tone for t in ticks_out for _, e in t.tones}
