@@ -27,6 +27,8 @@ Measured:
            "diverged" when after < 20 dB
   near     near-end speech in the double-talk span: level change (dB) and waveform
            correlation of output against the near end sent
+  noise    steady ERLE with white line noise at -50 dBm0 (G.168 test 2C), noise subtracted
+  change   seconds of far-end speech to get back to 20 dB after the echo path changes
   DTMF     caller's digits (in rx, alone and over far-end speech) decoded behind the
            canceller by appliance.dtmf.detect, and their level change
   ch/core  seconds of 8 kHz audio per second of one core (each in its own C loop; ours also
@@ -256,6 +258,30 @@ def near_end_dtmf(run, models, far):
     return results
 
 
+def background_noise(run, models, far):
+    """Worst steady ERLE (6-9 s, the noise subtracted) with white noise at -50 dBm0."""
+    tx = far[: 9 * RATE]
+    noise = scaled(np.random.default_rng(7).normal(size=tx.size), -50.0)
+    worst = np.inf
+    for name in ("D2", "D5", "D8"):
+        echo = g168.echo_of(g168.echo_path(models[name], 20, 10, tx), tx)
+        out = run(tx, g168.to_int16(echo + noise)).astype(float)
+        span = slice(6 * RATE, 9 * RATE)
+        worst = min(worst, db(echo[span], out[span] - noise[span]))
+    return worst
+
+
+def path_change(run, models, far):
+    """Seconds after the echo path changes (D2 at 10 ms to D7 at 30 ms, 6 s in) until the
+    ERLE over 200 ms windows stays at 20 dB or more."""
+    tx = far[: 12 * RATE]
+    first = g168.echo_of(g168.echo_path(models["D2"], 10, 10, tx), tx)
+    second = g168.echo_of(g168.echo_path(models["D7"], 30, 8, tx), tx)
+    echo = np.concatenate([first[: 6 * RATE], second[6 * RATE :]])
+    out = run(tx, g168.to_int16(echo)).astype(float)
+    return t20(echo[6 * RATE :], out[6 * RATE :])
+
+
 def channels_per_core(run, far, seconds=10.0):
     tx = np.tile(far, int(np.ceil(seconds * RATE / far.size)))[: int(seconds * RATE)]
     echo = g168.to_int16(0.3 * np.roll(tx.astype(float), 80))
@@ -299,19 +325,22 @@ def main():
           "far end: recorded speech")
     header = (f"{'canceller':<13} {'t20 worst':>9} {'t20 med':>8} {'erle1-2 min':>11} "
               f"{'steady min':>10} {'DT during':>9} {'DT after':>8} {'near dB':>13} "
-              f"{'near corr':>9} {'DTMF ok':>7} {'DTMF dB':>13} {'ch/core':>8}")
+              f"{'near corr':>9} {'noise':>5} {'change':>6} {'DTMF ok':>7} {'DTMF dB':>13} "
+              f"{'ch/core':>8}")
     print(header)
     for name, run in runs.items():
         conv = convergence(run, models, far, args.quick)
         during, after, levels, corrs = double_talk(run, models, far, near)
         dtmf = near_end_dtmf(run, models, far)
+        noise = background_noise(run, models, far)
+        change = path_change(run, models, far)
         cpc = channels_per_core(run, far)
         t20s = conv[:, 0]
         print(
             f"{name:<13} {np.max(t20s):>9.1f} {np.median(t20s):>8.1f} {np.min(conv[:, 1]):>11.1f} "
             f"{np.min(conv[:, 2]):>10.1f} {during:>9.1f} {after:>8.1f}"
             f"{'diverged' if after < 20 else '':>0} "
-            f"{min(levels):>6.1f}..{max(levels):<5.1f} {min(corrs):>9.3f} "
+            f"{min(levels):>6.1f}..{max(levels):<5.1f} {min(corrs):>9.3f} {noise:>5.1f} {change:>6.1f} "
             f"{sum(ok for ok, _ in dtmf):>4}/{len(dtmf):<2} "
             f"{min(d for _, d in dtmf):>6.1f}..{max(d for _, d in dtmf):<5.1f} {cpc:>8.0f}",
             flush=True,
