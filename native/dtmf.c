@@ -411,7 +411,8 @@ static void whole_block(dtmf_state_t *s, const int16_t *samples, sink_t *sink)
     for (int j = 2; j < SEGMENT; j++) {
         for (int m = 0; m < DTMF_SEGMENTS; m++) {
             for (int k = 0; k < 8; k++) {
-                float s0 = x[m * SEGMENT + j] + coef[k] * s1[m][k] - s2[m][k];
+                /* (x - s2) first: only the multiply-add waits for the previous step */
+                float s0 = (x[m * SEGMENT + j] - s2[m][k]) + coef[k] * s1[m][k];
                 s2[m][k] = s1[m][k];
                 s1[m][k] = s0;
             }
@@ -447,7 +448,7 @@ static size_t partial_block(dtmf_state_t *s, const int16_t *samples, size_t n, s
         float x = (float) samples[j];
         s->energy += x * x;
         for (int k = 0; k < 8; k++) {
-            float s0 = x + s->coef[k] * s->s1[k] - s->s2[k];
+            float s0 = (x - s->s2[k]) + s->coef[k] * s->s1[k];
             s->s2[k] = s->s1[k];
             s->s1[k] = s0;
         }

@@ -39,14 +39,26 @@ def _check_build():
 _check_build()
 
 
+_DTYPES = {t: np.dtype(t) for t in (np.int16, np.uint8, np.int32, np.uint32, np.float32, np.float64)}
+_CTYPES = {
+    np.dtype(np.int16): "int16_t[]",
+    np.dtype(np.uint8): "uint8_t[]",
+    np.dtype(np.int32): "int32_t[]",
+    np.dtype(np.uint32): "uint32_t[]",
+    np.dtype(np.float32): "float[]",
+    np.dtype(np.float64): "double[]",
+}
+
+
 def c_array(array, dtype, shape=None, name="array", writable=False):
     """A cffi pointer to a numpy array, after checking dtype, shape and contiguity.
 
-    Returns a typed pointer over the array's own memory (no copy).
+    Returns a typed array over the array's own memory (no copy). Called on every tick,
+    so it does the checks and nothing else.
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, not {type(array).__name__}")
-    if array.dtype != np.dtype(dtype):
+    if array.dtype != _DTYPES.get(dtype, dtype):
         raise TypeError(f"{name} must have dtype {np.dtype(dtype)}, not {array.dtype}")
     if shape is not None and array.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, not {array.shape}")
@@ -54,15 +66,7 @@ def c_array(array, dtype, shape=None, name="array", writable=False):
         raise ValueError(f"{name} must be C-contiguous")
     if writable and not array.flags.writeable:
         raise ValueError(f"{name} must be writable")
-    ctype = {
-        np.dtype(np.int16): "int16_t *",
-        np.dtype(np.uint8): "uint8_t *",
-        np.dtype(np.int32): "int32_t *",
-        np.dtype(np.uint32): "uint32_t *",
-        np.dtype(np.float32): "float *",
-        np.dtype(np.float64): "double *",
-    }[np.dtype(dtype)]
-    return ffi.cast(ctype, ffi.from_buffer(array, require_writable=writable))
+    return ffi.from_buffer(_CTYPES[array.dtype], array, require_writable=writable)
 
 
 def check(code, what):
