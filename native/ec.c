@@ -15,7 +15,15 @@
 #define NOISE_MARGIN 1.0
 #define STEP_MIN 0.05
 #define NF_BLOCK 2000 /* noise floor minimum statistics: 250 ms blocks */
-/* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. */
+/* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. Until the filter first
+ * reaches 20 dB ERLE, strongly proportionate: the hybrid's response is compact behind a
+ * bulk delay, and the taps that grow first take most of the step, so a delayed path
+ * converges as fast as an undelayed one. Once converged, nearly NLMS: the dispersed tail
+ * of the response (model D.8) and a changing path need the uniform part of the step. */
+#define IPNLMS_ALPHA_CONVERGING 0.8
+/* ... for at most this many windows of far-end signal (1.5 s): where line noise keeps the
+ * ERLE from ever showing 20 dB, proportionate gains chase the noise in the small taps. */
+#define CONVERGING_WINDOWS 188
 #define IPNLMS_ALPHA (-0.5)
 /* Two-path transfer: the candidate better than the foreground by 0.5 dB in a window (and
  * 6 dB under the rx); the background restored when the candidate was 3 dB worse in two
@@ -27,6 +35,7 @@
 #define COPY_SOURCE hc
 #define ESCAPE_RATIO 0.25
 #define ESCAPE_WINDOWS 8
+#define ESCAPE_DISARMS 1
 #define RESTORE_WINDOWS 2
 /* Skip the update when the far end and its whitened history disagree this much. */
 #define CROSS_MIN 0.5
@@ -313,6 +322,7 @@ static void end_window(ec_state_t *s)
         if (++s->escape_windows >= ESCAPE_WINDOWS) {
             memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
             s->escape_windows = 0;
+            s->armed = ESCAPE_DISARMS ? 0 : s->armed; /* converge again at full speed */
         }
     } else if (s->win_ec > RESTORE_RATIO * s->win_ef) {
         if (++s->worse_windows >= RESTORE_WINDOWS) {
@@ -327,6 +337,8 @@ static void end_window(ec_state_t *s)
         s->worse_windows = 0;
         s->escape_windows = 0;
     }
+    if (active && s->active_windows < CONVERGING_WINDOWS)
+        s->active_windows++;
     /* The foreground's ERLE over recent windows of far-end single talk. */
     if (active && !s->win_near) {
         s->sum_ef = ERLE_DECAY * s->sum_ef + s->win_ef;
@@ -446,17 +458,22 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
         double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
         ncc_low = ncc < NCC_THRESHOLD;
     }
+    /* Residual detector: the residual 10 dB over the residual echo the foreground is
+     * measured to leave (its ERLE over recent windows of single talk). Once converged
+     * this is the most sensitive detector: a caller's DTMF or speech 15 dB under the
+     * echo still leaves the NCC near 0.98, but stands 20 dB over the residual echo. It
+     * only turns the NLP off: an echo path change and a filter still converging raise
+     * the residual just the same, and must not slow the background or block its copies. */
+    double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
+    int residual_high = echo_expected
+                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
+                                         + 2.0 * s->noise_floor;
     if (s->geigel_hold > 0 || ncc_low)
         s->talk_hold = GEIGEL_HOLD;
     else if (s->talk_hold > 0)
         s->talk_hold--;
     int hold_back = armed && s->talk_hold > 0;
-    /* For the NLP also: the residual 10 dB over the residual echo the foreground is
-     * measured to leave (its ERLE over recent windows of single talk). */
-    double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
-    int residual_high = echo_expected
-                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
-                                         + 2.0 * s->noise_floor;
+    /* The NLP stays off for the same reasons and for a high residual. */
     if (s->talk_hold > 0 || residual_high)
         s->near_hold = NEAR_HOLD;
     else if (s->near_hold > 0)
@@ -476,8 +493,10 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
          * summing to one. The denominator makes the a posteriori error exactly
          * (1 - mu) e; it is bounded below by sum g xw^2, which it equals on average,
          * because while the predictor changes the history mixes old and new whitening. */
-        double a = (1.0 - IPNLMS_ALPHA) / (2.0 * taps);
-        double b = (1.0 + IPNLMS_ALPHA) / (2.0 * s->hb_l1 + 1e-6);
+        int converging = !armed && s->active_windows < CONVERGING_WINDOWS;
+        double alpha = converging ? IPNLMS_ALPHA_CONVERGING : IPNLMS_ALPHA;
+        double a = (1.0 - alpha) / (2.0 * taps);
+        double b = (1.0 + alpha) / (2.0 * s->hb_l1 + 1e-6);
         double cross = a * s->cross_energy + b * q;
         double white = a * s->xw_energy + b * qw;
         if (cross > CROSS_MIN * white) {

@@ -100,6 +100,7 @@ typedef struct ec_state_s {
     int32_t converged;           /* foreground has taken at least one copy */
     double sum_ef, sum_y;        /* residual and rx energy over recent windows */
     int32_t armed;               /* ERLE reached 20 dB: the detectors can be trusted */
+    int32_t active_windows;      /* windows of far-end signal since the reset (saturating) */
     int32_t disarm_windows;
     /* NLP and comfort noise. */
     double noise_floor;          /* tracked background noise power of the residual */

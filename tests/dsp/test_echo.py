@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import g168
 from appliance.dsp import DspError, EchoCanceller, EchoCancellerBank
 from appliance.dtmf import detect, generate
+from appliance.dtmf.digits import DIGITS
 
 RATE = 8000
 DBM0_POWER = 22827.6**2 / 2  # mean power of a 0 dBm0 sine
@@ -276,6 +277,72 @@ def test_near_end_dtmf_passes(models, far, far_talks, dtmf_db):
     assert abs(level_dbm0(got) - level_dbm0(sent)) <= 1.0
     corr = np.dot(got, sent) / np.sqrt(np.dot(got, got) * np.dot(sent, sent))
     assert corr >= 0.98
+
+
+# The DTMF receiver's battery (tests/dtmf/test_detector.py: Q.24 digits, frequency
+# tolerance, twist, dynamic range, timing) keyed by the caller, who is the far end of the
+# line (rx, the canceller's near end), through A-law, behind a canceller converged on a
+# 6 dB ERL hybrid: with the box's prompt still playing into the line (barge-in, double
+# talk) and with the box silent. Every digit the receiver accepts on its own it accepts
+# behind the canceller, every signal it rejects stays rejected, and the tones come out
+# at their level and shape: nothing of them is cancelled or muted. While the prompt plays
+# (-13 dBm0, its echo at -19 dBm0) the weakest level is -30 dBm0 per tone: at -36 dBm0,
+# 14 dB under the echo, the receiver still loses a digit or two behind this canceller.
+def _dtmf_battery(weakest_dbm0):
+    cases = [("q24_all_sixteen", generate(DIGITS), DIGITS)]
+    for deviation in (-0.015, 0.015):
+        cases.append((f"deviation {deviation:+.1%}", generate(DIGITS, freq_error=deviation), DIGITS))
+    for deviation in (-0.035, 0.035):
+        cases.append((f"deviation {deviation:+.1%} rejected", generate(DIGITS, freq_error=deviation), ""))
+    for twist in (-8.0, 4.0):
+        cases.append((f"twist {twist:+g} dB", generate(DIGITS, level_dbm0=-20.0, twist_db=twist), DIGITS))
+    for level in [v for v in (-3.0, -12.0, -24.0, -30.0, -36.0) if v >= weakest_dbm0]:
+        cases.append((f"{level:g} dBm0", generate(DIGITS, level_dbm0=level), DIGITS))
+    cases.append(("40 ms tones", generate(DIGITS, on_ms=40.0, off_ms=60.0), DIGITS))
+    cases.append(("20 ms tones rejected", generate(DIGITS, on_ms=20.0, off_ms=60.0), ""))
+    cases.append(("40 ms pauses", generate("5599##", on_ms=40.0, off_ms=40.0), "5599##"))
+    bridged = np.concatenate([generate("7", on_ms=60.0, off_ms=10.0), generate("7", on_ms=60.0, off_ms=0.0)])
+    cases.append(("10 ms interruption bridged", bridged, "7"))
+    return cases
+
+
+@pytest.mark.parametrize("far_talks", [True, False], ids=["prompt_playing", "box_silent"])
+def test_dtmf_receiver_battery_from_the_caller_behind_the_canceller(models, far_talks):
+    from appliance.dsp import g711
+
+    lead, gap = 4 * RATE, RATE // 4
+    cases = _dtmf_battery(-30.0 if far_talks else -36.0)
+    total = lead + sum(audio.size + 2 * gap for _, audio, _ in cases)
+    prompt = g168.far_end_speech(40.0)
+    tx = scaled(np.tile(prompt, -(-total // prompt.size))[:total], -13.0)
+    h = g168.echo_path(models["D4"], 20, 6, tx)
+    if not far_talks:
+        tx[lead:] = 0.0
+    keyed = np.zeros(total)
+    spans = []
+    position = lead
+    for name, audio, digits in cases:
+        start = position + gap
+        keyed[start : start + audio.size] = audio
+        spans.append((name, slice(start - gap, start + audio.size + gap), digits))
+        position = start + audio.size + gap
+    rx = g711.alaw_decode(g711.alaw_encode(g168.to_int16(g168.echo_of(h, tx) + keyed)))
+    out = EchoCanceller().process(g168.to_int16(tx), rx).astype(float)
+
+    failures = []
+    for name, span, digits in spans:
+        got = "".join(e.digit for e in detect(g168.to_int16(out[span])))
+        if got != digits:
+            failures.append(f"{name}: {got!r} instead of {digits!r}")
+            continue
+        if digits:
+            sent = keyed[span]
+            on = np.abs(sent) > 0
+            level = level_dbm0(out[span][on]) - level_dbm0(sent[on])
+            corr = np.dot(out[span], sent) / np.sqrt(np.dot(out[span], out[span]) * np.dot(sent, sent))
+            if abs(level) > 1.0 or corr < 0.98:
+                failures.append(f"{name}: level {level:+.1f} dB, correlation {corr:.3f}")
+    assert not failures, "; ".join(failures)
 
 
 # Streaming: the output does not depend on how the stream is cut.
