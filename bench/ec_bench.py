@@ -1,6 +1,8 @@
 """Line echo canceller benchmark: ours against speexdsp's and spandsp's, side by side.
 
-    python bench/ec_bench.py [--quick]
+    python bench/ec_bench.py [--quick] [--per-model]
+
+From bench/dsp_bench.py: `ec_bench.run(quick=False) -> dict` (see run()).
 
 Needs Debian's libspeexdsp-dev and libspandsp-dev (and gcc): each peer is bound here only,
 through a tiny C harness that cffi compiles into a temporary directory (the product never
@@ -207,7 +209,8 @@ def corr(a, b):
 
 
 def convergence(run, models, far, quick):
-    rows = []
+    """{(model, delay_ms, erl_db): (t20, erle1-2, steady)} over the Annex D paths."""
+    rows = {}
     tx = far[: 8 * RATE]
     names = ["D2", "D5", "D8"] if quick else list(models)
     for name in names:
@@ -216,8 +219,9 @@ def convergence(run, models, far, quick):
             for erl in (6, 20):
                 echo = g168.echo_of(g168.echo_path(model, delay, erl, tx), tx)
                 out = run(tx, g168.to_int16(echo)).astype(float)
-                rows.append((t20(echo, out), erle_span(echo, out, 1, 2), erle_span(echo, out, 4, 99)))
-    return np.array(rows)
+                rows[(name, delay, erl)] = (t20(echo, out), erle_span(echo, out, 1, 2),
+                                            erle_span(echo, out, 4, 99))
+    return rows
 
 
 def double_talk(run, models, far, near):
@@ -302,51 +306,110 @@ def ours_batch_channels_per_core(far, channels=64, seconds=2.0):
     return channels * seconds / (time.process_time() - start)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 echo path models, not 8")
-    args = parser.parse_args()
+def measure(run, models, far, near, quick):
+    """Every figure of one canceller, as a dict (seconds of far-end speech, dB, channels)."""
+    conv = convergence(run, models, far, quick)
+    during, after, levels, corrs = double_talk(run, models, far, near)
+    dtmf = near_end_dtmf(run, models, far)
+    values = np.array(list(conv.values()))
+    per_model = {}
+    for (name, delay, erl), (t, e12, steady) in conv.items():
+        m = per_model.setdefault(name, {"t20_worst_s": 0.0, "erle_1_2_min_db": np.inf,
+                                        "steady_min_db": np.inf})
+        m["t20_worst_s"] = max(m["t20_worst_s"], t)
+        m["erle_1_2_min_db"] = min(m["erle_1_2_min_db"], e12)
+        m["steady_min_db"] = min(m["steady_min_db"], steady)
+    return {
+        "t20_worst_s": float(np.max(values[:, 0])),
+        "t20_median_s": float(np.median(values[:, 0])),
+        "erle_1_2_min_db": float(np.min(values[:, 1])),
+        "steady_min_db": float(np.min(values[:, 2])),
+        "per_model": {k: {n: float(v) for n, v in m.items()} for k, m in per_model.items()},
+        "double_talk_during_db": float(during),
+        "double_talk_after_db": float(after),
+        "diverged": bool(after < 20.0),
+        "near_level_db": [float(min(levels)), float(max(levels))],
+        "near_corr_min": float(min(corrs)),
+        "noise_steady_db": float(background_noise(run, models, far)),
+        "path_change_s": float(path_change(run, models, far)),
+        "dtmf_decoded": f"{sum(ok for ok, _ in dtmf)}/{len(dtmf)}",
+        "dtmf_level_db": [float(min(d for _, d in dtmf)), float(max(d for _, d in dtmf))],
+        "channels_per_core": float(channels_per_core(run, far)),
+    }
 
+
+def run(quick=False, report=None):
+    """The whole benchmark as a dict, for bench/dsp_bench.py: {"paths": ...,
+    "cancellers": {name: measure(...)}, "ours_batch_channels_per_core": ...,
+    "peers_error": None or why speexdsp/spandsp could not be built}. `report`, if
+    given, is called with (name, figures) as each canceller finishes."""
     models = g168.echo_path_models()
     far = g168.far_end_speech(12.0)
     near = g168.near_end_speech(12.0)
+    peers_error = None
     try:
         hffi, hlib = build_harness()
+        runs = cancellers(hffi, hlib)
     except Exception as exc:  # a peer that cannot be built is reported, not hidden
-        print(f"peers unavailable: cannot build the speexdsp/spandsp harness: {exc}")
-        hffi = hlib = None
-    runs = cancellers(hffi, hlib) if hlib else {
-        "ours": lambda tx, rx: EchoCanceller().process(tx, rx),
-        "ours linear": lambda tx, rx: EchoCanceller(nlp=False).process(tx, rx),
+        peers_error = f"cannot build the speexdsp/spandsp harness: {exc}"
+        runs = {
+            "ours": lambda tx, rx: EchoCanceller().process(tx, rx),
+            "ours linear": lambda tx, rx: EchoCanceller(nlp=False).process(tx, rx),
+        }
+    result = {
+        "paths": (f"G.168 Annex D echo paths ({'D2, D5, D8' if quick else 'D2-D9'} x delay "
+                  "0/max x ERL 6/20 dB), 64 ms tail, far end: recorded speech"),
+        "cancellers": {},
+        "peers_error": peers_error,
     }
+    for name, canceller in runs.items():
+        result["cancellers"][name] = measure(canceller, models, far, near, quick)
+        if report:
+            report(name, result["cancellers"][name])
+    result["ours_batch_channels_per_core"] = float(ours_batch_channels_per_core(far))
+    return result
 
-    paths = "3 models" if args.quick else "8 models"
-    print(f"G.168 Annex D echo paths ({paths} x delay 0/max x ERL 6/20 dB), 64 ms tail, "
-          "far end: recorded speech")
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 echo path models, not 8")
+    parser.add_argument("--per-model", action="store_true",
+                        help="also print t20 and steady ERLE per Annex D model")
+    args = parser.parse_args()
+
     header = (f"{'canceller':<13} {'t20 worst':>9} {'t20 med':>8} {'erle1-2 min':>11} "
               f"{'steady min':>10} {'DT during':>9} {'DT after':>8} {'near dB':>13} "
               f"{'near corr':>9} {'noise':>5} {'change':>6} {'DTMF ok':>7} {'DTMF dB':>13} "
               f"{'ch/core':>8}")
-    print(header)
-    for name, run in runs.items():
-        conv = convergence(run, models, far, args.quick)
-        during, after, levels, corrs = double_talk(run, models, far, near)
-        dtmf = near_end_dtmf(run, models, far)
-        noise = background_noise(run, models, far)
-        change = path_change(run, models, far)
-        cpc = channels_per_core(run, far)
-        t20s = conv[:, 0]
+    printed = []
+
+    def report(name, f):
+        if not printed:
+            print(header)
+            printed.append(True)
         print(
-            f"{name:<13} {np.max(t20s):>9.1f} {np.median(t20s):>8.1f} {np.min(conv[:, 1]):>11.1f} "
-            f"{np.min(conv[:, 2]):>10.1f} {during:>9.1f} {after:>8.1f}"
-            f"{'diverged' if after < 20 else '':>0} "
-            f"{min(levels):>6.1f}..{max(levels):<5.1f} {min(corrs):>9.3f} {noise:>5.1f} {change:>6.1f} "
-            f"{sum(ok for ok, _ in dtmf):>4}/{len(dtmf):<2} "
-            f"{min(d for _, d in dtmf):>6.1f}..{max(d for _, d in dtmf):<5.1f} {cpc:>8.0f}",
+            f"{name:<13} {f['t20_worst_s']:>9.1f} {f['t20_median_s']:>8.1f} "
+            f"{f['erle_1_2_min_db']:>11.1f} {f['steady_min_db']:>10.1f} "
+            f"{f['double_talk_during_db']:>9.1f} {f['double_talk_after_db']:>8.1f}"
+            f"{'diverged' if f['diverged'] else '':>0} "
+            f"{f['near_level_db'][0]:>6.1f}..{f['near_level_db'][1]:<5.1f} "
+            f"{f['near_corr_min']:>9.3f} {f['noise_steady_db']:>5.1f} {f['path_change_s']:>6.1f} "
+            f"{f['dtmf_decoded']:>7} "
+            f"{f['dtmf_level_db'][0]:>6.1f}..{f['dtmf_level_db'][1]:<5.1f} "
+            f"{f['channels_per_core']:>8.0f}",
             flush=True,
         )
+        if args.per_model:
+            for model, m in f["per_model"].items():
+                print(f"    {model}: t20 worst {m['t20_worst_s']:.1f} s, erle1-2 min "
+                      f"{m['erle_1_2_min_db']:.1f} dB, steady min {m['steady_min_db']:.1f} dB")
+
+    result = run(quick=args.quick, report=report)
+    if result["peers_error"]:
+        print(f"peers unavailable: {result['peers_error']}")
+    print(result["paths"])
     print(f"ours through the batch call (64 channels x 160-sample frames): "
-          f"{ours_batch_channels_per_core(far):.0f} channels per core")
+          f"{result['ours_batch_channels_per_core']:.0f} channels per core")
 
 
 if __name__ == "__main__":
