@@ -57,6 +57,7 @@
  * the far end's spectrum, not its level, and swings past any margin. */
 #define RESIDUAL_FLOOR 1e-3
 #define ARMED_RATIO 0.01 /* 20 dB ERLE */
+#define MATURE_RATIO 1e-3 /* 30 dB ERLE */
 #define ERLE_DECAY 0.9   /* per window: the ERLE is measured over about 80 ms */
 #define DISARM_WINDOWS 250 /* 2 s */
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
@@ -462,8 +463,9 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
      * measured to leave (its ERLE over recent windows of single talk). Once converged
      * this is the most sensitive detector: a caller's DTMF or speech 15 dB under the
      * echo still leaves the NCC near 0.98, but stands 20 dB over the residual echo. It
-     * only turns the NLP off: an echo path change and a filter still converging raise
-     * the residual just the same, and must not slow the background or block its copies. */
+     * turns the NLP off, and blocks the two-path copies of a mature filter (see the
+     * windows below); it never slows the background: an echo path change and a filter
+     * still converging raise the residual just the same. */
     double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
     int residual_high = echo_expected
                         && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
@@ -510,7 +512,12 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     s->win_ef += ef * ef;
     s->win_y += y * y;
     s->win_x += (double) x * x;
-    s->win_near |= hold_back;
+    /* A background that adapted on near-end signal no detector flagged (a caller's DTMF
+     * under the echo) predicts it over the next window and would win the comparison:
+     * once the foreground is known to cancel 30 dB, a high residual blocks the copies
+     * too. (Not before: a filter still maturing leaves a high residual wherever the far
+     * end brings new spectrum, and needs its copies then, near-end speech or not.) */
+    s->win_near |= hold_back || (armed && s->near_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
     if (++s->win_fill >= EC_WINDOW)
         end_window(s);
 

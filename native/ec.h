@@ -23,7 +23,8 @@
  *     is seen to be worse.
  *   - The background filter adapts by IPNLMS (improved proportionate NLMS: a tap's step
  *     grows with its magnitude, so the few large taps of a sparse, delayed hybrid response
- *     converge first), along a prewhitened far end: a running 8th-order linear predictor of the
+ *     converge first; strongly proportionate for the first 1.5 s of far-end signal or
+ *     until 20 dB ERLE, nearly NLMS after), along a prewhitened far end: a running 8th-order linear predictor of the
  *     far-end speech gives its prediction error, which steers the update (the error
  *     itself stays the true one), removing most of speech's eigenvalue spread.
  *   - The same predictor flags narrow-band far-end signals (tones, DTMF, one or two sine
@@ -32,8 +33,11 @@
  *   - Double-talk detection: Geigel (rx peak above half the far-end peak over the tail,
  *     i.e. above a 6 dB ERL echo) and a normalized cross-correlation detector (rx against
  *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
- *     not explain). Either one slows the background's adaptation 16-fold and turns the
- *     non-linear processor off.
+ *     not explain). Either one slows the background's adaptation 16-fold, blocks the
+ *     foreground's copies and turns the non-linear processor off. A third, the residual
+ *     10 dB over the residual echo the filter is measured to leave, turns the NLP off
+ *     and, once the filter cancels 30 dB, blocks the copies too: a caller's DTMF 15 dB
+ *     under the echo escapes the other two.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: far-end
  *     active, no double talk, and the residual at most 6 dB above the residual echo the
