@@ -58,7 +58,7 @@
 #define RESIDUAL_FLOOR 1e-3
 #define ARMED_RATIO 0.01 /* 20 dB ERLE */
 #define MATURE_RATIO 1e-3 /* 30 dB ERLE */
-#define ERLE_DECAY 0.9   /* per window: the ERLE is measured over about 80 ms */
+#define ERLE_DECAY 0.97  /* per window: the ERLE is measured over about 270 ms */
 #define DISARM_WINDOWS 250 /* 2 s */
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
 #define POWER_SMOOTHING (1.0 / 64.0)
