@@ -22,8 +22,7 @@ Cancellers, each with a 64 ms (512-tap) tail:
 Measured:
   t20      seconds of far-end speech until the ERLE (200 ms windows, active far-end only)
            stays at or above 20 dB for the rest of the run (worst and median over paths)
-  first20  seconds of far-end speech until one 200 ms window first shows 20 dB (worst,
-           median)
+  first20  seconds of far-end speech before the first 200 ms window at 20 dB (worst/median)
   erle1-2  ERLE over the second second of far-end speech (issue 3: >= 20 dB)
   steady   ERLE over the last 4 s of far-end speech (>= 30 dB)
   DT       double talk (near end 15 dB under, and level with, the far end, 3 s): ERLE of
@@ -193,14 +192,15 @@ def t20(echo, residual):
 
 
 def t20_first(echo, residual):
-    """Seconds of far-end speech until a 200 ms window first shows 20 dB (the lenient
-    reading of "reaches 20 dB"; t20 requires it to stay)."""
+    """Seconds of far-end speech before the first 200 ms window that shows 20 dB (the
+    lenient reading of "reaches 20 dB"; t20 counts up to the window from which it stays).
+    Both count the windows before the one that meets the mark, as t20 always has."""
     pe, pr, active = window_erle(echo, residual)
     erle = 10 * np.log10(pe / (pr + 1e-3))
     good = np.nonzero(active & (erle >= 20.0))[0]
     if good.size == 0:
         return float("inf")
-    return float(np.count_nonzero(active[: good[0] + 1])) * 0.2
+    return float(np.count_nonzero(active[: good[0]])) * 0.2
 
 
 def erle_span(echo, residual, start_s, stop_s):
