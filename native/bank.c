@@ -9,6 +9,26 @@ static int enabled(const uint8_t *flags, size_t ch)
     return flags != NULL && flags[ch] != 0;
 }
 
+/* The FSK receivers of the channels that listen for caller ID; returns the event count or
+ * BANK_ERR_FSK_EVENTS. */
+static int caller_id(size_t channels, size_t frame, const int16_t *linear,
+                     const bank_stages_t *stages)
+{
+    size_t count = 0;
+    for (size_t ch = 0; ch < channels; ch++) {
+        if (!enabled(stages->fsk_enabled, ch))
+            continue;
+        int got = fsk_rx_process(&stages->fsk[ch], linear + ch * frame, frame,
+                                 stages->fsk_events + count, stages->max_fsk_events - count);
+        if (got < 0)
+            return BANK_ERR_FSK_EVENTS;
+        for (size_t k = 0; k < (size_t) got; k++)
+            stages->fsk_events[count + k].channel = (int32_t) ch;
+        count += (size_t) got;
+    }
+    return (int) count;
+}
+
 static void voice_path(size_t channels, size_t frame, const int16_t *linear,
                        const bank_stages_t *stages)
 {
@@ -55,6 +75,9 @@ int bank_process(int32_t law, size_t channels, size_t frame, const uint8_t *code
                                   stages->cpt_events, stages->max_cpt_events);
     if (tones < 0)
         return BANK_ERR_CPT_EVENTS;
+    int fsk_events = stages->fsk != NULL ? caller_id(channels, frame, linear, stages) : 0;
+    if (fsk_events < 0)
+        return fsk_events;
     if (stages->voice != NULL) {
         voice_path(channels, frame, linear, stages);
         if (stages->voice_codes != NULL) {
@@ -66,5 +89,6 @@ int bank_process(int32_t law, size_t channels, size_t frame, const uint8_t *code
     }
     counts->dtmf = digits;
     counts->cpt = tones;
+    counts->fsk = fsk_events;
     return 0;
 }

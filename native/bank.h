@@ -8,7 +8,9 @@
  *      tick's transmitted audio `tx` is given: `linear` becomes the line without the
  *      echo of what the box sent;
  *   3. the DTMF receiver (dtmf.h) on every channel;
- *   4. the call-progress tone detector (cpt.h) on the channels whose cpt_enabled is set;
+ *   4. the call-progress tone detector (cpt.h) on the channels whose cpt_enabled is set,
+ *      and the caller-ID FSK receiver (fsk.h) on those whose fsk_enabled is set (idle and
+ *      ringing analog lines);
  *   5. the voice path, into `voice` (the audio for recordings and for the other party):
  *      noise suppression (ns.h) then AGC (agc.h), each where enabled, so that the AGC
  *      measures the speech and not the noise; a channel with neither is a copy;
@@ -29,6 +31,7 @@
 #include "cpt.h"
 #include "dtmf.h"
 #include "ec.h"
+#include "fsk.h"
 #include "ns.h"
 
 #define BANK_LAW_LINEAR 0 /* `linear` already holds the audio; codes is ignored */
@@ -39,6 +42,7 @@
 #define BANK_ERR_DTMF_EVENTS (-2)
 #define BANK_ERR_CPT_EVENTS (-3)
 #define BANK_ERR_VOICE (-4) /* voice_codes given but no voice buffer, or a linear law */
+#define BANK_ERR_FSK_EVENTS (-5)
 
 typedef struct {
     dtmf_state_t *dtmf;          /* [channels] */
@@ -48,6 +52,10 @@ typedef struct {
     const uint8_t *cpt_enabled;  /* [channels]: nonzero runs the tone detector */
     cpt_event_t *cpt_events;
     size_t max_cpt_events;
+    fsk_rx_state_t *fsk;         /* [channels], or NULL: no caller-ID FSK receiver */
+    const uint8_t *fsk_enabled;  /* [channels] */
+    fsk_event_t *fsk_events;
+    size_t max_fsk_events;
     ec_state_t *ec;              /* [channels], or NULL: no echo canceller */
     const uint8_t *ec_enabled;   /* [channels] */
     const int16_t *tx;           /* [channels x frame] sent this tick, or NULL: skip step 2 */
@@ -62,6 +70,7 @@ typedef struct {
 typedef struct {
     int32_t dtmf; /* events written to dtmf_events */
     int32_t cpt;  /* events written to cpt_events */
+    int32_t fsk;  /* events written to fsk_events */
 } bank_counts_t;
 
 /* Returns 0, or BANK_ERR_* (the events of a stage did not fit: size the arrays for the

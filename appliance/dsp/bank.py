@@ -18,13 +18,14 @@ from appliance.dsp.agc import AgcBank
 from appliance.dsp.echo import EchoCancellerBank
 from appliance.dsp.ns import NoiseSuppressorBank
 from appliance.dsp.toneplan import load_plan
-from appliance.dsp import g711
+from appliance.dsp import fsk, g711
+from appliance.dsp.callerid import CallerIdBank
 from appliance.dtmf import detector as dtmf
 
 FRAME = 160  # samples per channel per 20 ms tick at 8 kHz
 _LAWS = {"alaw": lib.BANK_LAW_ALAW, "ulaw": lib.BANK_LAW_ULAW}
 # The stages a channel can switch on and off, and whether they start on.
-STAGES = {"tones": False, "echo": True, "ns": True, "agc": True}
+STAGES = {"tones": False, "callerid": False, "echo": True, "ns": True, "agc": True}
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Tick:
     digits: [(channel, DtmfEvent)] completed in this tick.
     onsets: [(channel, DtmfOnset)] keys that went down in this tick.
     tones: [(channel, ToneEvent)] call-progress tone events of this tick.
+    caller_ids: [(channel, CallerId or CallerIdError)] caller-ID messages (FSK, or DTMF
+        from this tick's digits) completed in this tick on the channels listening for them.
     """
 
     linear: np.ndarray
@@ -47,6 +50,7 @@ class Tick:
     digits: list
     onsets: list
     tones: list
+    caller_ids: list
 
 
 class ChannelBank:
@@ -55,7 +59,8 @@ class ChannelBank:
     Each channel's stages switch with `enable(channel, stage, on)` (see STAGES for the
     defaults): call-progress tones (from `tone_plan`, a plan name or file, see
     appliance.dsp.toneplan) only where switched on, for outbound calls and lines that give
-    only a busy tone at hang-up; the echo canceller (`echo_tail_ms` of echo path) on analog
+    only a busy tone at hang-up; caller ID (FSK Bell 202 / V.23, and DTMF) on idle and
+    ringing analog lines; the echo canceller (`echo_tail_ms` of echo path) on analog
     lines, off on digital ones; noise suppression and AGC (`agc_target_dbfs`) on the voice.
     """
 
@@ -91,6 +96,12 @@ class ChannelBank:
             "cpt_events": self._cpt_events,
             "max_cpt_events": cpt_room,
         })
+        self._callerid = CallerIdBank(channels, frame)
+        fsk_room = channels * fsk.events_room(frame)
+        self._fsk_events = ffi.new("fsk_event_t[]", fsk_room)
+        self._stages.fsk = self._callerid.receivers.states
+        self._stages.fsk_events = self._fsk_events
+        self._stages.max_fsk_events = fsk_room
         self._echo = EchoCancellerBank(channels, rate, tail_ms=echo_tail_ms)
         self._ns = NoiseSuppressorBank(channels, rate)
         self._agc = AgcBank(channels, rate, target_dbfs=agc_target_dbfs)
@@ -99,6 +110,7 @@ class ChannelBank:
         self._enabled["tones"] = self._cpt_enabled
         self._voice = np.zeros((channels, frame), dtype=np.int16)
         self._voice_codes = np.zeros((channels, frame), dtype=np.uint8)
+        self._stages.fsk_enabled = c_array(self._enabled["callerid"], np.uint8)
         self._stages.ec = self._echo._states
         self._stages.ec_enabled = c_array(self._enabled["echo"], np.uint8)
         self._stages.ns = self._ns._states
@@ -147,12 +159,18 @@ class ChannelBank:
             self._voice_codes[...] = g711.ENCODERS[self.law](self._voice)
         digits, onsets = dtmf.split_events(self._dtmf_events, self._counts.dtmf)
         tones = cpt.decode_events(self._cpt_events, self._counts.cpt, self._plan_tones)
+        caller_ids = self._callerid.assemble(fsk.decode_events(self._fsk_events,
+                                                               self._counts.fsk))
+        listening = self._enabled["callerid"]
+        for channel, event in digits:
+            if listening[channel]:
+                caller_ids += self._callerid.dtmf(channel, event)
         return Tick(linear=self._linear, voice=self._voice, voice_codes=self._voice_codes,
-                    digits=digits, onsets=onsets, tones=tones)
+                    digits=digits, onsets=onsets, tones=tones, caller_ids=caller_ids)
 
     def enable(self, channel, stage, on=True):
-        """Switches a stage ("tones", "echo", "ns" or "agc") of `channel` on, from a fresh
-        state, or off."""
+        """Switches a stage ("tones", "callerid", "echo", "ns" or "agc") of `channel` on,
+        from a fresh state, or off."""
         self._check(channel)
         if stage not in self._enabled:
             raise ValueError(f"stage must be one of {sorted(self._enabled)}, not {stage!r}")
@@ -175,6 +193,8 @@ class ChannelBank:
     def _reset_stage(self, stage, channel):
         if stage == "tones":
             lib.cpt_reset(self._cpt + channel)
+        elif stage == "callerid":
+            self._callerid.reset(channel)
         elif stage == "echo":
             self._echo.reset(channel)
         elif stage == "ns":
