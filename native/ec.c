@@ -35,7 +35,6 @@
 #define COPY_SOURCE hc
 #define ESCAPE_RATIO 0.25
 #define ESCAPE_WINDOWS 8
-#define ESCAPE_DISARMS 1
 #define RESTORE_WINDOWS 2
 /* Skip the update when the far end and its whitened history disagree this much. */
 #define CROSS_MIN 0.5
@@ -323,7 +322,7 @@ static void end_window(ec_state_t *s)
         if (++s->escape_windows >= ESCAPE_WINDOWS) {
             memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
             s->escape_windows = 0;
-            s->armed = ESCAPE_DISARMS ? 0 : s->armed; /* converge again at full speed */
+            s->armed = 0; /* a new path: converge again at the full step */
         }
     } else if (s->win_ec > RESTORE_RATIO * s->win_ef) {
         if (++s->worse_windows >= RESTORE_WINDOWS) {
