@@ -35,7 +35,6 @@
 #define COPY_SOURCE hc
 #define ESCAPE_RATIO 0.25
 #define ESCAPE_WINDOWS 8
-#define ESCAPE_DISARMS 1
 #define RESTORE_WINDOWS 2
 /* Skip the update when the far end and its whitened history disagree this much. */
 #define CROSS_MIN 0.5
@@ -323,7 +322,7 @@ static void end_window(ec_state_t *s)
         if (++s->escape_windows >= ESCAPE_WINDOWS) {
             memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
             s->escape_windows = 0;
-            s->armed = ESCAPE_DISARMS ? 0 : s->armed; /* converge again at full speed */
+            s->armed = 0; /* a new path: converge again at the full step */
         }
     } else if (s->win_ec > RESTORE_RATIO * s->win_ef) {
         if (++s->worse_windows >= RESTORE_WINDOWS) {
@@ -348,9 +347,11 @@ static void end_window(ec_state_t *s)
     /* Armed at 20 dB; disarmed only after DISARM_WINDOWS active windows under 10 dB
      * (a new echo path), since near-end speech that slips past every detector raises
      * the residual just the same. */
-    /* Line noise in the residual is no fault of the filter: allow for it. */
+    /* Line noise in the residual is no fault of the filter: allow for it. Where the echo
+     * stands less than 20 dB over the noise, "cancelled down to the noise" is all that
+     * can be seen, and it arms too (the NLP waits for the arming: G.168 test 9). */
     double noise = 2.0 * s->noise_floor * EC_WINDOW / (1.0 - ERLE_DECAY);
-    if (s->converged && s->sum_y > 100.0 * noise
+    if (s->converged && s->sum_y > 10.0 * noise
         && s->sum_ef < ARMED_RATIO * s->sum_y + noise) {
         s->armed = 1;
         s->disarm_windows = 0;
@@ -539,7 +540,10 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 
     if (!s->config.nlp)
         return saturate(ef);
-    int suppress = echo_expected && s->near_hold == 0;
+    /* The NLP acts only on a filter known to cancel (armed): before that, a residual
+     * is as likely to be the caller talking over unconverged echo as echo, and the
+     * caller must never be muted. */
+    int suppress = armed && echo_expected && s->near_hold == 0;
     if (suppress)
         s->nlp_gain = s->nlp_gain > 1.0 / 16.0 ? s->nlp_gain - 1.0 / 16.0 : 0.0;
     else

@@ -39,10 +39,12 @@
  *     and, once the filter cancels 30 dB, blocks the copies too: a caller's DTMF 15 dB
  *     under the echo escapes the other two.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
- *     tracked background-noise level only while the residual is explained as echo: far-end
- *     active, no double talk, and the residual at most 6 dB above the residual echo the
+ *     tracked background-noise level only while the residual is explained as echo: the
+ *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
+ *     active, no double talk, and the residual at most 10 dB above the residual echo the
  *     filter is known to leave. Near-end speech, and DTMF from the caller, are never
- *     muted; a 60 ms hangover keeps the NLP off through the gaps of near-end speech.
+ *     muted, not even before convergence; a 60 ms hangover keeps the NLP off through the
+ *     gaps of near-end speech.
  *
  * No allocation: all state, the three 512-tap filters and the delay lines, lives
  * in ec_state_t (about 16 KB).

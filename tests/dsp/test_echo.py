@@ -198,6 +198,26 @@ def test_3c_simulated_conversation_near_end_not_muted(models, far, near):
         assert abs(level_dbm0(got) - level_dbm0(sent)) <= 1.5, f"level at {start / RATE:.1f} s"
 
 
+# Double talk from the first syllable: the caller talks over the box's greeting before
+# the filter has converged. Nothing tells that residual from unconverged echo, so the
+# NLP must hold off until the filter is known to cancel: no 100 ms of the caller's speech
+# may come out more than 1 dB under what was said (muted or clipped).
+@pytest.mark.parametrize("near_db", [-20.0, -30.0])
+@pytest.mark.parametrize("erl_db", [6, 20])
+def test_3_double_talk_before_convergence_never_mutes(models, far, near, near_db, erl_db):
+    tx = scaled(far[: 3 * RATE], -13.0)
+    echo = g168.echo_of(g168.echo_path(models["D3"], 12, erl_db, tx), tx)
+    talk = np.zeros(tx.size)
+    talk[RATE // 4 : RATE // 4 + 2 * RATE] = scaled(near[: 2 * RATE], near_db)
+    out = run(tx, echo + talk)
+    for start in range(RATE // 4, RATE // 4 + 2 * RATE, 800):
+        seg = slice(start, start + 800)
+        if level_dbm0(talk[seg]) < -45.0:
+            continue
+        drop = level_dbm0(talk[seg]) - level_dbm0(out[seg])
+        assert drop <= 1.0, f"caller muted by {drop:.1f} dB at {start / RATE:.2f} s"
+
+
 # Near-end single talk: with nothing from the far end the canceller is transparent.
 def test_near_end_single_talk_passes_unchanged(near):
     talk = scaled(near[: 4 * RATE], -20.0)
