@@ -4,7 +4,7 @@
     python bench/dsp_bench.py --output bench/RESULTS.md --json results.json
     python bench/dsp_bench.py --quick         # seconds; for the smoke test
 
-Three parts (issue 2, section 4):
+Parts (issue 2, section 4, and issue 3's benchmarks):
   1. G.711 throughput, MB/s of G.711 codes (1 byte per sample) for each direction, for
      ours (appliance.dsp.g711), audioop and spandsp's block API (g711_encode/decode), with
      each one's mismatch count against the G.191 reference over all 65536 inputs / 256
@@ -16,6 +16,12 @@ Three parts (issue 2, section 4):
      channel per 20 ms frame, ours through dtmf_process_batch called from Python once per
      tick, and the whole ChannelBank chain (A-law decode + DTMF) once per tick.
   3. DTMF conformance, ours vs spandsp (default settings), on generated digits.
+  4. The full receive chain (decode, echo canceller, DTMF, noise suppression, AGC,
+     encode): ChannelBank from Python per tick vs spandsp + speexdsp in their own C loop
+     (bench/peer_chain.py).
+  5-8. AGC, noise suppression, echo canceller and caller ID, each beside its peers: their
+     own benchmarks (agc_bench, ns_bench, ec_bench, callerid_bench), run in this process
+     and folded in (not in --quick).
 
 spandsp is bound through tests/spandsp.py (Debian libspandsp-dev); it is a reference in
 this benchmark only.
@@ -37,6 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the shared references: spandsp, g191, corpus
+sys.path.insert(0, str(ROOT / "bench"))  # the other benchmarks, folded in
 
 import g191  # noqa: E402
 import spandsp  # noqa: E402
@@ -180,11 +187,12 @@ def g711_rows(sizes, repeats):
 
 # --- 2. DTMF channels per core ---------------------------------------------------------
 
-def board_signal(channels, seconds, seed=120):
+def board_signal(channels, seconds, seed=120, with_digits=True, with_speech=True):
     """int16 [channels, samples]: speech (recorded if installed) with DTMF digits mixed in.
 
     Each channel gets a different stretch of the speech and one digit burst (2-4 digits,
-    60-100 ms on, random level and twist) every few seconds. Returns (audio, digits sent).
+    60-100 ms on, random level and twist) every few seconds; `with_digits` or
+    `with_speech` False leaves one of them out. Returns (audio, digits sent, source).
     """
     rng = np.random.default_rng(seed)
     samples = int(seconds * RATE)
@@ -203,12 +211,13 @@ def board_signal(channels, seconds, seed=120):
     if pool is None or pool.size < RATE:
         pool = speech_like(60 * RATE, seed=seed)
     audio = np.empty((channels, samples), dtype=np.int16)
+    keys = np.zeros((channels, samples), dtype=bool)  # where the bursts are
     sent = 0
     for ch in range(channels):
         start = int(rng.integers(0, pool.size))
         audio[ch] = np.resize(np.roll(pool, -start), samples)
         at = int(rng.integers(0, 2 * RATE))
-        while True:
+        while with_digits:
             digits = "".join(rng.choice(list(DIGITS), size=int(rng.integers(2, 5))))
             burst = generate(digits, level_dbm0=float(rng.uniform(-25, -5)),
                              twist_db=float(rng.uniform(-4, 2)),
@@ -217,8 +226,11 @@ def board_signal(channels, seconds, seed=120):
                 break
             # The caller presses keys while the line is otherwise quiet (no double talk).
             audio[ch, at:at + burst.size] = burst
+            keys[ch, at:at + burst.size] = True
             sent += len(digits)
             at += burst.size + int(rng.integers(2 * RATE, 5 * RATE))
+    if not with_speech:
+        audio[~keys] = 0
     return audio, sent, source
 
 
@@ -285,8 +297,10 @@ def dtmf_rows(channels, seconds, repeats):
 
     def ours_bank(tones=False):
         bank = ChannelBank(channels, law="alaw")
-        if tones:
-            for ch in range(channels):
+        for ch in range(channels):
+            bank.enable(ch, "ns", False)  # this row is decode + DTMF (+ tones): the
+            bank.enable(ch, "agc", False)  # voice path has its own row in section 4
+            if tones:
                 bank.enable_tones(ch)
         n = 0
         for tick in alaw_ticks:
@@ -311,6 +325,80 @@ def dtmf_rows(channels, seconds, repeats):
         r["vs_spandsp_c"] = r["channels_per_core"] / base["channels_per_core"] if base else None
     return {"channels": channels, "audio_s": ticks * FRAME / RATE, "digits_sent": sent,
             "signal": source, "rows": rows}
+
+
+# --- 4. the full receive chain ----------------------------------------------------------
+
+def chain_rows(channels, seconds, repeats):
+    """Channels per core of the whole receive chain of a board: A-law decode, echo
+    cancelling against what the box sent, DTMF, noise suppression, AGC, A-law encode.
+
+    The IVR case: the box plays recorded speech to each line (tx) and the line returns its
+    echo (G.168 model D2, 8 ms delay, 10 dB ERL, when the models are installed; otherwise a
+    plain 8 ms, -10 dB delay) while the caller presses keys (DTMF bursts), with line noise
+    at -60 dBm0. Every digit should come through and none of the echo."""
+    keys, sent, _ = board_signal(channels, seconds, seed=7, with_speech=False)
+    speech, _, source = board_signal(channels, seconds, seed=8, with_digits=False)
+    ticks = keys.shape[1] // FRAME
+    n = ticks * FRAME
+    near, far = keys[:, :n].astype(np.float64), np.ascontiguousarray(speech[:, :n])
+    try:
+        import g168
+
+        h = g168.echo_path(g168.echo_path_models()["D2"], 8.0, 10.0, far[0])
+        path = "G.168 model D2, 8 ms delay, 10 dB ERL"
+    except Exception:  # noqa: BLE001 - models not installed: a plain delayed echo
+        h = np.zeros(65)
+        h[64] = 10 ** (-10 / 20)
+        path = "8 ms delay, 10 dB ERL (G.168 models not installed)"
+    rng = np.random.default_rng(9)
+    line = np.empty((channels, n))
+    for ch in range(channels):
+        line[ch] = near[ch] + np.convolve(far[ch].astype(np.float64), h)[:n]
+    line += rng.normal(0, 22827.6 / np.sqrt(2) * 10 ** (-60 / 20), line.shape)
+    rx = g711.alaw_encode(np.clip(np.round(line), -32768, 32767).astype(np.int16))
+    rx_ticks = np.ascontiguousarray(rx.reshape(channels, ticks, FRAME).transpose(1, 0, 2))
+    tx_ticks = np.ascontiguousarray(far.reshape(channels, ticks, FRAME).transpose(1, 0, 2))
+    channel_seconds = channels * n / RATE
+    peers, found = {}, {}
+
+    def ours():
+        bank = ChannelBank(channels, law="alaw")
+        return sum(len(bank.process(rx_ticks[t], tx_ticks[t]).digits) for t in range(ticks))
+
+    peers["ours, ChannelBank"] = ("ChannelBank.process(rx A-law, tx linear) per 20 ms tick "
+                                  "from Python: decode, echo canceller, DTMF, NS, AGC, encode",
+                                  ours)
+    import peer_chain
+
+    pc = peer_chain.load()
+    if pc:
+        pffi, plib = pc
+        voice = np.empty_like(rx)
+
+        def industry():
+            return int(plib.peer_chain_board(
+                channels, ticks, pffi.from_buffer("uint8_t[]", rx),
+                pffi.from_buffer("int16_t[]", far), pffi.from_buffer("uint8_t[]", voice)))
+
+        peers["spandsp + speexdsp, own C loop"] = (
+            "spandsp A-law decode, speex_echo_cancellation (64 ms), spandsp dtmf_rx, "
+            "speex_preprocess_run (denoise + AGC), spandsp A-law encode; all in C", industry)
+
+    def timed(name, run):
+        def once():
+            found[name] = run()
+        return once
+
+    times = cpu_seconds({name: timed(name, run) for name, (_, run) in peers.items()}, repeats)
+    rows = [{"name": name, "how": how, "cpu_s": times[name],
+             "channels_per_core": channel_seconds / times[name], "digits_found": found[name]}
+            for name, (how, _) in peers.items()]
+    base = rows[1]["channels_per_core"] if len(rows) > 1 else None
+    for r in rows:
+        r["vs_peer"] = r["channels_per_core"] / base if base else None
+    return {"channels": channels, "audio_s": n / RATE, "digits_sent": sent, "signal": source,
+            "echo_path": path, "rows": rows}
 
 
 # --- 3. DTMF conformance -------------------------------------------------------------------
@@ -516,6 +604,25 @@ def markdown(result, command):
             v = tm[key][side]
             cells.append(f"{v['mean_ms']:+.1f} ({v['max_abs_ms']:.1f}), n={v['n']}" if v else "-")
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    c = result["chain"]
+    lines += [
+        "",
+        f"## 4. The full receive chain, channels per core ({c['channels']} channels x "
+        f"{c['audio_s']:g} s, CPU time, best of {result['chain_repeats']})",
+        "",
+        f"Signal: the box plays {c['signal']} to every line; the line returns its echo"
+        f" ({c['echo_path']}) while the caller presses {c['digits_sent']} DTMF digits in all"
+        " (bursts of 2-4), with line noise at -60 dBm0, through A-law.",
+        "",
+        "| chain | stages | CPU s | channels per core | vs peer | digits found |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in c["rows"]:
+        ratio = f"{r['vs_peer']:.2f}x" if r["vs_peer"] else "n/a"
+        lines.append(f"| {r['name']} | {r['how']} | {r['cpu_s']:.3f} | "
+                     f"{r['channels_per_core']:.0f} | {ratio} | {r['digits_found']} |")
+    for number, (title, text) in enumerate(result["functions"], start=5):
+        lines += ["", f"## {number}. {title}", "", demoted(text).rstrip()]
     lines += ["", "## Targets of issue 2, judged on the figures above", ""] + targets(result)
     lines += [
         "",
@@ -528,6 +635,58 @@ def markdown(result, command):
         " dtmf_rx_get for each channel and frame.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def demoted(markdown_text):
+    """A folded benchmark's headings one level down, under its section of RESULTS.md."""
+    return "\n".join("#" + line if line.startswith("#") else line
+                     for line in markdown_text.splitlines())
+
+
+def echo_markdown(result):
+    """bench/ec_bench.py's figures as a table."""
+    lines = [result["paths"] + ".", ""]
+    if result["peers_error"]:
+        lines += [f"Peers unavailable: {result['peers_error']}", ""]
+    lines += [
+        "| canceller | s of far-end speech to 20 dB ERLE (worst / median) | steady ERLE min dB"
+        " | double talk: ERLE during / after, dB | near-end level change dB | far-end DTMF"
+        " decoded | channels per core (own loop) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, f in result["cancellers"].items():
+        lines.append(
+            f"| {name} | {f['t20_worst_s']:.1f} / {f['t20_median_s']:.1f} | "
+            f"{f['steady_min_db']:.1f} | {f['double_talk_during_db']:.1f} / "
+            f"{f['double_talk_after_db']:.1f}{' (diverged)' if f['diverged'] else ''} | "
+            f"{f['near_level_db'][0]:+.1f}..{f['near_level_db'][1]:+.1f} | "
+            f"{f['dtmf_decoded']} | {f['channels_per_core']:.0f} |")
+    lines += ["", "Ours through the batch call (64 channels x 160-sample frames): "
+              f"{result['ours_batch_channels_per_core']:.0f} channels per core."]
+    return "\n".join(lines) + "\n"
+
+
+def functions(quick):
+    """Issue 3's functions, each beside its peers, from their own benchmarks (run in this
+    process): [(title, markdown)]. Skipped in quick mode (each has its own smoke test)."""
+    if quick:
+        return [("AGC, noise suppression, echo canceller, caller ID",
+                 "Not run in quick mode: bench/agc_bench.py, ns_bench.py, ec_bench.py and "
+                 "callerid_bench.py each have their own.")]
+    import agc_bench
+    import callerid_bench
+    import ec_bench
+    import ns_bench
+
+    return [
+        ("AGC: ours vs speexdsp vs WebRTC (bench/agc_bench.py)", agc_bench.report()),
+        ("Noise suppression: ours vs speexdsp vs WebRTC (bench/ns_bench.py)",
+         ns_bench.markdown(ns_bench.run())),
+        ("Line echo canceller: ours vs speexdsp vs spandsp (bench/ec_bench.py)",
+         echo_markdown(ec_bench.run())),
+        ("Caller ID FSK receive: ours vs spandsp (bench/callerid_bench.py)",
+         callerid_bench.markdown(callerid_bench.run())),
+    ]
 
 
 def targets(result):
@@ -581,6 +740,9 @@ def main(argv=None):
     result["g711"] = g711_rows(sizes, g_repeats)
     result["dtmf"] = dtmf_rows(channels, seconds, repeats)
     result["conformance"] = conformance(digits, args.quick)
+    result["chain_repeats"] = repeats if args.quick else 3
+    result["chain"] = chain_rows(min(channels, 60), seconds, result["chain_repeats"])
+    result["functions"] = functions(args.quick)
     command = "python bench/dsp_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(result, command.strip())
     sys.stdout.write(text)

@@ -2,10 +2,14 @@
 
 from appliance.dsp import g711
 from appliance.dsp.agc import Agc
+from appliance.dsp.echo import EchoCanceller, EchoCancellerBank
 from appliance.dsp.errors import DspError
 from appliance.dsp.ns import NoiseSuppressor
 
-__all__ = ["Agc", "ChannelBank", "DspError", "NoiseSuppressor", "g711"]
+__all__ = [
+    "Agc", "ChannelBank", "DspError", "EchoCanceller", "EchoCancellerBank", "NoiseSuppressor",
+    "g711",
+]
 
 
 def __getattr__(name):

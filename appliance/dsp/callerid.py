@@ -531,7 +531,7 @@ class CallerIdBank:
     """
 
     def __init__(self, channels, frame=160):
-        self._fsk = fsk.FskReceiverBank(channels, frame)
+        self.receivers = fsk.FskReceiverBank(channels, frame)  # ChannelBank runs their C states
         self.channels = channels
         self.frame = frame
         self._messages = [_FskAssembler() for _ in range(channels)]
@@ -539,8 +539,12 @@ class CallerIdBank:
 
     def process(self, frames):
         """frames: int16 [channels, frame], one tick of line audio."""
+        return self.assemble(self.receivers.process(frames))
+
+    def assemble(self, events):
+        """The messages that the tick's FSK events (with their channels) completed."""
         results = []
-        for event in self._fsk.process(frames):
+        for event in events:
             result = self._messages[event.channel].add(event)
             if result is not None:
                 results.append((event.channel, result))
@@ -554,7 +558,7 @@ class CallerIdBank:
 
     def reset(self, channel):
         """A call ended on `channel`: forget its audio and partial messages."""
-        self._fsk.reset(channel)
+        self.receivers.reset(channel)
         self._messages[channel].reset()
         self._digits[channel] = _DtmfAssembler()
 

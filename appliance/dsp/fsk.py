@@ -139,14 +139,15 @@ def _rx_config(min_level_dbm0, seizure_min_bits, mark_min_bits):
     return config
 
 
-def _events_room(samples):
+def events_room(samples):
     """Room for every event `samples` samples can give: a bit decision every 6.7 samples
     (at most one event each), and a carrier change needs 5 samples of power decay to go
     off again (so at most two per 6 samples)."""
     return samples // 2 + 16
 
 
-def _events(buffer, count):
+def decode_events(buffer, count):
+    """FskEvents from a C event array's first `count` entries."""
     if count == 0:
         return []
     rows = np.frombuffer(ffi.buffer(buffer, count * _EVENT_SIZE), dtype=_EVENT_DTYPE).tolist()
@@ -168,7 +169,7 @@ class FskReceiver:
         config.rate = rate
         self._state = ffi.new("fsk_rx_state_t *")
         check(lib.fsk_rx_init(self._state, config), "fsk_rx_init")
-        self._size = _events_room(_FEED_BLOCK)
+        self._size = events_room(_FEED_BLOCK)
         self._buffer = ffi.new("fsk_event_t[]", self._size)
 
     def reset(self):
@@ -183,7 +184,7 @@ class FskReceiver:
             block = samples[start:start + _FEED_BLOCK]
             count = check(lib.fsk_rx_process(self._state, c_array(block, np.int16), block.size,
                                              self._buffer, self._size), "fsk_rx_process")
-            events += _events(self._buffer, count)
+            events += decode_events(self._buffer, count)
         return events
 
 
@@ -197,20 +198,20 @@ class FskReceiverBank:
         config = _rx_config(min_level_dbm0, seizure_min_bits, mark_min_bits)
         self.channels = channels
         self.frame = frame
-        self._states = ffi.new("fsk_rx_state_t[]", channels)
+        self.states = ffi.new("fsk_rx_state_t[]", channels)  # ChannelBank runs them too
         for c in range(channels):
-            check(lib.fsk_rx_init(ffi.addressof(self._states, c), config), "fsk_rx_init")
-        self._size = channels * _events_room(frame)
+            check(lib.fsk_rx_init(ffi.addressof(self.states, c), config), "fsk_rx_init")
+        self._size = channels * events_room(frame)
         self._events = ffi.new("fsk_event_t[]", self._size)
 
     def reset(self, channel):
-        lib.fsk_rx_reset(ffi.addressof(self._states, channel))
+        lib.fsk_rx_reset(ffi.addressof(self.states, channel))
 
     def process(self, frames):
         """frames: int16 [channels, frame]. Returns the events of this tick, each with its
         channel; positions count samples in that channel's stream."""
         pointer = c_array(frames, np.int16, (self.channels, self.frame), name="frames")
-        count = check(lib.fsk_rx_process_batch(self._states, self.channels, pointer,
+        count = check(lib.fsk_rx_process_batch(self.states, self.channels, pointer,
                                                self.frame, self._events, self._size),
                       "fsk_rx_process_batch")
-        return _events(self._events, count)
+        return decode_events(self._events, count)

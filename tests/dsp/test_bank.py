@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import g168
 from appliance.dsp import ChannelBank, g711
 from appliance.dtmf import DtmfDetector, generate
 
@@ -147,3 +148,121 @@ def test_digits_and_tones_together_on_one_channel():
     ticks_out = [bank.process(f) for f in ticks(g711.ulaw_encode(linear))]
     assert "".join(e.digit for t in ticks_out for _, e in t.digits) == "42"
     assert Tone.RINGBACK in {e.tone for t in ticks_out for _, e in t.tones}
+
+
+# --- part 2 stages: echo canceller, noise suppression, AGC, voice encoding ---------------
+
+def _echo_line(seconds, erl_db=6.0, delay_ms=8.0):
+    """What an analog line returns while the box talks: the echo of the box's own speech
+    through a G.168 echo path model. Returns (tx, echo), int16 and float."""
+    far = g168.far_end_speech(seconds)
+    h = g168.echo_path(g168.echo_path_models()["D2"], delay_ms, erl_db, far)
+    return far, g168.echo_of(h, far)
+
+
+def _run(bank, rx, tx=None, law="alaw"):
+    """Feeds [channels, samples] through the bank; returns the concatenated linear, voice,
+    voice_codes and the digits."""
+    outs = {"linear": [], "voice": [], "voice_codes": []}
+    digits = []
+    tx_ticks = ticks(tx) if tx is not None else None
+    for frame in ticks(rx):
+        tick = bank.process(frame, None if tx_ticks is None else next(tx_ticks))
+        for name in outs:
+            outs[name].append(getattr(tick, name).copy())
+        digits += tick.digits
+    return {k: np.concatenate(v, axis=1) for k, v in outs.items()}, digits
+
+
+def test_echo_of_the_box_own_audio_is_cancelled_on_the_line():
+    tx, echo = _echo_line(6.0)
+    n = tx.size // FRAME * FRAME
+    rx = g711.alaw_encode(g168.to_int16(echo[:n])[None, :])
+    bank = ChannelBank(1)
+    out, _ = _run(bank, rx, tx[None, :n])
+    erle = g168.erle_db(echo[:n], out["linear"][0].astype(np.float64))
+    steady = erle[len(erle) // 2:]
+    assert np.nanmedian(steady) >= 25.0
+
+
+def test_without_tx_or_switched_off_the_echo_stays():
+    tx, echo = _echo_line(3.0)
+    n = tx.size // FRAME * FRAME
+    rx = g168.to_int16(echo[:n])[None, :]
+    decoded = g711.alaw_decode(g711.alaw_encode(rx))
+    bank = ChannelBank(1)
+    out, _ = _run(bank, g711.alaw_encode(rx))
+    assert np.array_equal(out["linear"], decoded)
+    bank = ChannelBank(1)
+    bank.enable(0, "echo", False)
+    out, _ = _run(bank, g711.alaw_encode(rx), tx[None, :n])
+    assert np.array_equal(out["linear"], decoded)
+
+
+def test_far_end_digits_come_through_the_echo_canceller():
+    tx, echo = _echo_line(6.0)
+    n = tx.size // FRAME * FRAME
+    line = echo[:n].copy()
+    keys = generate("5170#", level_dbm0=-20, on_ms=70, off_ms=70)
+    line[int(3.0 * 8000):int(3.0 * 8000) + keys.size] += keys
+    rx = g711.alaw_encode(g168.to_int16(line)[None, :])
+    out, digits = _run(ChannelBank(1), rx, tx[None, :n])
+    assert "".join(e.digit for _, e in digits) == "5170#"
+
+
+def test_voice_path_suppresses_line_noise_and_levels_speech():
+    rng = np.random.default_rng(5)
+    seconds = 8.0
+    speech = g168.near_end_speech(seconds).astype(np.float64)
+    speech *= 10 ** (-36 / 20) * 32768 / np.sqrt(np.mean(speech**2))  # quiet caller
+    noise = rng.normal(0, 32768 * 10 ** (-52 / 20), speech.size)
+    n = speech.size // FRAME * FRAME
+    rx = g711.alaw_encode(g168.to_int16(speech[:n] + noise[:n])[None, :])
+    bank = ChannelBank(1)
+    out, _ = _run(bank, rx)
+    voice = out["voice"][0].astype(np.float64)
+    assert np.array_equal(out["voice_codes"], g711.alaw_encode(out["voice"]))
+    # Louder speech (AGC), and the noise in the pauses lower relative to the speech (NS).
+    second_half = slice(n // 2, n)
+    gain_db = 10 * np.log10(np.mean(voice[second_half] ** 2)
+                            / np.mean(out["linear"][0, second_half].astype(np.float64) ** 2))
+    assert gain_db > 10.0
+    quiet = np.abs(speech[:n]) < 1.0  # the gaps between prompts
+    quiet[: n // 2] = False
+    delay = 79  # NS look-ahead: voice[t] is linear[t - 79]
+    quiet_voice = voice[delay:][quiet[:-delay]]
+    quiet_linear = out["linear"][0].astype(np.float64)[quiet]
+    snr_in = 10 * np.log10(np.mean(out["linear"][0, second_half].astype(np.float64) ** 2)
+                           / np.mean(quiet_linear ** 2))
+    snr_out = 10 * np.log10(np.mean(voice[second_half] ** 2) / np.mean(quiet_voice ** 2))
+    assert snr_out - snr_in > 6.0
+
+
+def test_voice_is_the_line_when_ns_and_agc_are_off():
+    codes = board_audio(3, 1.0, {1: (0.1, "42")})
+    bank = ChannelBank(3)
+    for channel in range(3):
+        bank.enable(channel, "ns", False)
+        bank.enable(channel, "agc", False)
+    out, _ = _run(bank, codes)
+    assert np.array_equal(out["voice"], out["linear"])
+    assert np.array_equal(out["voice_codes"], codes)
+
+
+def test_voice_codes_follow_the_bank_law_for_linear_input():
+    linear = g711.ulaw_decode(board_audio(2, 0.5, {0: (0.1, "7")}, "ulaw"))
+    out, _ = _run(ChannelBank(2, law="ulaw"), linear)
+    assert np.array_equal(out["voice_codes"], g711.ulaw_encode(out["voice"]))
+
+
+def test_stage_switches_and_tx_are_checked():
+    bank = ChannelBank(2)
+    with pytest.raises(ValueError, match="stage must be one of"):
+        bank.enable(0, "reverb")
+    with pytest.raises(IndexError):
+        bank.enable(2, "ns")
+    frames = np.zeros((2, FRAME), dtype=np.uint8)
+    with pytest.raises(ValueError, match="tx must be"):
+        bank.process(frames, np.zeros((2, FRAME + 1), dtype=np.int16))
+    with pytest.raises(TypeError, match="tx must have dtype int16"):
+        bank.process(frames, np.zeros((2, FRAME), dtype=np.float32))

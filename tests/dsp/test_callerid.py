@@ -745,28 +745,27 @@ def test_spandsp_class_transmitter_sdmf_and_absence_decode_in_ours(spandsp, mess
         parse_message(msg)
 
 
-def test_the_boards_path_channel_bank_then_caller_id_bank_on_alaw_lines():
-    """As the engine runs a board: A-law codes into ChannelBank (decode + DTMF) each tick,
-    its linear audio into CallerIdBank.process and its digits into CallerIdBank.dtmf:
-    FSK on channels 0 and 2, DTMF on channel 1, nothing on channel 3."""
+def test_the_boards_path_caller_id_in_the_channel_banks_tick_on_alaw_lines():
+    """As the engine runs a board: A-law codes into ChannelBank each tick, caller ID
+    switched on for the idle lines 0-2: FSK on channels 0 and 2, DTMF on channel 1. Line 3
+    carries a caller ID too, but is not listening (a call is up on it): nothing."""
     from appliance.dsp import ChannelBank, g711
 
     calls = [encode("5551234567", "DOE JANE", WHEN, format="bell202", level_dbm0=-30.0),
              encode("13812345678", format="dtmf", level_dbm0=-20.0),
              encode("0123456789", format="v23", alerting="dt-as", level_dbm0=-38.0),
-             np.zeros(800, np.int16)]
-    length = (max(c.size for c in calls) + 4000) // 160 * 160
+             encode("5550000000", format="bell202", level_dbm0=-20.0)]
+    length = (max(c.size for c in calls) + 4000) // 160 * 160 + 3200
     lines = np.zeros((len(calls), length), np.int16)
     for channel, call in enumerate(calls):
         lines[channel, 800 * (channel + 1):800 * (channel + 1) + call.size] = call
     codes = g711.alaw_encode(lines)
-    board, callers = ChannelBank(len(calls), "alaw"), CallerIdBank(len(calls))
+    board = ChannelBank(len(calls), "alaw")
+    for channel in range(3):
+        board.enable(channel, "callerid")
     found = []
     for start in range(0, length, 160):
-        tick = board.process(np.ascontiguousarray(codes[:, start:start + 160]))
-        found += callers.process(tick.linear)
-        for channel, digit in tick.digits:
-            found += callers.dtmf(channel, digit)
+        found += board.process(np.ascontiguousarray(codes[:, start:start + 160])).caller_ids
     assert sorted((c, r.number, r.format) for c, r in found) == [
         (0, "5551234567", "bell202"), (1, "13812345678", "dtmf"), (2, "0123456789", "v23")]
 

@@ -1,0 +1,573 @@
+/* ec.c - see ec.h. */
+#include <math.h>
+#include <string.h>
+
+#include "ec.h"
+#include "level_internal.h"
+
+/* Background step size, and its fraction while double talk is declared. */
+#define STEP 1.0
+#define STEP_DOUBLE_TALK (STEP / 16.0)
+/* Once converged (ERLE over 20 dB): a smaller step leaves less gradient noise in the
+ * coefficients, and less room to follow near-end speech that no detector caught. */
+#define STEP_ARMED 0.3
+/* Variable step: noise floor margin and the smallest fraction of the step. */
+#define NOISE_MARGIN 1.0
+#define STEP_MIN 0.05
+#define NF_BLOCK 2000 /* noise floor minimum statistics: 250 ms blocks */
+/* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. Until the filter first
+ * reaches 20 dB ERLE, strongly proportionate: the hybrid's response is compact behind a
+ * bulk delay, and the taps that grow first take most of the step, so a delayed path
+ * converges as fast as an undelayed one. Once converged, nearly NLMS: the dispersed tail
+ * of the response (model D.8) and a changing path need the uniform part of the step. */
+#define IPNLMS_ALPHA_CONVERGING 0.8
+/* ... for at most this many windows of far-end signal (1.5 s): where line noise keeps the
+ * ERLE from ever showing 20 dB, proportionate gains chase the noise in the small taps. */
+#define CONVERGING_WINDOWS 188
+#define IPNLMS_ALPHA (-0.5)
+/* Two-path transfer: the candidate better than the foreground by 0.5 dB in a window (and
+ * 6 dB under the rx); the background restored when the candidate was 3 dB worse in two
+ * consecutive ones. */
+#define COPY_RATIO 0.9
+#define RESTORE_RATIO 2.0
+/* ... and while near-end speech is declared, 6 dB better and 12 dB under the rx in eight
+ * consecutive windows (a changed echo path). */
+#define COPY_SOURCE hc
+#define ESCAPE_RATIO 0.25
+#define ESCAPE_WINDOWS 8
+#define RESTORE_WINDOWS 2
+/* Skip the update when the far end and its whitened history disagree this much. */
+#define CROSS_MIN 0.5
+/* Far-end prediction gain above which the far end counts as narrow-band (35 dB; speech
+ * stays below it, sine components reach 50 dB over the white floor). */
+#define TONE_GAIN 3162.0
+/* Predictor: autocorrelation memory per window, white-noise floor, bandwidth expansion. */
+#define ACF_DECAY 0.8
+#define ACF_NOISE_FLOOR 1e-2
+#define TONE_NOISE_FLOOR 1e-5
+#define LPC_EXPANSION 0.94
+/* Double-talk detectors. */
+#define GEIGEL_RATIO 0.5 /* 6 dB: the smallest ERL G.168 expects */
+#define GEIGEL_HOLD 240  /* 30 ms */
+#define NCC_THRESHOLD 0.97
+#define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
+#define NLP_MARGIN 10.0  /* 10 dB over the measured residual echo */
+/* ... taken as no less than 30 dB under the echo: deeper than that, the residual follows
+ * the far end's spectrum, not its level, and swings past any margin. */
+#define RESIDUAL_FLOOR 1e-3
+#define ARMED_RATIO 0.01 /* 20 dB ERLE */
+#define MATURE_RATIO 1e-3 /* 30 dB ERLE */
+#define ERLE_DECAY 0.97  /* per window: the ERLE is measured over about 270 ms */
+#define DISARM_WINDOWS 250 /* 2 s */
+/* Smoothing of the short-term powers (per sample): about 8 ms. */
+#define POWER_SMOOTHING (1.0 / 64.0)
+
+static double clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+int ec_init(ec_state_t *s, const ec_config_t *config)
+{
+    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % 4 != 0)
+        return EC_ERR_TAPS;
+    s->config = *config;
+    ec_reset(s);
+    return 0;
+}
+
+void ec_reset(ec_state_t *s)
+{
+    ec_config_t config = s->config;
+    memset(s, 0, sizeof *s);
+    s->config = config;
+    s->prediction_gain = 1.0;
+    s->noise_floor = level_power(-80.0);
+    s->nf_block_min = 1e30;
+    for (int b = 0; b < EC_NF_BLOCKS; b++)
+        s->nf_min[b] = 1e30;
+    s->nlp_gain = 1.0;
+    s->noise_seed = 0x2545f491u;
+}
+
+/* The per-sample work: dot products and the update over the 512 taps, in four lanes
+ * (lane k takes the taps i = k mod 4; lanes are summed as (0 + 1) + (2 + 3)). GCC and
+ * Clang get the lanes as SSE/NEON vectors through their vector extension: their
+ * auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
+ * interleaves hand-unrolled partial sums badly. Other compilers run the same arithmetic
+ * in scalars (also with EC_SCALAR defined), with identical results. */
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+typedef float lanes_t __attribute__((vector_size(16)));
+typedef int32_t mask_t __attribute__((vector_size(16)));
+
+static inline lanes_t load(const float *p)
+{
+    lanes_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void store(float *p, lanes_t v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline lanes_t splat(float v)
+{
+    lanes_t r = {v, v, v, v};
+    return r;
+}
+
+static inline lanes_t absolute(lanes_t v)
+{
+    mask_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= 0x7fffffff;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+static inline float total(lanes_t v)
+{
+    return (v[0] + v[1]) + (v[2] + v[3]);
+}
+#else
+typedef struct {
+    float v[4];
+} lanes_t;
+
+static inline lanes_t load(const float *p)
+{
+    lanes_t r = {{p[0], p[1], p[2], p[3]}};
+    return r;
+}
+
+static inline void store(float *p, lanes_t v)
+{
+    memcpy(p, v.v, sizeof v.v);
+}
+
+static inline lanes_t splat(float v)
+{
+    lanes_t r = {{v, v, v, v}};
+    return r;
+}
+
+static inline lanes_t absolute(lanes_t v)
+{
+    for (int k = 0; k < 4; k++)
+        v.v[k] = fabsf(v.v[k]);
+    return v;
+}
+
+static inline float total(lanes_t v)
+{
+    return (v.v[0] + v.v[1]) + (v.v[2] + v.v[3]);
+}
+#endif
+
+/* Dot product of `n` floats, n a multiple of 4. */
+static float dot(const float *restrict a, const float *restrict b, int n)
+{
+    lanes_t acc = splat(0.0f);
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        acc += load(a + i) * load(b + i);
+#else
+        for (int k = 0; k < 4; k++)
+            acc.v[k] += a[i + k] * b[i + k];
+#endif
+    }
+    return total(acc);
+}
+
+/* All three filters over the same far-end history in one pass, with the two sums the
+ * background's IPNLMS normalization needs: q = sum |hb| x xw and qw = sum |hb| xw^2. */
+typedef struct {
+    float yb, yf, yc, q, qw;
+} filters_t;
+
+static filters_t filter_all(const float *restrict hb, const float *restrict hf,
+                            const float *restrict hc, const float *restrict x,
+                            const float *restrict xw, int n)
+{
+    lanes_t ab = splat(0.0f), af = ab, ac = ab, aq = ab, aw = ab;
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        lanes_t xk = load(x + i);
+        lanes_t wk = load(xw + i);
+        lanes_t hk = load(hb + i);
+        lanes_t m = absolute(hk) * wk;
+        ab += hk * xk;
+        af += load(hf + i) * xk;
+        ac += load(hc + i) * xk;
+        aq += m * xk;
+        aw += m * wk;
+#else
+        for (int k = 0; k < 4; k++) {
+            float xk = x[i + k], wk = xw[i + k], hk = hb[i + k];
+            float m = fabsf(hk) * wk;
+            ab.v[k] += hk * xk;
+            af.v[k] += hf[i + k] * xk;
+            ac.v[k] += hc[i + k] * xk;
+            aq.v[k] += m * xk;
+            aw.v[k] += m * wk;
+        }
+#endif
+    }
+    filters_t r = {total(ab), total(af), total(ac), total(aq), total(aw)};
+    return r;
+}
+
+/* IPNLMS update h += step * (a + b |h|) * x; returns the new sum of |h|. */
+static double update(float *restrict h, const float *restrict x, int n, float step, float a,
+                     float b)
+{
+    lanes_t acc = splat(0.0f);
+    for (int i = 0; i < n; i += 4) {
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+        lanes_t v = load(h + i);
+        v += splat(step) * (splat(a) + splat(b) * absolute(v)) * load(x + i);
+        store(h + i, v);
+        acc += absolute(v);
+#else
+        for (int k = 0; k < 4; k++) {
+            float v = h[i + k];
+            v += step * (a + b * fabsf(v)) * x[i + k];
+            h[i + k] = v;
+            acc.v[k] += fabsf(v);
+        }
+#endif
+    }
+    return (double) total(acc);
+}
+
+/* Levinson-Durbin: the order-EC_LPC_ORDER predictor of autocorrelation r (a[0] = 1);
+ * returns the prediction gain r[0] / prediction error. */
+static double levinson(const double *r, double *a)
+{
+    double err = r[0];
+    a[0] = 1.0;
+    for (int i = 1; i <= EC_LPC_ORDER; i++)
+        a[i] = 0.0;
+    for (int i = 1; i <= EC_LPC_ORDER; i++) {
+        double acc = r[i];
+        for (int j = 1; j < i; j++)
+            acc += a[j] * r[i - j];
+        double k = -acc / err;
+        if (k >= 1.0 || k <= -1.0)
+            break; /* numerically singular: keep the lower order */
+        double prev[EC_LPC_ORDER + 1];
+        memcpy(prev, a, sizeof prev);
+        for (int j = 1; j < i; j++)
+            a[j] = prev[j] + k * prev[i - j];
+        a[i] = k;
+        err *= 1.0 - k * k;
+    }
+    return r[0] / err;
+}
+
+/* Once per window: the far end's smoothed autocorrelation gives the whitening filter and
+ * the tone flag. */
+static void update_predictor(ec_state_t *s)
+{
+    double r[EC_LPC_ORDER + 1];
+    double a[EC_LPC_ORDER + 1];
+    for (int k = 0; k <= EC_LPC_ORDER; k++) {
+        s->acf[k] = ACF_DECAY * s->acf[k] + s->acf_block[k];
+        s->acf_block[k] = 0.0;
+        r[k] = s->acf[k];
+    }
+    /* Tonality: the prediction gain with only a tiny white floor (and an absolute one,
+     * so that silence is not "predicted"). */
+    double r0 = r[0];
+    r[0] = r0 * (1.0 + TONE_NOISE_FLOOR) + EC_WINDOW * level_power(-70.0);
+    s->prediction_gain = levinson(r, a);
+    s->tone = s->acf[0] > EC_WINDOW * level_power(-45.0) && s->prediction_gain > TONE_GAIN;
+    /* Whitening: a white floor 20 dB down. Whitening harder steers the update into the
+     * far end's spectral valleys, where the error cannot show what it does, and lets
+     * the background filter wander there. */
+    r[0] = r0 * (1.0 + ACF_NOISE_FLOOR) + EC_WINDOW * level_power(-70.0);
+    levinson(r, a);
+    double g = 1.0;
+    for (int i = 0; i < EC_LPC_ORDER; i++) {
+        g *= LPC_EXPANSION;
+        s->lpc[i] = a[i + 1] * g;
+    }
+}
+
+/* Two-path decision at the end of each window. The background is judged by a snapshot
+ * taken at the start of the window (the candidate), on samples it never adapted on: the
+ * background's own a priori error is no fair judge, because an NLMS step along the
+ * prewhitened far end also predicts the next sample of whatever it adapted to, near-end
+ * speech included. */
+static void end_window(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
+    if (!active) {
+        s->worse_windows = 0;
+        s->escape_windows = 0;
+    } else if (!s->win_near && s->win_ec < COPY_RATIO * s->win_ef
+               && s->win_ec < 0.25 * s->win_y) {
+        s->worse_windows = 0;
+        s->escape_windows = 0;
+        memcpy(s->hf, s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
+        s->converged = 1;
+    } else if (s->win_near && s->win_ec < ESCAPE_RATIO * s->win_ef
+               && s->win_ec < 0.0625 * s->win_y) {
+        /* Near-end speech or a changed echo path: energy cannot tell them apart, but
+         * only a new path lets a (slowed) filter cancel this much better for long. */
+        s->worse_windows = 0;
+        if (++s->escape_windows >= ESCAPE_WINDOWS) {
+            memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
+            s->escape_windows = 0;
+            s->armed = 0; /* a new path: converge again at the full step */
+        }
+    } else if (s->win_ec > RESTORE_RATIO * s->win_ef) {
+        if (++s->worse_windows >= RESTORE_WINDOWS) {
+            memcpy(s->hb, s->hf, (size_t) taps * sizeof s->hb[0]);
+            double l1 = 0.0;
+            for (int i = 0; i < taps; i++)
+                l1 += fabs((double) s->hb[i]);
+            s->hb_l1 = l1;
+            s->worse_windows = 0;
+        }
+    } else {
+        s->worse_windows = 0;
+        s->escape_windows = 0;
+    }
+    if (active && s->active_windows < CONVERGING_WINDOWS)
+        s->active_windows++;
+    /* The foreground's ERLE over recent windows of far-end single talk. */
+    if (active && !s->win_near) {
+        s->sum_ef = ERLE_DECAY * s->sum_ef + s->win_ef;
+        s->sum_y = ERLE_DECAY * s->sum_y + s->win_y;
+    }
+    /* Armed at 20 dB; disarmed only after DISARM_WINDOWS active windows under 10 dB
+     * (a new echo path), since near-end speech that slips past every detector raises
+     * the residual just the same. */
+    /* Line noise in the residual is no fault of the filter: allow for it. Where the echo
+     * stands less than 20 dB over the noise, "cancelled down to the noise" is all that
+     * can be seen, and it arms too (the NLP waits for the arming: G.168 test 9). */
+    double noise = 2.0 * s->noise_floor * EC_WINDOW / (1.0 - ERLE_DECAY);
+    if (s->converged && s->sum_y > 10.0 * noise
+        && s->sum_ef < ARMED_RATIO * s->sum_y + noise) {
+        s->armed = 1;
+        s->disarm_windows = 0;
+    } else if (active && s->sum_ef > 10.0 * ARMED_RATIO * s->sum_y + noise) {
+        if (++s->disarm_windows >= DISARM_WINDOWS)
+            s->armed = 0;
+    }
+    memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
+    /* Exact window energy of the whitened history (the running sum drifts). */
+    s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
+    s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
+    s->win_ec = s->win_ef = s->win_y = s->win_x = 0.0;
+    s->win_near = 0;
+    s->win_fill = 0;
+    update_predictor(s);
+}
+
+static uint32_t next_random(ec_state_t *s)
+{
+    s->noise_seed = s->noise_seed * 1664525u + 1013904223u;
+    return s->noise_seed;
+}
+
+static int16_t saturate(double v)
+{
+    if (v >= 32767.0)
+        return 32767;
+    if (v <= -32768.0)
+        return -32768;
+    return (int16_t) lrint(v);
+}
+
+static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
+{
+    const int taps = s->config.taps;
+    const float x = (float) tx;
+    const double y = (double) rx;
+
+    /* Far-end history: newest at pos. */
+    int p = s->pos - 1;
+    if (p < 0)
+        p = taps - 1;
+    s->pos = p;
+    float leaving_w = s->xw[p + taps];
+    float leaving = s->x[p + taps];
+    s->x[p] = s->x[p + taps] = x;
+    double xwn = x;
+    for (int i = 1; i <= EC_LPC_ORDER; i++)
+        xwn += s->lpc[i - 1] * s->x[p + i];
+    float xw = (float) xwn;
+    s->xw[p] = s->xw[p + taps] = xw;
+    s->xw_energy += (double) xw * xw - (double) leaving_w * leaving_w;
+    if (s->xw_energy < 0.0)
+        s->xw_energy = 0.0;
+    s->cross_energy += (double) xw * x - (double) leaving_w * leaving;
+    for (int k = 0; k <= EC_LPC_ORDER; k++)
+        s->acf_block[k] += (double) x * s->x[p + k];
+
+    /* Geigel peak over the tail, in blocks. */
+    const int blocks = (taps + EC_PEAK_BLOCK - 1) / EC_PEAK_BLOCK + 1;
+    float ax = fabsf(x);
+    if (ax > s->peak[s->peak_block])
+        s->peak[s->peak_block] = ax;
+    if (++s->peak_fill >= EC_PEAK_BLOCK) {
+        s->peak_fill = 0;
+        s->peak_block = (s->peak_block + 1) % blocks;
+        s->peak[s->peak_block] = 0.0f;
+    }
+    float far_peak = 0.0f;
+    for (int b = 0; b < blocks; b++)
+        if (s->peak[b] > far_peak)
+            far_peak = s->peak[b];
+
+    /* Both filters. */
+    const float *xv = &s->x[p];
+    filters_t fr = filter_all(s->hb, s->hf, s->hc, xv, &s->xw[p], taps);
+    double yb = fr.yb;
+    double yf = fr.yf;
+    double q = fr.q;
+    double qw = fr.qw;
+    double ec = y - fr.yc;
+    double eb = y - yb;
+    double ef = y - yf;
+
+    /* Short-term powers and correlation. */
+    s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);
+    s->p_y += POWER_SMOOTHING * (y * y - s->p_y);
+    s->p_yhat += POWER_SMOOTHING * (yf * yf - s->p_yhat);
+    s->p_ef += POWER_SMOOTHING * (ef * ef - s->p_ef);
+    s->c_yyhat += POWER_SMOOTHING * (y * yf - s->c_yyhat);
+
+    /* Near-end detection. Geigel, on the residual (before convergence the rx itself):
+     * louder than a 6 dB ERL echo of the far end's recent peak. */
+    if (fabs(ef) > GEIGEL_RATIO * far_peak)
+        s->geigel_hold = GEIGEL_HOLD;
+    else if (s->geigel_hold > 0)
+        s->geigel_hold--;
+    /* Normalized cross-correlation of the rx with the echo estimate: below NCC_THRESHOLD
+     * the rx holds something the echo path does not explain. Meaningful only once the
+     * filter cancels ARMED_RATIO (20 dB): before that, unconverged echo looks the same
+     * as near-end speech. */
+    int echo_expected = s->p_yhat > level_power(-60.0) && s->p_yhat > 4.0 * s->noise_floor;
+    int armed = s->armed;
+    int ncc_low = 0;
+    if (armed && echo_expected) {
+        double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
+        ncc_low = ncc < NCC_THRESHOLD;
+    }
+    /* Residual detector: the residual 10 dB over the residual echo the foreground is
+     * measured to leave (its ERLE over recent windows of single talk). Once converged
+     * this is the most sensitive detector: a caller's DTMF or speech 15 dB under the
+     * echo still leaves the NCC near 0.98, but stands 20 dB over the residual echo. It
+     * turns the NLP off, and blocks the two-path copies of a mature filter (see the
+     * windows below); it never slows the background: an echo path change and a filter
+     * still converging raise the residual just the same. */
+    double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
+    int residual_high = echo_expected
+                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
+                                         + 2.0 * s->noise_floor;
+    if (s->geigel_hold > 0 || ncc_low)
+        s->talk_hold = GEIGEL_HOLD;
+    else if (s->talk_hold > 0)
+        s->talk_hold--;
+    int hold_back = armed && s->talk_hold > 0;
+    /* The NLP stays off for the same reasons and for a high residual. */
+    if (s->talk_hold > 0 || residual_high)
+        s->near_hold = NEAR_HOLD;
+    else if (s->near_hold > 0)
+        s->near_hold--;
+
+    /* Background adaptation: the a priori error along the prewhitened far end. The
+     * prediction error of the far end is uncorrelated with its past, so E[xw x'] is
+     * triangular with equal eigenvalues: every mode of the filter converges alike. */
+    if (s->p_x > level_power(-45.0) && !s->tone) {
+        double mu = hold_back ? STEP_DOUBLE_TALK : armed ? STEP_ARMED : STEP;
+        /* Nonparametric variable step (after Benesty et al., 2006): the part of the
+         * error that is line noise teaches nothing, so the step shrinks as the error
+         * nears the noise floor. The error is the foreground's: the background's own
+         * a priori error flatters it (see end_window). */
+        mu *= clamp(1.0 - sqrt(NOISE_MARGIN * s->noise_floor / (s->p_ef + 1e-9)), STEP_MIN, 1.0);
+        /* IPNLMS: step_k = mu e g_k xw_k / sum_j g_j x_j xw_j, gains g_k = a + b |h_k|
+         * summing to one. The denominator makes the a posteriori error exactly
+         * (1 - mu) e; it is bounded below by sum g xw^2, which it equals on average,
+         * because while the predictor changes the history mixes old and new whitening. */
+        int converging = !armed && s->active_windows < CONVERGING_WINDOWS;
+        double alpha = converging ? IPNLMS_ALPHA_CONVERGING : IPNLMS_ALPHA;
+        double a = (1.0 - alpha) / (2.0 * taps);
+        double b = (1.0 + alpha) / (2.0 * s->hb_l1 + 1e-6);
+        double cross = a * s->cross_energy + b * q;
+        double white = a * s->xw_energy + b * qw;
+        if (cross > CROSS_MIN * white) {
+            double g = mu * eb / (fmax(cross, white) + level_power(-60.0));
+            s->hb_l1 = update(s->hb, &s->xw[p], taps, (float) g, (float) a, (float) b);
+        }
+    }
+
+    /* Two-path windows. */
+    s->win_ec += ec * ec;
+    s->win_ef += ef * ef;
+    s->win_y += y * y;
+    s->win_x += (double) x * x;
+    /* A background that adapted on near-end signal no detector flagged (a caller's DTMF
+     * under the echo) predicts it over the next window and would win the comparison:
+     * once the foreground is known to cancel 30 dB, a high residual blocks the copies
+     * too. (Not before: a filter still maturing leaves a high residual wherever the far
+     * end brings new spectrum, and needs its copies then, near-end speech or not.) */
+    s->win_near |= hold_back || (armed && s->near_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
+    if (++s->win_fill >= EC_WINDOW)
+        end_window(s);
+
+    /* Noise floor of the residual by minimum statistics: the smallest short-term power
+     * over the last 1 to 1.25 s (four finished blocks of 250 ms and the current one). */
+    if (s->p_ef < s->nf_block_min)
+        s->nf_block_min = s->p_ef;
+    if (++s->nf_fill >= NF_BLOCK) {
+        s->nf_fill = 0;
+        s->nf_min[s->nf_next] = s->nf_block_min;
+        s->nf_next = (s->nf_next + 1) % EC_NF_BLOCKS;
+        s->nf_block_min = s->p_ef;
+    }
+    double floor = s->nf_block_min;
+    for (int b = 0; b < EC_NF_BLOCKS; b++)
+        if (s->nf_min[b] < floor)
+            floor = s->nf_min[b];
+    s->noise_floor = clamp(floor, level_power(-80.0), level_power(-10.0));
+
+    if (!s->config.nlp)
+        return saturate(ef);
+    /* The NLP acts only on a filter known to cancel (armed): before that, a residual
+     * is as likely to be the caller talking over unconverged echo as echo, and the
+     * caller must never be muted. */
+    int suppress = armed && echo_expected && s->near_hold == 0;
+    if (suppress)
+        s->nlp_gain = s->nlp_gain > 1.0 / 16.0 ? s->nlp_gain - 1.0 / 16.0 : 0.0;
+    else
+        s->nlp_gain = 1.0;
+    double out = s->nlp_gain * ef;
+    if (s->config.comfort_noise && s->nlp_gain < 1.0) {
+        /* Uniform noise with the floor's power: variance A^2 / 3. */
+        double amplitude = sqrt(3.0 * s->noise_floor);
+        double u = (double) next_random(s) / 2147483648.0 - 1.0;
+        out += (1.0 - s->nlp_gain) * amplitude * u;
+    }
+    return saturate(out);
+}
+
+void ec_process(ec_state_t *s, const int16_t *tx, const int16_t *rx, int16_t *out,
+                size_t samples)
+{
+    for (size_t i = 0; i < samples; i++)
+        out[i] = step(s, tx[i], rx[i]);
+}
+
+void ec_process_batch(ec_state_t *states, size_t channels, const int16_t *tx,
+                      const int16_t *rx, int16_t *out, size_t frame)
+{
+    for (size_t c = 0; c < channels; c++)
+        ec_process(&states[c], tx + c * frame, rx + c * frame, out + c * frame, frame);
+}

@@ -1,0 +1,135 @@
+/* ec.h - line echo canceller for analog (FXO) lines, in the style of ITU-T G.168.
+ *
+ * The box sends `tx` to the line; the hybrid returns part of it, delayed and filtered,
+ * mixed into `rx` with whatever the caller says. The canceller removes that echo from rx.
+ * (In G.168's words tx is Rin, the "far end" of the canceller, and rx is Sin, whose
+ * speech is the "near end": the caller's voice and the caller's DTMF.)
+ *
+ * Limits and units
+ *   - 8 kHz 16-bit linear samples; one call processes any number of samples (streaming:
+ *     the result never depends on how the stream is cut into calls).
+ *   - Echo paths up to `taps` samples long, pure delay plus dispersion: at most
+ *     EC_MAX_TAPS = 512 samples = 64 ms (G.168's echo path delay capacity).
+ *   - Echo return loss (ERL) of 6 dB or more, as G.168 assumes.
+ *   - Far-end signals below about -45 dBm0 do not drive adaptation.
+ *
+ * Structure
+ *   - Two adaptive FIR filters of `taps` coefficients (two-path structure): a background
+ *     filter adapts on every sample of far-end signal; the foreground filter, which makes
+ *     the output, takes a copy of the background only when that copy, frozen for an 8 ms
+ *     window of far-end signal (so judged on samples it never adapted on), cancelled
+ *     better than the foreground over it. A background filter damaged by double talk
+ *     therefore never reaches the output, and is restored from the foreground once it
+ *     is seen to be worse.
+ *   - The background filter adapts by IPNLMS (improved proportionate NLMS: a tap's step
+ *     grows with its magnitude, so the few large taps of a sparse, delayed hybrid response
+ *     converge first; strongly proportionate for the first 1.5 s of far-end signal or
+ *     until 20 dB ERLE, nearly NLMS after), along a prewhitened far end: a running 8th-order linear predictor of the
+ *     far-end speech gives its prediction error, which steers the update (the error
+ *     itself stays the true one), removing most of speech's eigenvalue spread.
+ *   - The same predictor flags narrow-band far-end signals (tones, DTMF, one or two sine
+ *     components: prediction gain above 35 dB): adaptation stops while they last, so a tone
+ *     sent to the line never makes the filter diverge (G.168 test 6).
+ *   - Double-talk detection: Geigel (rx peak above half the far-end peak over the tail,
+ *     i.e. above a 6 dB ERL echo) and a normalized cross-correlation detector (rx against
+ *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
+ *     not explain). Either one slows the background's adaptation 16-fold, blocks the
+ *     foreground's copies and turns the non-linear processor off. A third, the residual
+ *     10 dB over the residual echo the filter is measured to leave, turns the NLP off
+ *     and, once the filter cancels 30 dB, blocks the copies too: a caller's DTMF 15 dB
+ *     under the echo escapes the other two.
+ *   - Non-linear processor (optional): replaces the residual by comfort noise at the
+ *     tracked background-noise level only while the residual is explained as echo: the
+ *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
+ *     active, no double talk, and the residual at most 10 dB above the residual echo the
+ *     filter is known to leave. Near-end speech, and DTMF from the caller, are never
+ *     muted, not even before convergence; a 60 ms hangover keeps the NLP off through the
+ *     gaps of near-end speech.
+ *
+ * No allocation: all state, the three 512-tap filters and the delay lines, lives
+ * in ec_state_t (about 16 KB).
+ */
+#ifndef APPLIANCE_EC_H
+#define APPLIANCE_EC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EC_MAX_TAPS 512
+#define EC_MIN_TAPS 32
+#define EC_LPC_ORDER 8
+#define EC_WINDOW 64
+#define EC_PEAK_BLOCK 16
+#define EC_PEAK_BLOCKS 33
+#define EC_NF_BLOCKS 4
+
+#define EC_ERR_TAPS (-1)
+
+typedef struct {
+    int32_t taps;          /* echo path capacity in samples: EC_MIN_TAPS .. EC_MAX_TAPS,
+                            * a multiple of 4 */
+    int32_t nlp;           /* nonzero: non-linear processor on (residual echo suppressed) */
+    int32_t comfort_noise; /* nonzero: the NLP fills what it removes with comfort noise */
+} ec_config_t;
+
+typedef struct ec_state_s {
+    ec_config_t config;
+    /* Far-end history, newest first from `pos`: x[pos + k] is tx k samples ago. Each
+     * sample is written twice (pos and pos + taps) so the window is always contiguous. */
+    float x[2 * EC_MAX_TAPS];
+    float xw[2 * EC_MAX_TAPS];   /* the same history, prewhitened */
+    float hb[EC_MAX_TAPS];       /* background filter (adapting) */
+    float hc[EC_MAX_TAPS];       /* candidate: the background at the window's start */
+    float hf[EC_MAX_TAPS];       /* foreground filter (makes the output) */
+    int32_t pos;
+    double xw_energy;            /* sum of xw^2 over the window */
+    double cross_energy;         /* sum of x xw over the window */
+    double hb_l1;                /* sum of |hb| (IPNLMS gains) */
+    /* Linear predictor of the far end: autocorrelation, coefficients, tonality. */
+    double acf_block[EC_LPC_ORDER + 1];
+    double acf[EC_LPC_ORDER + 1];
+    double lpc[EC_LPC_ORDER];    /* whitening filter A(z) = 1 + sum lpc[i] z^-(i+1) */
+    double prediction_gain;      /* far-end power / prediction error power */
+    int32_t tone;                /* nonzero: the far end is narrow-band */
+    /* Geigel detector: peak |tx| per block of EC_PEAK_BLOCK samples over the tail. */
+    float peak[EC_PEAK_BLOCKS];
+    int32_t peak_block;
+    int32_t peak_fill;
+    int32_t geigel_hold;          /* samples of Geigel detection left to declare */
+    int32_t talk_hold;            /* samples of double talk (Geigel or NCC) left */
+    /* Smoothed powers (per sample), correlation and the two-path window sums. */
+    double p_x, p_y, p_yhat, p_ef, c_yyhat;
+    double win_ec, win_ef, win_y, win_x;
+    int32_t win_fill;
+    int32_t win_near;            /* double talk or near-end speech in this window */
+    int32_t worse_windows, escape_windows;
+    int32_t converged;           /* foreground has taken at least one copy */
+    double sum_ef, sum_y;        /* residual and rx energy over recent windows */
+    int32_t armed;               /* ERLE reached 20 dB: the detectors can be trusted */
+    int32_t active_windows;      /* windows of far-end signal since the reset (saturating) */
+    int32_t disarm_windows;
+    /* NLP and comfort noise. */
+    double noise_floor;          /* tracked background noise power of the residual */
+    double nf_min[EC_NF_BLOCKS];  /* its minimum statistics: block minima */
+    double nf_block_min;
+    int32_t nf_next, nf_fill;
+    double nlp_gain;             /* 1 passes the residual, 0 is all comfort noise */
+    int32_t near_hold;           /* samples of NLP hangover left after near-end speech */
+    uint32_t noise_seed;
+    int32_t sample_count;
+} ec_state_t;
+
+/* Validates config and starts with empty filters. Returns 0 or EC_ERR_*. */
+int ec_init(ec_state_t *s, const ec_config_t *config);
+/* Forgets the echo path and all history (a new call on the line). */
+void ec_reset(ec_state_t *s);
+/* Cancels the echo of tx in rx: out[i] is rx[i] with the echo removed. tx and rx are the
+ * same `samples` instants (tx[i] sent when rx[i] arrived); out may alias rx. */
+void ec_process(ec_state_t *s, const int16_t *tx, const int16_t *rx, int16_t *out,
+                size_t samples);
+/* One frame for each of `channels` cancellers: tx, rx and out are channels x frame,
+ * row-major. */
+void ec_process_batch(ec_state_t *states, size_t channels, const int16_t *tx,
+                      const int16_t *rx, int16_t *out, size_t frame);
+
+#endif
