@@ -1,0 +1,1 @@
+"""The box's configuration: one TOML file, validated as a whole before anything starts."""
