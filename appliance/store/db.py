@@ -202,6 +202,19 @@ class Store:
             raise
         self._conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self):
+        """Reads inside see one consistent state of the database (a WAL read transaction;
+        it does not hold back the writer)."""
+        if self._conn.in_transaction:
+            yield self
+            return
+        self._conn.execute("BEGIN DEFERRED")
+        try:
+            yield self
+        finally:
+            self._conn.execute("COMMIT")
+
     # -- CDRs -----------------------------------------------------------------------------
 
     def cdr_open(self, call_id, direction, start_ms, **fields):
