@@ -1,0 +1,360 @@
+"""RecordingWriter: records calls to disk from a thread of its own, so the tick never waits.
+
+The tick calls start(), write() once per tick per recorded call with both parties' frames,
+and stop(); each only checks its arguments and appends to an in-memory queue. The writer
+thread mixes (mono: the saturated sum; stereo: party a left, party b right), encodes and
+writes.
+
+Formats: WAV PCM16, WAV A-law, WAV mu-law (G.191-exact, appliance.dsp.g711), FLAC 16-bit.
+Files are created exclusively: an existing file is never overwritten.
+
+Crash and power loss: every `sync_ms` of audio (default 500 ms), and when a call has had
+unsynced audio for `sync_ms` of wall time, the WAV's header sizes are rewritten after the
+audio is on disk (wavfile.GrowingWav.sync), so a recording cut at any moment plays up to
+at most `sync_ms` (+ the queue's backlog) before the cut. FLAC cannot be kept playable
+that way (libsndfile writes the stream's length and seek table at close), so a FLAC
+recording is written as a crash-safe PCM16 WAV beside it (`NAME.flac.part.wav`) and
+encoded to NAME.flac at stop(), in the writer thread; recover() (run at startup) repairs
+cut WAVs and finishes every leftover `.flac.part.wav`.
+
+Slow disk policy: the queue holds at most `max_frames` frames. When it is full, write()
+drops the frame, counts it (`dropped_frames`, and per call) and returns False; the writer
+puts the same length of silence in its place, so the recording keeps its length and stays
+in step with the call's times. start() and stop() are never dropped.
+
+Errors (folder missing, file exists, disk full) are reported through `on_error(call_id,
+exc)` from the writer thread and kept in `errors`; the call's later frames are discarded.
+"""
+
+import collections
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from appliance.dsp.audiofile import AudioFileError
+from appliance.recording import wavfile
+
+FORMATS = ("pcm16", "alaw", "ulaw", "flac")
+LAYOUTS = ("mono", "stereo")
+RATE = 8000
+PART_SUFFIX = ".part.wav"
+_FLAC_BLOCK = 65536
+
+
+@dataclass
+class CallRecording:
+    """What the writer knows of one call's recording (read it after flush())."""
+
+    call_id: str
+    path: str
+    format: str
+    layout: str
+    frames_written: int = 0       # sample frames on disk (dropped frames count as silence)
+    dropped_frames: int = 0       # tick frames dropped because the queue was full
+    error: Exception | None = None
+    finished: bool = False
+    owed_silence: int = 0         # samples of dropped frames, written before the next frame
+
+
+def _check_frame(name, x):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy int16 array, not {type(x).__name__}")
+    if x.dtype != np.int16 or x.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D int16 array, not {x.dtype} {x.shape}")
+
+
+class RecordingWriter:
+    """See the module doc. One writer (and one thread) for all the calls of the box."""
+
+    def __init__(self, max_frames=16384, sync_ms=500, on_error=None, open_file=open):
+        if not isinstance(max_frames, int) or max_frames < 1:
+            raise ValueError(f"max_frames must be an int >= 1, not {max_frames!r}")
+        if not isinstance(sync_ms, int) or not 20 <= sync_ms <= 1000:
+            raise ValueError(f"sync_ms must be an int of 20..1000 ms (the header is "
+                             f"rewritten at least once a second), not {sync_ms!r}")
+        self.max_frames = max_frames
+        self.sync_ms = sync_ms
+        self.on_error = on_error
+        self.dropped_frames = 0
+        self.errors = collections.deque(maxlen=100)
+        self._open_file = open_file
+        self._cond = threading.Condition()
+        self._queue = collections.deque()
+        self._queued_frames = 0
+        self._posted = 0
+        self._done = 0
+        self._closed = False
+        self._tick_calls = {}     # call_id -> CallRecording (tick side: started, not stopped)
+        self._calls = {}          # call_id -> CallRecording (every call seen)
+        self._thread = threading.Thread(target=self._run, name="recording-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- tick side -------------------------------------------------------------------------
+
+    def start(self, call_id, path, format="pcm16", layout="mono"):
+        """Starts recording `call_id` to `path` (.wav for pcm16/alaw/ulaw, .flac for flac).
+        Checks the arguments only; the file is created by the writer thread."""
+        if not isinstance(call_id, str) or not call_id:
+            raise ValueError(f"call_id must be a non-empty str, not {call_id!r}")
+        if format not in FORMATS:
+            raise ValueError(f"recording format must be one of {', '.join(FORMATS)}, "
+                             f"not {format!r}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"recording layout must be mono (both parties mixed) or stereo "
+                             f"(caller left, other party right), not {layout!r}")
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise TypeError(f"path must be a file path, not {path!r}")
+        path = Path(path)
+        want = ".flac" if format == "flac" else ".wav"
+        if path.suffix.lower() != want:
+            raise AudioFileError(path, f"a {format} recording goes in a {want} file",
+                                 f"name it {path.with_suffix(want).name}")
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the recording writer is closed")
+            if call_id in self._tick_calls:
+                raise ValueError(f"call {call_id!r} is already being recorded")
+            rec = CallRecording(call_id, str(path), format, layout)
+            self._tick_calls[call_id] = rec
+            self._calls[call_id] = rec
+            self._post(("start", rec))
+
+    def write(self, call_id, a, b):
+        """Queues one tick of both parties (equal-length int16 frames; copied). Never
+        waits: returns False if the frame was dropped because the queue is full."""
+        _check_frame("a", a)
+        _check_frame("b", b)
+        if a.shape != b.shape:
+            raise ValueError(f"both parties' frames must have the same length, not "
+                             f"{a.shape[0]} and {b.shape[0]}")
+        with self._cond:
+            rec = self._tick_calls.get(call_id)
+            if rec is None:
+                raise ValueError(f"call {call_id!r} is not being recorded; start() it first")
+            if self._queued_frames >= self.max_frames:
+                rec.dropped_frames += 1
+                self.dropped_frames += 1
+                rec.owed_silence += a.shape[0]
+                return False
+            gap, rec.owed_silence = rec.owed_silence, 0
+            self._queued_frames += 1
+            self._post(("frame", rec, a.copy(), b.copy(), gap))
+            return True
+
+    def stop(self, call_id):
+        """Ends the recording of `call_id`; the writer closes (and for FLAC encodes) it."""
+        with self._cond:
+            rec = self._tick_calls.pop(call_id, None)
+            if rec is None:
+                raise ValueError(f"call {call_id!r} is not being recorded")
+            gap, rec.owed_silence = rec.owed_silence, 0
+            self._post(("stop", rec, gap))
+
+    def _post(self, item):
+        self._queue.append(item)
+        self._posted += 1
+        self._cond.notify_all()
+
+    @property
+    def queued_frames(self):
+        with self._cond:
+            return self._queued_frames
+
+    def recording(self, call_id):
+        """The CallRecording of a call started on this writer, or None."""
+        with self._cond:
+            return self._calls.get(call_id)
+
+    # -- waiting and closing (not for the tick) -------------------------------------------
+
+    def flush(self, timeout_s=None):
+        """Waits until everything queued so far has been handled; False on timeout."""
+        with self._cond:
+            target = self._posted
+            return self._cond.wait_for(lambda: self._done >= target, timeout_s)
+
+    def close(self):
+        """Stops every recording still running, writes everything queued, ends the thread."""
+        with self._cond:
+            if self._closed:
+                return
+            for call_id in list(self._tick_calls):
+                rec = self._tick_calls.pop(call_id)
+                gap, rec.owed_silence = rec.owed_silence, 0
+                self._post(("stop", rec, gap))
+            self._closed = True
+            self._post(("exit",))
+        self._thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- the writer thread -----------------------------------------------------------------
+
+    def _run(self):
+        open_files = {}  # call_id -> [GrowingWav, unsynced since (monotonic s) or None]
+        sync_s = self.sync_ms / 1000
+        sync_frames = RATE * self.sync_ms // 1000
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._cond.wait(timeout=sync_s if open_files else None)
+                items = list(self._queue)
+                self._queue.clear()
+            for item in items:
+                kind = item[0]
+                if kind == "exit":  # close() stopped every call first; nothing is open
+                    self._handled(1, 0)
+                    return
+                rec = item[1]
+                frames = 1 if kind == "frame" else 0
+                try:
+                    if kind == "start":
+                        open_files[rec.call_id] = [self._open(rec), None]
+                    elif rec.error is None and rec.call_id in open_files:
+                        entry = open_files[rec.call_id]
+                        wav = entry[0]
+                        gap = item[4] if kind == "frame" else item[2]
+                        if gap:
+                            self._append(wav, rec, np.zeros(gap, np.int16),
+                                         np.zeros(gap, np.int16))
+                        if kind == "frame":
+                            self._append(wav, rec, item[2], item[3])
+                        if kind == "stop":
+                            del open_files[rec.call_id]
+                            self._finish(wav, rec)
+                        elif wav.data_bytes - wav.synced_bytes >= sync_frames * wav.block:
+                            wav.sync()
+                            entry[1] = None
+                        elif entry[1] is None:
+                            entry[1] = time.monotonic()
+                except (OSError, ValueError, soundfile.SoundFileError) as exc:
+                    self._fail(rec, exc, open_files)
+                self._handled(1, frames)
+            now = time.monotonic()
+            for call_id, entry in list(open_files.items()):
+                if entry[1] is not None and now - entry[1] >= sync_s:
+                    try:
+                        entry[0].sync()
+                        entry[1] = None
+                    except OSError as exc:
+                        self._fail(self._calls[call_id], exc, open_files)
+
+    def _handled(self, items, frames):
+        with self._cond:
+            self._done += items
+            self._queued_frames -= frames
+            self._cond.notify_all()
+
+    def _fail(self, rec, exc, open_files):
+        entry = open_files.pop(rec.call_id, None)
+        if entry is not None:
+            try:
+                entry[0].close()
+            except OSError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, AudioFileError):
+            exc = AudioFileError(rec.path, f"cannot record ({exc.strerror or exc})",
+                                 "check the folder, its permissions and the free space")
+        rec.error = exc
+        self.errors.append((rec.call_id, exc))
+        if self.on_error is not None:
+            self.on_error(rec.call_id, exc)
+
+    def _open(self, rec):
+        path = Path(rec.path)
+        target = path.with_name(path.name + PART_SUFFIX) if rec.format == "flac" else path
+        if rec.format == "flac" and path.exists():
+            raise AudioFileError(path, "a file of that name exists",
+                                 "choose another name (recordings are never overwritten)")
+        try:
+            file = self._open_file(target, "xb")
+        except FileExistsError:
+            raise AudioFileError(path, "a file of that name exists",
+                                 "choose another name (recordings are never overwritten)") \
+                from None
+        except FileNotFoundError:
+            raise AudioFileError(path, f"folder {path.parent} does not exist",
+                                 "create it or change the recording folder") from None
+        except IsADirectoryError:
+            raise AudioFileError(path, "is a directory", "give a file name") from None
+        channels = 2 if rec.layout == "stereo" else 1
+        wav = wavfile.GrowingWav(file, "pcm16" if rec.format == "flac" else rec.format,
+                                 channels, RATE)
+        file.flush()
+        wavfile.sync_directory(target)
+        return wav
+
+    @staticmethod
+    def _append(wav, rec, a, b):
+        if rec.layout == "stereo":
+            wav.write(wavfile.interleave(a, b))
+        else:
+            wav.write(wavfile.mix(a, b))
+        rec.frames_written += a.shape[0]
+
+    def _finish(self, wav, rec):
+        wav.close()
+        if rec.format == "flac":
+            finish_flac(wav_part_path(rec.path), rec.path)
+        rec.finished = True
+
+
+def wav_part_path(flac_path):
+    path = Path(flac_path)
+    return path.with_name(path.name + PART_SUFFIX)
+
+
+def finish_flac(part, flac_path):
+    """Encodes the crash-safe PCM16 WAV `part` into FLAC at `flac_path` (through a
+    temporary file and a rename, so a cut leaves either no FLAC or a whole one), then
+    removes `part`."""
+    flac_path = Path(flac_path)
+    tmp = flac_path.with_name(flac_path.name + ".tmp")
+    with soundfile.SoundFile(part) as src:
+        with soundfile.SoundFile(tmp, "w", samplerate=src.samplerate, channels=src.channels,
+                                 format="FLAC", subtype="PCM_16") as dst:
+            for block in src.blocks(blocksize=_FLAC_BLOCK, dtype="int16", always_2d=True):
+                dst.write(block)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, flac_path)
+    wavfile.sync_directory(flac_path)
+    os.unlink(part)
+
+
+def recover(directory):
+    """At startup, before recording again: repairs the header of every WAV under
+    `directory` cut by a crash, and finishes every leftover FLAC (`.flac.part.wav`).
+    Returns the paths it changed."""
+    changed = []
+    for root, _dirs, names in os.walk(directory):
+        for name in sorted(names):
+            path = Path(root) / name
+            if name.endswith(".flac" + PART_SUFFIX):
+                wavfile.repair(path)
+                flac = path.with_name(name[:-len(PART_SUFFIX)])
+                if flac.exists():  # the rename happened; only the unlink was cut
+                    os.unlink(path)
+                else:
+                    finish_flac(path, flac)
+                changed.append(flac)
+            elif name.endswith(".flac.tmp"):
+                os.unlink(path)
+            elif name.lower().endswith(".wav"):
+                if wavfile.repair(path, dry_run=True):
+                    wavfile.repair(path)
+                    changed.append(path)
+    return changed
