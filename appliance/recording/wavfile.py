@@ -70,6 +70,7 @@ class GrowingWav:
         self.block = channels * _BITS[fmt] // 8
         self.data_bytes = 0
         self.synced_bytes = 0
+        self._audio_on_disk = 0
         self._head = len(header(fmt, channels, rate, 0))
         file.write(header(fmt, channels, rate, 0))
 
@@ -87,18 +88,32 @@ class GrowingWav:
         self._file.write(data)
         self.data_bytes += len(data)
 
-    def sync(self):
-        """Audio to disk, then the header's sizes, then the header to disk."""
-        if self.synced_bytes == self.data_bytes:
-            return
+    @property
+    def dirty(self):
+        """True when audio was written since the header last said how much there is."""
+        return self.synced_bytes != self.data_bytes
+
+    def sync_audio(self):
+        """Step 1 of a sync: the audio written so far to disk."""
         self._file.flush()
         _sync_fd(self._file.fileno())
+        self._audio_on_disk = self.data_bytes
+
+    def sync_header(self):
+        """Step 2: the header's sizes for the audio step 1 put on disk, then to disk."""
+        on_disk = self._audio_on_disk
         self._file.seek(0)
-        self._file.write(header(self.fmt, self.channels, self.rate, self.data_bytes))
+        self._file.write(header(self.fmt, self.channels, self.rate, on_disk))
         self._file.seek(self._head + self.data_bytes)
         self._file.flush()
         _sync_fd(self._file.fileno())
-        self.synced_bytes = self.data_bytes
+        self.synced_bytes = on_disk
+
+    def sync(self):
+        """Audio to disk, then the header's sizes, then the header to disk."""
+        if self.dirty:
+            self.sync_audio()
+            self.sync_header()
 
     def close(self):
         """Pads an odd-length data chunk (RIFF rule), syncs and closes."""

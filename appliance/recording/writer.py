@@ -30,6 +30,7 @@ import collections
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,9 @@ LAYOUTS = ("mono", "stereo")
 RATE = 8000
 PART_SUFFIX = ".part.wav"
 _FLAC_BLOCK = 65536
+_INT16 = np.dtype(np.int16)
+_BATCH_S = 0.1        # the writer takes what is queued at least this often
+_SYNC_WORKERS = 8     # parallel fdatasync calls in a sync round
 
 
 @dataclass
@@ -59,13 +63,6 @@ class CallRecording:
     error: Exception | None = None
     finished: bool = False
     owed_silence: int = 0         # samples of dropped frames, written before the next frame
-
-
-def _check_frame(name, x):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy int16 array, not {type(x).__name__}")
-    if x.dtype != np.int16 or x.ndim != 1:
-        raise TypeError(f"{name} must be a 1-D int16 array, not {x.dtype} {x.shape}")
 
 
 class RecordingWriter:
@@ -128,8 +125,12 @@ class RecordingWriter:
     def write(self, call_id, a, b):
         """Queues one tick of both parties (equal-length int16 frames; copied). Never
         waits: returns False if the frame was dropped because the queue is full."""
-        _check_frame("a", a)
-        _check_frame("b", b)
+        if type(a) is not np.ndarray or type(b) is not np.ndarray:
+            raise TypeError(f"a and b must be numpy int16 arrays, not "
+                            f"{type(a).__name__} and {type(b).__name__}")
+        if a.dtype != _INT16 or b.dtype != _INT16 or a.ndim != 1 or b.ndim != 1:
+            raise TypeError(f"a and b must be 1-D int16 arrays, not {a.dtype} {a.shape} and "
+                            f"{b.dtype} {b.shape}")
         if a.shape != b.shape:
             raise ValueError(f"both parties' frames must have the same length, not "
                              f"{a.shape[0]} and {b.shape[0]}")
@@ -144,7 +145,12 @@ class RecordingWriter:
                 return False
             gap, rec.owed_silence = rec.owed_silence, 0
             self._queued_frames += 1
-            self._post(("frame", rec, a.copy(), b.copy(), gap))
+            self._queue.append(("frame", rec, a.copy(), b.copy(), gap))
+            self._posted += 1
+            # The writer wakes on its own every batch_ms; wake it early only when the
+            # queue is filling up.
+            if self._queued_frames * 2 == self.max_frames:
+                self._cond.notify_all()
             return True
 
     def stop(self, call_id):
@@ -174,8 +180,10 @@ class RecordingWriter:
     # -- waiting and closing (not for the tick) -------------------------------------------
 
     def flush(self, timeout_s=None):
-        """Waits until everything queued so far has been handled; False on timeout."""
+        """Waits until everything queued so far is written and synced to disk (headers
+        included); False on timeout."""
         with self._cond:
+            self._post(("flush",))
             target = self._posted
             return self._cond.wait_for(lambda: self._done >= target, timeout_s)
 
@@ -201,65 +209,105 @@ class RecordingWriter:
     # -- the writer thread -----------------------------------------------------------------
 
     def _run(self):
-        open_files = {}  # call_id -> [GrowingWav, unsynced since (monotonic s) or None]
+        files = {}  # call_id -> GrowingWav, for the calls being recorded
         sync_s = self.sync_ms / 1000
-        sync_frames = RATE * self.sync_ms // 1000
-        while True:
-            with self._cond:
-                if not self._queue:
-                    self._cond.wait(timeout=sync_s if open_files else None)
-                items = list(self._queue)
-                self._queue.clear()
-            for item in items:
-                kind = item[0]
-                if kind == "exit":  # close() stopped every call first; nothing is open
-                    self._handled(1, 0)
+        next_sync = time.monotonic() + sync_s
+        with ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="recording-sync") as pool:
+            while True:
+                with self._cond:
+                    if not self._queue:
+                        wait = min(_BATCH_S, max(0.0, next_sync - time.monotonic()))
+                        self._cond.wait(timeout=wait)
+                    items = list(self._queue)
+                    self._queue.clear()
+                exit_now, flush = self._handle(items, files)
+                now = time.monotonic()
+                if flush or exit_now or now >= next_sync:
+                    self._sync_all(files, pool)
+                    next_sync = now + sync_s
+                frames = sum(1 for item in items if item[0] == "frame")
+                with self._cond:
+                    self._done += len(items)
+                    self._queued_frames -= frames
+                    self._cond.notify_all()
+                if exit_now:
                     return
-                rec = item[1]
-                frames = 1 if kind == "frame" else 0
+
+    def _handle(self, items, files):
+        """Applies a batch: frames are gathered per call and written with one write per
+        call; start/stop act in order. Returns (exit, flush) requests seen."""
+        pending = {}  # call_id -> [(a, b), ...] in order
+        exit_now = flush = False
+        for item in items:
+            kind = item[0]
+            if kind == "exit":
+                exit_now = True
+                continue
+            if kind == "flush":
+                flush = True
+                continue
+            rec = item[1]
+            if kind == "start":
                 try:
-                    if kind == "start":
-                        open_files[rec.call_id] = [self._open(rec), None]
-                    elif rec.error is None and rec.call_id in open_files:
-                        entry = open_files[rec.call_id]
-                        wav = entry[0]
-                        gap = item[4] if kind == "frame" else item[2]
-                        if gap:
-                            self._append(wav, rec, np.zeros(gap, np.int16),
-                                         np.zeros(gap, np.int16))
-                        if kind == "frame":
-                            self._append(wav, rec, item[2], item[3])
-                        if kind == "stop":
-                            del open_files[rec.call_id]
-                            self._finish(wav, rec)
-                        elif wav.data_bytes - wav.synced_bytes >= sync_frames * wav.block:
-                            wav.sync()
-                            entry[1] = None
-                        elif entry[1] is None:
-                            entry[1] = time.monotonic()
-                except (OSError, ValueError, soundfile.SoundFileError) as exc:
-                    self._fail(rec, exc, open_files)
-                self._handled(1, frames)
-            now = time.monotonic()
-            for call_id, entry in list(open_files.items()):
-                if entry[1] is not None and now - entry[1] >= sync_s:
+                    files[rec.call_id] = self._open(rec)
+                except (OSError, ValueError) as exc:
+                    self._fail(rec, exc, files)
+                continue
+            gap = item[4] if kind == "frame" else item[2]
+            parts = pending.setdefault(rec.call_id, [])
+            if gap:
+                silence = np.zeros(gap, np.int16)
+                parts.append((silence, silence))
+            if kind == "frame":
+                parts.append((item[2], item[3]))
+            else:  # stop
+                self._write_parts(rec, parts, files)
+                del pending[rec.call_id]
+                wav = files.pop(rec.call_id, None)
+                if wav is not None:
                     try:
-                        entry[0].sync()
-                        entry[1] = None
-                    except OSError as exc:
-                        self._fail(self._calls[call_id], exc, open_files)
+                        self._finish(wav, rec)
+                    except (OSError, ValueError, soundfile.SoundFileError) as exc:
+                        self._fail(rec, exc, files)
+        for call_id, parts in pending.items():
+            self._write_parts(self._calls[call_id], parts, files)
+        return exit_now, flush
 
-    def _handled(self, items, frames):
-        with self._cond:
-            self._done += items
-            self._queued_frames -= frames
-            self._cond.notify_all()
+    def _write_parts(self, rec, parts, files):
+        wav = files.get(rec.call_id)
+        if wav is None or rec.error is not None or not parts:
+            return
+        a = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        b = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        try:
+            if rec.layout == "stereo":
+                wav.write(wavfile.interleave(a, b))
+            else:
+                wav.write(wavfile.mix(a, b))
+        except OSError as exc:
+            self._fail(rec, exc, files)
+            return
+        rec.frames_written += a.shape[0]
 
-    def _fail(self, rec, exc, open_files):
-        entry = open_files.pop(rec.call_id, None)
-        if entry is not None:
+    def _sync_all(self, files, pool):
+        """One sync round for every file with unsynced audio: audio to disk (in parallel:
+        the disk commits concurrent flushes together), then the headers, then to disk
+        again."""
+        dirty = [(call_id, wav) for call_id, wav in files.items() if wav.dirty]
+        if not dirty:
+            return
+        for stage in (lambda w: w.sync_audio(), lambda w: w.sync_header()):
+            results = list(pool.map(_attempt(stage), [wav for _, wav in dirty]))
+            for (call_id, _), exc in zip(dirty, results):
+                if exc is not None:
+                    self._fail(self._calls[call_id], exc, files)
+            dirty = [(c, w) for c, w in dirty if c in files]
+
+    def _fail(self, rec, exc, files):
+        wav = files.pop(rec.call_id, None)
+        if wav is not None:
             try:
-                entry[0].close()
+                wav.close()
             except OSError:
                 pass
         if isinstance(exc, OSError) and not isinstance(exc, AudioFileError):
@@ -288,25 +336,31 @@ class RecordingWriter:
         except IsADirectoryError:
             raise AudioFileError(path, "is a directory", "give a file name") from None
         channels = 2 if rec.layout == "stereo" else 1
-        wav = wavfile.GrowingWav(file, "pcm16" if rec.format == "flac" else rec.format,
-                                 channels, RATE)
-        file.flush()
-        wavfile.sync_directory(target)
+        try:
+            wav = wavfile.GrowingWav(file, "pcm16" if rec.format == "flac" else rec.format,
+                                     channels, RATE)
+            file.flush()
+            wavfile.sync_directory(target)
+        except BaseException:
+            file.close()
+            raise
         return wav
-
-    @staticmethod
-    def _append(wav, rec, a, b):
-        if rec.layout == "stereo":
-            wav.write(wavfile.interleave(a, b))
-        else:
-            wav.write(wavfile.mix(a, b))
-        rec.frames_written += a.shape[0]
 
     def _finish(self, wav, rec):
         wav.close()
         if rec.format == "flac":
             finish_flac(wav_part_path(rec.path), rec.path)
         rec.finished = True
+
+
+def _attempt(stage):
+    def run(wav):
+        try:
+            stage(wav)
+        except OSError as exc:
+            return exc
+        return None
+    return run
 
 
 def wav_part_path(flac_path):

@@ -248,8 +248,10 @@ def test_disk_errors_stop_that_recording_only_and_are_reported(tmp_path):
         def __init__(self, file):
             self._file = file
 
-        def write(self, data):
-            if self._file.tell() > 4000:
+        def write(self, data):  # the disk fills up at byte 4000
+            room = 4000 - self._file.tell()
+            if len(data) > room:
+                self._file.write(data[:max(0, room)])
                 raise OSError(errno.ENOSPC, "No space left on device")
             return self._file.write(data)
 
@@ -263,9 +265,11 @@ def test_disk_errors_stop_that_recording_only_and_are_reported(tmp_path):
         writer.start("bad", tmp_path / "full.wav")
         writer.start("good", tmp_path / "fine.wav")
         writer.start("nodir", tmp_path / "missing" / "x.wav")
-        for _ in range(50):
+        for k in range(50):
             for call in ("bad", "good", "nodir"):
                 writer.write(call, np.ones(FRAME, np.int16), np.ones(FRAME, np.int16))
+            if k == 9:
+                assert writer.flush()  # 10 frames = 3200 bytes + the header fit
         for call in ("bad", "good", "nodir"):
             writer.stop(call)
     assert sorted(c for c, _ in reported) == ["bad", "nodir"]
@@ -273,7 +277,8 @@ def test_disk_errors_stop_that_recording_only_and_are_reported(tmp_path):
     assert "No space left" in messages["bad"] and "free space" in messages["bad"]
     assert "does not exist" in messages["nodir"]
     assert _read(tmp_path / "fine.wav").shape == (50 * FRAME,)
-    assert (_read(tmp_path / "full.wav") == 2).all()  # what reached the disk still plays
+    kept = _read(tmp_path / "full.wav")  # what fitted still plays
+    assert kept.shape == (10 * FRAME,) and (kept == 2).all()
 
 
 def test_an_existing_file_is_never_overwritten(tmp_path):
