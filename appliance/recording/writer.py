@@ -8,14 +8,18 @@ writes.
 Formats: WAV PCM16, WAV A-law, WAV mu-law (G.191-exact, appliance.dsp.g711), FLAC 16-bit.
 Files are created exclusively: an existing file is never overwritten.
 
-Crash and power loss: every `sync_ms` of audio (default 500 ms), and when a call has had
-unsynced audio for `sync_ms` of wall time, the WAV's header sizes are rewritten after the
-audio is on disk (wavfile.GrowingWav.sync), so a recording cut at any moment plays up to
-at most `sync_ms` (+ the queue's backlog) before the cut. FLAC cannot be kept playable
-that way (libsndfile writes the stream's length and seek table at close), so a FLAC
-recording is written as a crash-safe PCM16 WAV beside it (`NAME.flac.part.wav`) and
-encoded to NAME.flac at stop(), in the writer thread; recover() (run at startup) repairs
-cut WAVs and finishes every leftover `.flac.part.wav`.
+Crash and power loss: the writer wakes at least every 100 ms and writes what is queued,
+one write per call. Every `sync_ms` (default 500 ms) of wall time, and on flush(), it runs
+a sync round over every file with new audio: the audio is fdatasync'd (8 files in
+parallel: the disk commits concurrent flushes together), then the WAV header's sizes are
+rewritten and fdatasync'd (wavfile.GrowingWav), so a recording cut at any moment plays up
+to the last round, i.e. everything written more than sync_ms + 100 ms before the cut.
+FLAC cannot be kept playable that way: libsndfile writes the stream's length into the
+STREAMINFO header at close only, and reads a FLAC cut before that as 2**63-1 frames long
+(soundfile then fails to read it; tried with a SIGKILLed writer). So a FLAC recording is written as a crash-safe PCM16 WAV beside it
+(`NAME.flac.part.wav`) and encoded to NAME.flac at stop(), in the writer thread (through
+a temporary name and a rename); recover() (run at startup) repairs cut WAVs and finishes
+every leftover `.flac.part.wav`.
 
 Slow disk policy: the queue holds at most `max_frames` frames. When it is full, write()
 drops the frame, counts it (`dropped_frames`, and per call) and returns False; the writer
