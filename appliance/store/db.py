@@ -13,6 +13,7 @@ or power loss in the middle of a transaction leaves nothing of it.
 import csv
 import io
 import json
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -197,10 +198,11 @@ class Store:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # also when COMMIT itself failed (disk I/O)
+                self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
     @contextmanager
     def snapshot(self):
@@ -231,6 +233,8 @@ class Store:
         if unknown:
             raise TypeError(f"cdr_open: unknown field(s) {', '.join(sorted(unknown))}; "
                             f"known: {', '.join(_OPEN_FIELDS)}")
+        if isinstance(fields.get("recording_path"), os.PathLike):
+            fields["recording_path"] = os.fspath(fields["recording_path"])
         for name, value in fields.items():
             _text(name, value)
         names = ["call_id", "direction", "start_ms", *fields]
@@ -259,6 +263,8 @@ class Store:
                 values.append(_ms(name, value, optional=True))
             elif name == "ivr_path":
                 values.append(self._ivr_json(value))
+            elif name == "recording_path" and isinstance(value, os.PathLike):
+                values.append(os.fspath(value))
             else:
                 values.append(_text(name, value))
         sets = ", ".join(f"{name} = ?" for name in fields)
