@@ -25,6 +25,8 @@ from appliance.store.errors import (CsvRowIssue, CustomerImportError, StoreError
 from appliance.store.schema import LATEST, migrate, schema_version
 
 DIRECTIONS = ("inbound", "outbound", "internal")
+# The event kind close_open_calls logs for each call it ends (data: {"reason": ...}).
+CALL_CLOSED_ON_RESTART = "call_closed_on_restart"
 # Columns a CDR may be opened with / updated with (call_id, start and end have their own
 # arguments; end_ms, disposition and hangup_cause are set by cdr_close only).
 _OPEN_FIELDS = ("caller_number", "caller_name", "called", "trunk", "port", "station",
@@ -303,7 +305,8 @@ class Store:
     def close_open_calls(self, reason, disposition="interrupted"):
         """On restart: ends every CDR still open (the box stopped mid-call). The end time is
         the last moment the call is known alive: the latest of its start, its answer and its
-        last logged event. Returns the call ids closed."""
+        last logged event. Each closed call also gets a CALL_CLOSED_ON_RESTART event at
+        that time. Returns the call ids closed."""
         _text("reason", reason)
         if not reason:
             raise ValueError("reason must be a non-empty str (e.g. 'restart after crash')")
@@ -316,6 +319,11 @@ class Store:
                 "UPDATE cdrs SET end_ms = ?, disposition = coalesce(disposition, ?), "
                 "hangup_cause = ? WHERE call_id = ?",
                 [(end, disposition, reason, call_id) for call_id, end in rows])
+            # The event log tells the same story, so that KPIs see these calls end.
+            payload = json.dumps({"reason": reason}, separators=(",", ":"))
+            self._conn.executemany(
+                "INSERT INTO events (time_ms, kind, call_id, data) VALUES (?, ?, ?, ?)",
+                [(end, CALL_CLOSED_ON_RESTART, call_id, payload) for call_id, end in rows])
         return [call_id for call_id, _ in rows]
 
     def cdr(self, call_id):

@@ -60,7 +60,7 @@ class _Group:
 class StoreWriter:
     """Writes to the database at `path` from a thread of its own; see the module doc."""
 
-    def __init__(self, path, batch_max=1000, on_error=None):
+    def __init__(self, path, batch_max=1000, on_error=None, busy_timeout_s=30.0):
         if not isinstance(batch_max, int) or batch_max < 1:
             raise ValueError(f"batch_max must be an int >= 1, not {batch_max!r}")
         self.path = str(path)
@@ -70,6 +70,8 @@ class StoreWriter:
         self.failed = 0          # operations the database refused
         self.batches = 0         # transactions committed
         self.max_pending = 0
+        self.lock_waits = 0      # busy timeouts waited out (another writer held the lock)
+        self._busy_timeout_s = busy_timeout_s
         self.errors = collections.deque(maxlen=100)
         self._queue = collections.deque()
         self._cond = threading.Condition()
@@ -183,7 +185,7 @@ class StoreWriter:
 
     def _run(self):
         try:
-            store = Store.open(self.path)
+            store = Store.open(self.path, timeout_s=self._busy_timeout_s)
         except BaseException as exc:  # reported by flush/close; nothing else can run
             with self._cond:
                 self._fatal = exc
@@ -207,18 +209,13 @@ class StoreWriter:
     def _commit(self, store, groups):
         count = sum(len(g) for g in groups)
         try:
-            with store.transaction():
-                for group in groups:
-                    self._apply(store, group)
+            self._transaction(store, groups)
             failed = 0
-            self.batches += 1
         except _REFUSED:
             failed = 0
             for group in groups:  # replay one group per transaction
                 try:
-                    with store.transaction():
-                        self._apply(store, group)
-                    self.batches += 1
+                    self._transaction(store, [group])
                 except _REFUSED as exc:
                     failed += len(group)
                     self.errors.append((group, exc))
@@ -229,6 +226,23 @@ class StoreWriter:
             self.failed += failed
             self._done += count
             self._cond.notify_all()
+
+    def _transaction(self, store, groups):
+        """Applies the groups in one transaction. While another connection holds the
+        write lock (a long CLI import, a backup), waits and tries again, for as long as it
+        takes: a CDR is never dropped because the database was busy."""
+        while True:
+            try:
+                with store.transaction():
+                    for group in groups:
+                        self._apply(store, group)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                self.lock_waits += 1
+                continue
+            self.batches += 1
+            return
 
     @staticmethod
     def _apply(store, group):

@@ -86,6 +86,24 @@ def test_recording_decodes_to_the_samples_written(tmp_path, fmt, layout):
         assert raw.endswith(codes) and info_subtype(path) == fmt.upper()
 
 
+@pytest.mark.needs_system
+@pytest.mark.parametrize("fmt, layout", [("pcm16", "stereo"), ("alaw", "mono"),
+                                         ("flac", "mono")])
+def test_recording_of_two_real_speakers_decodes_to_what_they_said(tmp_path, fmt, layout):
+    import corpus
+    files = corpus.speech_files()
+    caller = corpus.concatenated([f for f in files if "en_US" in str(f)][:20])[0]
+    agent = corpus.concatenated([f for f in files if "it_IT_m" in str(f)][:20])[0]
+    frames = min(caller.size, agent.size) // FRAME
+    a, b = caller[:frames * FRAME], agent[:frames * FRAME]
+    path = tmp_path / f"call.{_name(fmt)}"
+    with RecordingWriter() as writer:
+        writer.start("c1", path, fmt, layout)
+        for k in range(frames):
+            writer.write("c1", a[k * FRAME:(k + 1) * FRAME], b[k * FRAME:(k + 1) * FRAME])
+    np.testing.assert_array_equal(_read(path), _expected(fmt, layout, a, b))
+
+
 def info_subtype(path):
     return soundfile.info(str(path)).subtype
 

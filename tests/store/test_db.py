@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from appliance.store import (CsvRowIssue, CustomerImportError, ImportReport, Store,
+from appliance.store import (CALL_CLOSED_ON_RESTART, CsvRowIssue, CustomerImportError, ImportReport, Store,
                              StoreError, UnknownCallError)
 
 
@@ -79,6 +79,11 @@ def test_close_open_calls_on_restart_ends_them_at_their_last_known_moment(tmp_pa
         for call in closed:
             assert by_id[call].hangup_cause == "restart after crash"
         assert by_id["done"].hangup_cause == "caller"
+        logged = store.events(kind=CALL_CLOSED_ON_RESTART)
+        assert [(e.call_id, e.time_ms, e.data) for e in logged] == [
+            ("ringing", 1_000, {"reason": "restart after crash"}),
+            ("answered_only", 6_000, {"reason": "restart after crash"}),
+            ("talking", 7_250, {"reason": "restart after crash"})]
         assert store.close_open_calls("again") == []
 
 

@@ -55,6 +55,36 @@ def test_a_refused_operation_does_not_take_its_batch_down(tmp_path):
         assert [c.call_id for c in store.cdrs()] == ["c1"]
 
 
+def test_enqueue_never_waits_while_another_connection_holds_the_write_lock(tmp_path):
+    """The tick's side of a writer stalled on a lock (here: the CLI importing customers,
+    holding SQLite's write lock): every call returns; the rows wait in the queue."""
+    path = tmp_path / "box.db"
+    writer = StoreWriter(path, busy_timeout_s=0.01)
+    holder = Store.open(path)
+    holder._conn.execute("BEGIN IMMEDIATE")
+    done = []
+
+    def tick():
+        for i in range(5000):
+            writer.append_event(i, "offered", call_id=f"c{i}")
+        done.append(True)
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    ticker.join(timeout=60)  # a hang guard, not a timing threshold
+    assert done == [True], "the tick waited on the database lock"
+    assert writer.committed == 0 and writer.pending == 5000
+    while writer.lock_waits < 3:  # the writer keeps waiting out busy timeouts...
+        pass
+    assert writer.committed == 0 and writer.failed == 0  # ...and drops nothing
+    holder._conn.execute("COMMIT")
+    holder.close()
+    writer.close()
+    assert writer.committed == 5000 and writer.failed == 0 and writer.max_pending == 5000
+    with Store.open(path) as store:
+        assert len(store.events()) == 5000
+
+
 def test_writer_refuses_a_bad_path_at_once_and_writes_after_close(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
         StoreWriter(tmp_path / "no" / "box.db")
