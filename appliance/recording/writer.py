@@ -16,9 +16,10 @@ rewritten and fdatasync'd (wavfile.GrowingWav), so a recording cut at any moment
 to the last round, i.e. everything written more than sync_ms + 100 ms before the cut.
 FLAC cannot be kept playable that way: libsndfile writes the stream's length into the
 STREAMINFO header at close only, and reads a FLAC cut before that as 2**63-1 frames long
-(soundfile then fails to read it; tried with a SIGKILLed writer). So a FLAC recording is written as a crash-safe PCM16 WAV beside it
-(`NAME.flac.part.wav`) and encoded to NAME.flac at stop(), in the writer thread (through
-a temporary name and a rename); recover() (run at startup) repairs cut WAVs and finishes
+(soundfile then fails to read it; tried with a SIGKILLed writer). So a FLAC recording is
+written as a crash-safe PCM16 WAV beside it (`NAME.flac.part.wav`) and encoded to
+NAME.flac at stop(), in the writer thread (through a temporary name and a rename);
+recover() (run at startup) repairs cut WAVs and finishes
 every leftover `.flac.part.wav`.
 
 Slow disk policy: the queue holds at most `max_frames` frames. When it is full, write()

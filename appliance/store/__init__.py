@@ -10,6 +10,7 @@ from appliance.store.errors import (CsvRowIssue, CustomerImportError, MigrationE
                                     SchemaTooNewError, StoreError, UnknownCallError)
 from appliance.store.writer import StoreWriter
 
-__all__ = ["CALL_CLOSED_ON_RESTART", "Cdr", "Customer", "Event", "ImportReport", "Store", "Voicemail",
+__all__ = ["CALL_CLOSED_ON_RESTART", "Cdr", "Customer", "Event", "ImportReport", "Store",
+           "Voicemail",
            "normalize_number", "CsvRowIssue", "CustomerImportError", "MigrationError",
            "SchemaTooNewError", "StoreError", "UnknownCallError", "StoreWriter"]

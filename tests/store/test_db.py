@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from appliance.store import (CALL_CLOSED_ON_RESTART, CsvRowIssue, CustomerImportError, ImportReport, Store,
-                             StoreError, UnknownCallError)
+from appliance.store import (CALL_CLOSED_ON_RESTART, CsvRowIssue, CustomerImportError,
+                             ImportReport, Store, StoreError, UnknownCallError)
 
 
 @pytest.fixture
