@@ -91,6 +91,7 @@ class RecordingWriter:
         self._posted = 0
         self._done = 0
         self._closed = False
+        self._fatal = None
         self._tick_calls = {}     # call_id -> CallRecording (tick side: started, not stopped)
         self._calls = {}          # call_id -> CallRecording (every call seen)
         self._thread = threading.Thread(target=self._run, name="recording-writer",
@@ -190,7 +191,11 @@ class RecordingWriter:
         with self._cond:
             self._post(("flush",))
             target = self._posted
-            return self._cond.wait_for(lambda: self._done >= target, timeout_s)
+            done = self._cond.wait_for(
+                lambda: self._done >= target or self._fatal is not None, timeout_s)
+            if self._fatal is not None:
+                raise RuntimeError(f"the recording writer stopped: {self._fatal!r}")
+            return done
 
     def close(self):
         """Stops every recording still running, writes everything queued, ends the thread."""
@@ -214,6 +219,15 @@ class RecordingWriter:
     # -- the writer thread -----------------------------------------------------------------
 
     def _run(self):
+        try:
+            self._loop()
+        except BaseException as exc:  # a bug: make flush/close report it instead of hanging
+            with self._cond:
+                self._fatal = exc
+                self._cond.notify_all()
+            raise
+
+    def _loop(self):
         files = {}  # call_id -> GrowingWav, for the calls being recorded
         sync_s = self.sync_ms / 1000
         next_sync = time.monotonic() + sync_s

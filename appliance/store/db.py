@@ -144,16 +144,19 @@ class Store:
         self.path = str(path)
 
     @classmethod
-    def open(cls, path, timeout_s=30.0):
+    def open(cls, path, timeout_s=30.0, check_same_thread=True):
         """Opens (creating if needed) the database at `path`, in WAL mode, migrated to the
-        latest schema. Raises SchemaTooNewError for a database from a newer release."""
+        latest schema. Raises SchemaTooNewError for a database from a newer release.
+        timeout_s: how long a write waits for another connection's write lock.
+        check_same_thread=False lets one other thread take the Store over (as sqlite3)."""
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"{path}: is a directory; give the database file's path")
         if not path.parent.is_dir():
             raise StoreError(f"{path}: folder {path.parent} does not exist; create it")
         try:
-            conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+            conn = sqlite3.connect(path, timeout=timeout_s, isolation_level=None,
+                                   check_same_thread=check_same_thread)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open the database ({exc}); check the path "
                              f"and permissions") from exc

@@ -100,6 +100,13 @@ def migrate(conn, path, migrations=MIGRATIONS):
     before it, with nothing of it applied.
     """
     latest = len(migrations)
+    # Up to date (the usual case): decided with a read, so that opening the database
+    # does not wait for the write lock another connection may be holding.
+    current = schema_version(conn)
+    if current > latest:
+        raise SchemaTooNewError(path, current, latest)
+    if current == latest:
+        return []
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")

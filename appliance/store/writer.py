@@ -71,7 +71,6 @@ class StoreWriter:
         self.batches = 0         # transactions committed
         self.max_pending = 0
         self.lock_waits = 0      # busy timeouts waited out (another writer held the lock)
-        self._busy_timeout_s = busy_timeout_s
         self.errors = collections.deque(maxlen=100)
         self._queue = collections.deque()
         self._cond = threading.Condition()
@@ -79,9 +78,9 @@ class StoreWriter:
         self._done = 0           # operations ever finished (committed or failed)
         self._closed = False
         self._fatal = None
-        # Open (and migrate) in the caller's thread so that a bad path or a too-new
-        # database is reported at once, then hand the thread a connection of its own.
-        Store.open(path).close()
+        # Open (and migrate) in the caller's thread, so that a bad path or a too-new
+        # database is reported at once, then hand the connection over to the thread.
+        self._store = Store.open(path, timeout_s=busy_timeout_s, check_same_thread=False)
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
@@ -184,13 +183,7 @@ class StoreWriter:
             return groups, stop
 
     def _run(self):
-        try:
-            store = Store.open(self.path, timeout_s=self._busy_timeout_s)
-        except BaseException as exc:  # reported by flush/close; nothing else can run
-            with self._cond:
-                self._fatal = exc
-                self._cond.notify_all()
-            return
+        store = self._store
         try:
             while True:
                 groups, stop = self._take()

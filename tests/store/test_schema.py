@@ -88,3 +88,17 @@ def test_missing_folder_is_refused(tmp_path):
     with pytest.raises(Exception) as info:
         Store.open(tmp_path / "nope" / "box.db")
     assert "does not exist" in str(info.value)
+
+
+def test_opening_does_not_wait_for_another_connections_write_lock(tmp_path):
+    """A reader (CLI, KPI report) opens the store while a long import holds the lock."""
+    path = tmp_path / "box.db"
+    with Store.open(path) as store:
+        store.append_event(1, "booted")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO events (time_ms, kind) VALUES (2, 'uncommitted')")
+    with Store.open(path, timeout_s=0.01) as reader:
+        assert [e.kind for e in reader.events()] == ["booted"]
+    holder.execute("ROLLBACK")
+    holder.close()

@@ -75,7 +75,7 @@ def test_enqueue_never_waits_while_another_connection_holds_the_write_lock(tmp_p
     assert done == [True], "the tick waited on the database lock"
     assert writer.committed == 0 and writer.pending == 5000
     while writer.lock_waits < 3:  # the writer keeps waiting out busy timeouts...
-        pass
+        assert writer._thread.is_alive(), "the writer thread died"
     assert writer.committed == 0 and writer.failed == 0  # ...and drops nothing
     holder._conn.execute("COMMIT")
     holder.close()
@@ -133,7 +133,7 @@ def test_writer_killed_by_sigkill_mid_batch_leaves_whole_groups_and_open_calls_c
             count = "SELECT count(*) FROM cdrs"
             start = watcher._conn.execute(count).fetchone()[0]
             while watcher._conn.execute(count).fetchone()[0] < start + batch_max:
-                pass
+                assert child.poll() is None, "the writer process died on its own"
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -186,7 +186,7 @@ def test_reader_sees_only_whole_transactions_while_the_writer_writes(tmp_path):
     thread = threading.Thread(target=read)
     thread.start()
     while not reads:  # the reader is up before the writes start
-        pass
+        assert thread.is_alive(), "the reader failed"
     for i in range(groups):
         with writer.atomic() as w:
             w.cdr_open(f"c{i}", "inbound", i)
