@@ -18,7 +18,8 @@ FLAC cannot be kept playable that way: libsndfile writes the stream's length int
 STREAMINFO header at close only, and reads a FLAC cut before that as 2**63-1 frames long
 (soundfile then fails to read it; tried with a SIGKILLed writer). So a FLAC recording is
 written as a crash-safe PCM16 WAV beside it (`NAME.flac.part.wav`) and encoded to
-NAME.flac at stop(), in the writer thread (through a temporary name and a rename);
+NAME.flac after stop(), on a thread of its own (through a temporary name and a rename;
+`recording(call_id).finished` says when; flush() and close() wait for it);
 recover() (run at startup) repairs cut WAVs and finishes
 every leftover `.flac.part.wav`.
 
@@ -231,7 +232,10 @@ class RecordingWriter:
         files = {}  # call_id -> GrowingWav, for the calls being recorded
         sync_s = self.sync_ms / 1000
         next_sync = time.monotonic() + sync_s
-        with ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="recording-sync") as pool:
+        with ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="recording-sync") as pool, \
+                ThreadPoolExecutor(1, thread_name_prefix="recording-flac") as encoder:
+            self._encoder = encoder
+            self._encoding = []
             while True:
                 with self._cond:
                     if not self._queue:
@@ -244,6 +248,10 @@ class RecordingWriter:
                 if flush or exit_now or now >= next_sync:
                     self._sync_all(files, pool)
                     next_sync = now + sync_s
+                if flush or exit_now:  # FLAC encodings started so far are done too
+                    for future in self._encoding:
+                        future.result()
+                    self._encoding.clear()
                 frames = sum(1 for item in items if item[0] == "frame")
                 with self._cond:
                     self._done += len(items)
@@ -367,8 +375,19 @@ class RecordingWriter:
 
     def _finish(self, wav, rec):
         wav.close()
-        if rec.format == "flac":
+        if rec.format != "flac":
+            rec.finished = True
+            return
+        # Encoding a long call takes seconds: done on a thread of its own (libsndfile runs
+        # without the GIL), so that the other calls' audio keeps flowing to disk.
+        self._encoding.append(self._encoder.submit(self._encode, rec))
+
+    def _encode(self, rec):
+        try:
             finish_flac(wav_part_path(rec.path), rec.path)
+        except (OSError, ValueError, soundfile.SoundFileError) as exc:
+            self._fail(rec, exc, {})
+            return
         rec.finished = True
 
 
