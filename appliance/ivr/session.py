@@ -177,8 +177,10 @@ class IvrSession:
 
     flows: parsed Flows; entry: the node the call starts at; call_info: the call's facts
     (`caller`, `called`, `trunk`, ...), which seed the variables. schedules: schedule name ->
-    callable(tick) returning "open", "closed" or "holiday" (True/False mean open/closed), so
-    the engine maps its ticks to local time. lookup: callable(value) -> record dict or None,
+    callable(tick), or an object with .state_at(tick), returning "open", "closed" or
+    "holiday" (True/False mean open/closed; anything else counts as closed), so the engine
+    maps its ticks to local time. The session keeps its Flows: a reload gives new calls new
+    Flows and leaves live calls on the old ones. lookup: callable(value) -> record dict or None,
     answered at once; without it a lookup node emits LookUpCustomer and waits for
     lookup_result (so the store is never read on the tick path).
     """
@@ -188,7 +190,12 @@ class IvrSession:
                  lookup: Optional[Callable[[str], Optional[Mapping]]] = None):
         if entry not in flows.nodes:
             raise ValueError(f"IVR entry {entry!r} is not a node of the flows")
-        schedules = dict(schedules or {})
+        schedules = {name: getattr(sched, "state_at", sched)
+                     for name, sched in (schedules or {}).items()}
+        for name, sched in schedules.items():
+            if not callable(sched):
+                raise TypeError(f"schedule {name!r} must be callable(tick) or have"
+                                " .state_at(tick)")
         for node in flows.nodes.values():
             if node.type is NodeType.SCHEDULE and node.schedule not in schedules:
                 raise ValueError(f"node {node.name!r} needs schedule {node.schedule!r},"

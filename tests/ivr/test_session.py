@@ -209,9 +209,22 @@ def test_schedule_branches_on_the_schedule_at_the_current_tick(state, result):
         assert acts[0] == Hangup("holiday")
 
 
+def test_schedule_object_with_state_at():
+    class Office:
+        def state_at(self, tick):
+            return "open" if tick < 1000 else "closed"
+
+    assert isinstance(session(SCHEDULE, "s", schedules={"office": Office()}).start(999)[0],
+                      Queue)
+    assert session(SCHEDULE, "s", schedules={"office": Office()}).start(1000) == [
+        Hangup("ivr")]
+
+
 def test_schedule_must_be_given():
     with pytest.raises(ValueError, match="needs schedule 'office'"):
         session(SCHEDULE, "s")
+    with pytest.raises(TypeError, match="must be callable"):
+        session(SCHEDULE, "s", schedules={"office": "9-17"})
 
 
 LOOKUP = """

@@ -66,7 +66,7 @@ class Engine:
                 assert s.ended_by == "caller" and not self.terminals
         else:
             assert not self.terminals
-            assert (s.state in (State.PLAYING, State.BEEPING)
+            assert ((s.state in (State.PLAYING, State.BEEPING) and s.deadline is None)
                     or (s.state in (State.WAITING_DIGITS, State.RECORDING, State.LOOKING_UP)
                         and s.deadline is not None and s.deadline > s.now))
 
