@@ -52,9 +52,11 @@ class StopPlayback:
 
 @dataclass(frozen=True)
 class LookUpCustomer:
-    """Find the customer whose `key` variable is `value`; answer with lookup_result."""
+    """Find the customer whose `key` variable is `value`; answer with
+    lookup_result(record, tick, request_id)."""
     key: str
     value: str
+    request_id: int
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ class IvrSession:
         self._menus = []         # menus entered, for `back`
         self._from_menu_option = False
         self._play_id = 0
+        self._lookup_id = 0
         self._playing_barge_in = False
         self._hops = 0
 
@@ -259,8 +262,12 @@ class IvrSession:
         """The engine ended the recording on its own (disk, line); the message is kept."""
         return self._event(Event.RECORDING_FINISHED, tick)
 
-    def lookup_result(self, record, tick):
-        """The answer to LookUpCustomer: the customer's record (a mapping) or None."""
+    def lookup_result(self, record, tick, request_id=None):
+        """The answer to LookUpCustomer: the customer's record (a mapping) or None.
+        request_id, if given, must be the pending lookup's, so an answer that comes after
+        its timeout is not taken for a later lookup's."""
+        if request_id is not None and request_id != self._lookup_id:
+            return self._event(Event.TICK, tick)
         return self._event(Event.LOOKUP_RESULT, tick, record)
 
     def caller_hung_up(self, tick):
@@ -362,7 +369,8 @@ class IvrSession:
             return self._apply_lookup(self.lookup(value))
         self.state = State.LOOKING_UP
         self.deadline = self.now + node.timeout_ticks
-        actions.append(LookUpCustomer(node.key, value))
+        self._lookup_id += 1
+        actions.append(LookUpCustomer(node.key, value, self._lookup_id))
         return ""
 
     def _apply_lookup(self, record):

@@ -243,7 +243,7 @@ priority = 3
 
 def test_lookup_through_the_engine_sets_variables():
     s = session(LOOKUP, "l", {"caller": "5551234"})
-    assert s.start(0) == [LookUpCustomer("caller", "5551234")]
+    assert s.start(0) == [LookUpCustomer("caller", "5551234", 1)]
     assert s.state is State.LOOKING_UP and s.deadline == 50
     acts = s.lookup_result({"full_name": "Ann Lee", "vip": True, "other": 1}, 5)
     assert acts == [Queue("sales", {"caller": "5551234", "customer.found": "1",
@@ -255,6 +255,23 @@ def test_lookup_with_an_injected_function_and_all_fields():
                 {"caller": "42"}, lookup=lambda v: {"name": "Bo", "id": 7} if v == "42" else None)
     acts = s.start(0)
     assert acts[0].variables["customer.name"] == "Bo" and acts[0].variables["customer.id"] == "7"
+
+
+def test_lookup_answer_after_its_timeout_is_not_taken_for_the_next_lookup():
+    text = LOOKUP.replace('not_found = "h"', 'not_found = "l2"') + """
+[ivr.l2]
+type = "lookup"
+key = "called"
+found = "q"
+not_found = "h"
+"""
+    s = session(text, "l", {"caller": "1", "called": "2"})
+    s.start(0)
+    assert s.tick(50) == [LookUpCustomer("called", "2", 2)]
+    assert s.lookup_result({"full_name": "late"}, 51, request_id=1) == []
+    assert s.state is State.LOOKING_UP
+    assert s.lookup_result({"x": 1}, 52, request_id=2)[0].name == "sales"
+    assert s.variables["customer.x"] == "1" and "name" not in s.variables
 
 
 def test_lookup_not_found_timeout_and_no_caller_number():
@@ -470,7 +487,7 @@ def test_readme_example_call_to_support():
     flows = flows_of(readme_example())
     s = IvrSession(flows, "start", {"caller": "5551234"},
                    schedules={"office": lambda t: "open"})
-    assert s.start(0) == [LookUpCustomer("caller", "5551234")]
+    assert s.start(0) == [LookUpCustomer("caller", "5551234", 1)]
     assert s.lookup_result({"name": "Ann", "tier": "gold"}, 2) == [
         Play(("welcome.wav",), True, 1)]
     assert s.digit("2", 50) == [StopPlayback(1), Play(("support-menu.wav",), True, 3)]

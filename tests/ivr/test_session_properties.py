@@ -5,7 +5,7 @@ prompt to finish or a deadline). A patient engine then always brings the call to
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.ivr import TERMINAL_ACTIONS, Beep, IvrSession, Play, State
+from appliance.ivr import TERMINAL_ACTIONS, Beep, IvrSession, LookUpCustomer, Play, State
 
 from .helpers import flows_of, readme_example
 from .test_session import BACK, COLLECT, LOOKUP, MENU, VOICEMAIL
@@ -33,7 +33,8 @@ events = st.lists(st.one_of(
     st.tuples(st.just("prompt_finished"), dt, st.sampled_from(["current", "stale", "none"])),
     st.tuples(st.just("tick"), dt, st.none()),
     st.tuples(st.just("recording_finished"), dt, st.none()),
-    st.tuples(st.just("lookup_result"), dt, records),
+    st.tuples(st.just("lookup_result"), dt, st.tuples(records, st.sampled_from(
+        ["current", "stale", "none"]))),
     st.tuples(st.just("caller_hung_up"), dt, st.none()),
 ), max_size=60)
 
@@ -46,6 +47,7 @@ class Engine:
                             schedules={"office": lambda t: schedule_state})
         self.now = 0
         self.play_id = None
+        self.lookup_id = None
         self.terminals = []
         self.check(self.s.start(0))
 
@@ -54,6 +56,8 @@ class Engine:
         for a in actions:
             if isinstance(a, (Play, Beep)):
                 self.play_id = a.play_id
+            if isinstance(a, LookUpCustomer):
+                self.lookup_id = a.request_id
             if isinstance(a, TERMINAL_ACTIONS):
                 self.terminals.append(a)
         assert len(self.terminals) <= 1
@@ -79,7 +83,9 @@ class Engine:
             pid = {"current": self.play_id, "stale": -1, "none": None}[arg]
             acts = self.s.prompt_finished(self.now, play_id=pid)
         elif kind == "lookup_result":
-            acts = self.s.lookup_result(arg, self.now)
+            record, which = arg
+            rid = {"current": self.lookup_id, "stale": -1, "none": None}[which]
+            acts = self.s.lookup_result(record, self.now, request_id=rid)
         else:
             acts = getattr(self.s, kind)(self.now)
         if done_before:
