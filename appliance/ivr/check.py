@@ -9,6 +9,9 @@
   time or waits for the caller) would run forever inside one tick: **error**. A cycle whose
   nodes only play prompts or record (none waits for a digit) keeps the caller forever with no
   way out: **warning** (a deliberate "please hold" loop is possible, but rare in an IVR).
+- A `back` node without a fallback that a call can reach before any menu, or that is an
+  option of the first menu a call enters: **warning**; such a call has no menu to go back to
+  and is hung up.
 """
 
 from appliance.config.issues import ConfigIssue, key_path
@@ -115,6 +118,34 @@ def check_flows(flows, prompt_exists, entries=()):
         if name not in seen:
             issues.append(ConfigIssue(key_path(where, name),
                                       "is unreachable: no entry leads to it", "warning"))
+
+    # Nodes a call reaches before entering any menu (menus stop the walk).
+    menuless = _reachable({n: ([] if flows.nodes[n].type is NodeType.MENU else ts)
+                           for n, ts in edges.items()}, roots)
+    # `back` chosen in the first menu (an option, maybe through gotos) leaves that menu for
+    # one before it, and there is none.
+    from_first_menu = set()
+    for name in menuless:
+        node = flows.nodes[name]
+        if node.type is NodeType.MENU:
+            for target in node.options.values():
+                while target in flows.nodes and flows.nodes[target].type is NodeType.GOTO \
+                        and target not in from_first_menu:
+                    from_first_menu.add(target)
+                    target = flows.nodes[target].to
+                from_first_menu.add(target)
+    for name in sorted(flows.nodes):
+        node = flows.nodes[name]
+        if node.type is NodeType.BACK and not node.fallback:
+            if name in menuless:
+                why = "a call can get here before any menu"
+            elif name in from_first_menu:
+                why = "it is an option of the first menu a call enters"
+            else:
+                continue
+            issues.append(ConfigIssue(
+                key_path(where, name), f"{why}, with no menu to go back to, and is then hung"
+                " up; give it a fallback", "warning"))
 
     types = {n: node.type for n, node in flows.nodes.items()}
     instant = {n for n, t in types.items() if t not in _WAITS_FOR_INPUT | _TAKES_TIME}

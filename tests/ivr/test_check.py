@@ -130,3 +130,38 @@ type = "queue"
 queue = "sales"
 """)
     assert check_flows(flows, ALL_PROMPTS, entries=["main"]) == []
+
+
+def test_back_before_any_menu_without_fallback_is_a_warning():
+    text = """
+[ivr.start]
+type = "play"
+prompts = "hello.wav"
+barge_in = true
+next = "up"
+[ivr.up]
+type = "back"
+[ivr.main]
+type = "menu"
+prompts = "m.wav"
+options = { 0 = "up2" }
+fallback = "up"
+[ivr.up2]
+type = "back"
+"""
+    flows = flows_of(text)
+    issues = check_flows(flows, ALL_PROMPTS, entries=["start", "main"])
+    assert [(str(i), i.severity) for i in issues] == [
+        ("ivr.up: a call can get here before any menu, with no menu to go back to, and is then"
+         " hung up; give it a fallback", "warning"),
+        ("ivr.up2: it is an option of the first menu a call enters, with no menu to go back"
+         " to, and is then hung up; give it a fallback", "warning")]
+    # Entered only from start (a play), main is still a first menu: 0 has nowhere to go.
+    flows = flows_of(text.replace('type = "back"\n[ivr.main]',
+                                  'type = "back"\nfallback = "main"\n[ivr.main]'))
+    assert [i.path for i in check_flows(flows, ALL_PROMPTS, entries=["start"])] == ["ivr.up2"]
+    # Under a main menu, the same menu's back is fine.
+    flows = flows_of(text.replace('options = { 0 = "up2" }', 'options = { 0 = "up2", 1 = "sub" }')
+                     + '[ivr.sub]\ntype="menu"\nprompts="s.wav"\noptions={ 0 = "up3" }\n'
+                       'fallback="up3"\n[ivr.up3]\ntype="back"\n')
+    assert "ivr.up3" not in [i.path for i in check_flows(flows, ALL_PROMPTS, entries=["main"])]
