@@ -9,8 +9,9 @@ from .flows import (
     ScheduleNode, TransferNode, VoicemailNode, default_dial_policy, parse_flows,
 )
 from .session import (
-    TERMINAL_ACTIONS, Beep, Event, Hangup, IvrSession, LookUpCustomer, Play, Queue,
-    StartRecording, State, StopPlayback, StopRecording, Transfer,
+    TERMINAL_ACTIONS, Beep, CallerHungUp, DigitReceived, Event, Hangup, IvrSession,
+    LookupAnswered, LookUpCustomer, Play, PromptFinished, Queue, RecordingFinished,
+    StartRecording, State, StopPlayback, StopRecording, TickElapsed, Transfer,
 )
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "NodeType", "PlayNode", "QueueNode", "Retry", "ScheduleNode", "TransferNode",
     "VoicemailNode", "default_dial_policy", "parse_flows", "check_flows", "TERMINAL_ACTIONS",
     "Beep", "Event", "Hangup", "IvrSession", "LookUpCustomer", "Play", "Queue",
-    "StartRecording", "State", "StopPlayback", "StopRecording", "Transfer",
+    "StartRecording", "State", "StopPlayback", "StopRecording", "Transfer", "CallerHungUp",
+    "DigitReceived", "LookupAnswered", "PromptFinished", "RecordingFinished", "TickElapsed",
 ]

@@ -116,6 +116,42 @@ class Event(enum.Enum):
     CALLER_HUNG_UP = "caller_hung_up"
 
 
+# The same events as frozen dataclasses, for an engine that queues them: IvrSession.handle.
+
+@dataclass(frozen=True)
+class DigitReceived:
+    digit: str
+    tick: int
+
+
+@dataclass(frozen=True)
+class PromptFinished:
+    tick: int
+    play_id: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class TickElapsed:
+    tick: int
+
+
+@dataclass(frozen=True)
+class RecordingFinished:
+    tick: int
+
+
+@dataclass(frozen=True)
+class LookupAnswered:
+    record: Optional[Mapping]
+    tick: int
+    request_id: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    tick: int
+
+
 _I = "_ignore"
 TRANSITIONS = {
     (State.IDLE, Event.DIGIT): "_buffer_digit",  # typed before start: kept as type-ahead
@@ -272,6 +308,22 @@ class IvrSession:
 
     def caller_hung_up(self, tick):
         return self._event(Event.CALLER_HUNG_UP, tick)
+
+    def handle(self, event):
+        """Feeds one event dataclass (DigitReceived, PromptFinished, ...); returns actions."""
+        if isinstance(event, DigitReceived):
+            return self.digit(event.digit, event.tick)
+        if isinstance(event, PromptFinished):
+            return self.prompt_finished(event.tick, event.play_id)
+        if isinstance(event, TickElapsed):
+            return self.tick(event.tick)
+        if isinstance(event, RecordingFinished):
+            return self.recording_finished(event.tick)
+        if isinstance(event, LookupAnswered):
+            return self.lookup_result(event.record, event.tick, event.request_id)
+        if isinstance(event, CallerHungUp):
+            return self.caller_hung_up(event.tick)
+        raise TypeError(f"not an IVR event: {event!r}")
 
     # -- dispatch ----------------------------------------------------------------------------
 

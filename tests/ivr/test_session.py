@@ -5,8 +5,9 @@ Time is the engine's tick (20 ms): 50 ticks = 1 s. No test reads a clock."""
 import pytest
 
 from appliance.ivr import (
-    Beep, Event, Hangup, IvrSession, LookUpCustomer, Play, Queue, StartRecording, State,
-    StopPlayback, StopRecording, Transfer,
+    Beep, CallerHungUp, DigitReceived, Event, Hangup, IvrSession, LookupAnswered,
+    LookUpCustomer, Play, PromptFinished, Queue, RecordingFinished, StartRecording, State,
+    StopPlayback, StopRecording, TickElapsed, Transfer,
 )
 from appliance.ivr.session import MAX_HOPS, TRANSITIONS
 
@@ -495,3 +496,18 @@ def test_readme_example_call_to_support():
     assert acts[-1] == Queue("support", {"caller": "5551234", "customer.found": "1",
                                          "customer_name": "Ann", "tier": "gold"}, 1)
     assert s.path == ["start", "hours", "greeting", "main", "support", "support_queue"]
+
+
+def test_events_as_dataclasses_through_handle():
+    s = session(LOOKUP.replace('found = "q"', 'found = "v"') + VOICEMAIL.replace(
+        'next = "bye"\n', ""), "l", {"caller": "7"})
+    assert s.start(0) == [LookUpCustomer("caller", "7", 1)]
+    assert s.handle(LookupAnswered({"full_name": "Cy"}, 3, 1)) == [Play(("leave.wav",), False, 1)]
+    assert s.handle(DigitReceived("1", 4)) == []
+    assert s.handle(PromptFinished(50, 1)) == [Beep(2)]
+    assert s.handle(PromptFinished(60)) == [StartRecording("general", 500)]
+    assert s.handle(TickElapsed(100)) == []
+    assert s.handle(RecordingFinished(200)) == [Hangup("voicemail left")]
+    assert s.handle(CallerHungUp(201)) == []
+    with pytest.raises(TypeError, match="not an IVR event"):
+        s.handle("1")
