@@ -1,0 +1,176 @@
+"""Signals the simulated people and exchange put on a line.
+
+- `speech_like`: a speech-like signal for talking callers and agents (voiced syllables from
+  a glottal pulse train through vowel formants, with pitch movement, unvoiced bursts and
+  pauses), so the package needs no recorded speech. Real recorded speech stays in
+  tests/corpus.py for tests.
+- `noise`: white line noise at a level in dBm0.
+- `caller_id_signal`: the caller-ID burst the exchange sends. **Seam:** FSK (Bell 202 /
+  V.23) comes from ``appliance.dsp.callerid.encode`` when that module is in the build;
+  DTMF caller ID (``A<number>C``, China / ETSI annex) is rendered with
+  ``appliance.dtmf.generate`` when it is not, and `fsk_caller_id_available` tells a scenario
+  validator whether FSK can be asked for.
+- `Loop`: a rendered signal played round and round (dial and busy tones from the tone plan).
+"""
+
+import importlib
+import math
+
+import numpy as np
+from scipy.signal import lfilter
+
+from appliance.dsp.speech_level import FULL_SCALE, measure
+from appliance.dtmf import generate
+
+RATE = 8000
+FRAME = 160
+DBM0_RMS = 22827.6 / math.sqrt(2.0)  # rms of a 0 dBm0 sine (level_internal.h)
+FORMATS = ("bell202", "v23", "dtmf")
+
+# Vowel formants (F1, F2, F3) in Hz, a rough average adult voice.
+_VOWELS = np.array([
+    (730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480),
+    (570, 840, 2410), (660, 1720, 2410), (440, 1020, 2240), (490, 1350, 1690),
+], dtype=np.float64)
+_BANDWIDTHS = (90.0, 110.0, 170.0)
+
+
+def rms_of_dbm0(level_dbm0):
+    return DBM0_RMS * 10.0 ** (level_dbm0 / 20.0)
+
+
+def noise(samples, level_dbm0, rng):
+    """White Gaussian noise of `level_dbm0` (rms), float64."""
+    return rng.standard_normal(samples) * rms_of_dbm0(level_dbm0)
+
+
+def _resonator(freq, bandwidth):
+    r = math.exp(-math.pi * bandwidth / RATE)
+    theta = 2.0 * math.pi * freq / RATE
+    a = [1.0, -2.0 * r * math.cos(theta), r * r]
+    return [sum(a)], a  # unity gain at DC keeps the cascade's level sane
+
+
+def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
+    """`seconds` of a speech-like int16 signal whose active speech level (ITU-T P.56
+    method B) is `level_dbm0`.
+
+    Syllables of 100-280 ms (voiced, some led by a 30-70 ms noise burst) are separated by
+    30-120 ms gaps, with a 250-600 ms pause every 3-7 syllables, like connected speech.
+    `pitch_hz` is the speaker's mean pitch (drawn from 95-220 Hz when None).
+    """
+    total = int(round(seconds * RATE))
+    out = np.zeros(total, dtype=np.float64)
+    active = np.zeros(total, dtype=bool)
+    f0_mean = float(pitch_hz) if pitch_hz else float(rng.uniform(95.0, 220.0))
+    pos = int(rng.integers(0, int(0.08 * RATE)))
+    until_pause = int(rng.integers(3, 8))
+    while pos < total:
+        parts = []
+        if rng.random() < 0.35:  # unvoiced onset: high-passed noise
+            burst = rng.standard_normal(int(rng.uniform(0.03, 0.07) * RATE))
+            burst = lfilter([1.0, -0.95], [1.0], burst) * 0.25
+            parts.append(burst * np.hanning(burst.size))
+        n = int(rng.uniform(0.10, 0.28) * RATE)
+        t = np.arange(n) / RATE
+        f0 = f0_mean * (1.0 + rng.uniform(-0.15, 0.15)) \
+            * (1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(1.5, 4.0) * t + rng.uniform(0, 6.3)))
+        f0 *= 1.0 + 0.01 * rng.standard_normal(n)  # jitter
+        phase = np.cumsum(f0 / RATE)
+        pulses = np.diff(np.floor(phase), prepend=0.0)  # one impulse per pitch period
+        source = lfilter([1.0], [1.0, -0.97], pulses)  # glottal roll-off
+        source = lfilter([1.0, -1.0], [1.0, -0.9], source)
+        voiced = source
+        formants = _VOWELS[rng.integers(0, len(_VOWELS))] * rng.uniform(0.93, 1.07)
+        for freq, bw in zip(formants, _BANDWIDTHS):
+            b, a = _resonator(freq, bw)
+            voiced = lfilter(b, a, voiced)
+        env = np.sin(np.pi * np.linspace(0.0, 1.0, n)) ** 0.6
+        parts.append(voiced / (np.std(voiced) + 1e-9) * env)
+        syllable = np.concatenate(parts)
+        end = min(total, pos + syllable.size)
+        out[pos:end] = syllable[:end - pos]
+        active[pos:end] = True
+        pos = end + int(rng.uniform(0.03, 0.12) * RATE)
+        until_pause -= 1
+        if until_pause == 0:
+            pos += int(rng.uniform(0.25, 0.6) * RATE)
+            until_pause = int(rng.integers(3, 8))
+    if active.any():  # scale to the level ITU-T P.56 (method B) measures
+        out *= rms_of_dbm0(level_dbm0) / math.sqrt(np.mean(out[active] ** 2))
+        measured = measure(out).active_dbfs - 20.0 * math.log10(DBM0_RMS / FULL_SCALE)
+        out *= 10.0 ** ((level_dbm0 - measured) / 20.0)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+
+def dtmf_audio(digits, level_dbm0=-10.0, twist_db=0.0, on_ms=100.0, off_ms=100.0):
+    """Digits pressed on a keypad: real DTMF, int16."""
+    return generate(digits, level_dbm0=level_dbm0, twist_db=twist_db, on_ms=on_ms,
+                    off_ms=off_ms)
+
+
+def _callerid_module():
+    try:
+        return importlib.import_module("appliance.dsp.callerid")
+    except ModuleNotFoundError:
+        return None
+
+
+def fsk_caller_id_available():
+    """True when this build has the FSK caller-ID generator (appliance.dsp.callerid)."""
+    return _callerid_module() is not None
+
+
+def caller_id_signal(number, name=None, when=None, format="dtmf", level_dbm0=None):
+    """The caller-ID signal for `number` (and `name`, `when`: a datetime, FSK only), int16.
+
+    format "bell202" / "v23": FSK through appliance.dsp.callerid.encode (a ValueError if this
+    build lacks it); "dtmf": ``A<number>C``, 70 ms tones and gaps.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"caller ID format must be one of {', '.join(FORMATS)}, not {format!r}")
+    module = _callerid_module()
+    if format == "dtmf":
+        level = -10.0 if level_dbm0 is None else level_dbm0
+        if module is not None:
+            return module.encode(number, format="dtmf", level_dbm0=level)
+        if not number.isdigit() or not 2 <= len(number) <= 20:
+            raise ValueError(f"a DTMF caller ID number is 2 to 20 digits 0-9, not {number!r}")
+        return generate("A" + number + "C", level_dbm0=level, on_ms=70.0, off_ms=70.0)
+    if module is None:
+        raise ValueError(f"{format} (FSK) caller ID needs appliance.dsp.callerid, which this "
+                         "build lacks; use the \"dtmf\" format")
+    level = -13.0 if level_dbm0 is None else level_dbm0
+    return module.encode(number, name=name, when=when, format=format, level_dbm0=level)
+
+
+class Loop:
+    """A rendered signal played round and round, one tick at a time."""
+
+    def __init__(self, samples):
+        self.samples = np.asarray(samples, dtype=np.int16)
+        self.pos = 0
+
+    def next(self, n=FRAME):
+        idx = (self.pos + np.arange(n)) % self.samples.size
+        self.pos = (self.pos + n) % self.samples.size
+        return self.samples[idx]
+
+
+class Clip:
+    """A one-shot signal consumed one tick at a time; silence after its end."""
+
+    def __init__(self, samples):
+        self.samples = np.asarray(samples, dtype=np.int16)
+        self.pos = 0
+
+    @property
+    def done(self):
+        return self.pos >= self.samples.size
+
+    def next(self, n=FRAME):
+        out = np.zeros(n, dtype=np.int16)
+        chunk = self.samples[self.pos:self.pos + n]
+        out[:chunk.size] = chunk
+        self.pos += n
+        return out
