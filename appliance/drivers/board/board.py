@@ -11,9 +11,11 @@
     await board.close()
 
 **Time.** The board is the clock: events carry its tick. The host's own clock (the event
-loop's monotonic time) is used only for the link: keepalives (a frame at least every 100 ms,
-and at least every 4 board ticks, so a virtual-clock emulator never waits on us), the
-1000 ms loss timeout, HELLO retries every 500 ms and command timeouts.
+loop's monotonic time) is used only for the link: keepalives (a frame at least every
+100 ms), the 1000 ms loss timeout, HELLO retries every 500 ms and command timeouts. Every
+board tick is answered once the consumer is done with it: by the AUDIO_TX it sent
+(`send_audio`), else by a KEEPALIVE naming the tick when it asks for the next event (and
+each board KEEPALIVE at once). A board on a virtual clock ticks on these answers.
 
 **Loss.** When no frame has come for `loss_timeout_s` (SPEC 5.3), or the link fails, the
 board is lost: pending commands raise `BoardUnavailable`, the stream gets `BoardLost` and a
@@ -55,7 +57,6 @@ from appliance.drivers.transport import TransportClosed, TransportError, open_tr
 
 HELLO_RETRY_S = 0.5
 KEEPALIVE_S = 0.1  # the host sends a frame at least this often (SPEC: 200 ms)
-KEEPALIVE_TICKS = 4  # ... and at least every 4 board ticks
 WATCHDOG_S = 0.05
 COMMAND_TIMEOUT_S = 1.0
 MAX_QUEUED_AUDIO = 250  # AudioReceived kept for a slow consumer (5 s), then dropped
@@ -257,7 +258,8 @@ class Board:
         self._hello_at = None
         self._last_rx = None
         self._last_tx = None
-        self._last_tx_tick = None
+        self._unanswered = None  # the last audio tick handed to the consumer
+        self._answered = None  # the last tick answered with AUDIO_TX
         self._opening = None
         self._open_at = None
         self._tasks = []
@@ -331,7 +333,6 @@ class Board:
         self._wqueue.put_nowait(data)
         self.stats.frames_out += 1
         self._last_tx = asyncio.get_running_loop().time()
-        self._last_tx_tick = self.tick
         return self._codec.last_seq
 
     async def _write_loop(self):
@@ -386,6 +387,7 @@ class Board:
         mask = ports_to_mask(audio)
         samples = b"".join(bytes(audio[p]) for p in wire.mask_to_ports(mask))
         self._send(wire.AudioTx(tick & TICK_MASK, mask, samples))
+        self._answered = tick
 
     # --- the event stream ---------------------------------------------------------------
     async def events(self):
@@ -394,11 +396,23 @@ class Board:
             yield await self.next_event()
 
     async def next_event(self, timeout=None):
+        """The next event (TimeoutError after `timeout` seconds). Coming back for the next
+        event also tells the board that the last audio tick was consumed (see `_settle`)."""
+        self._settle()
         async with asyncio.timeout(timeout):
             event = await self._events.get()
         if isinstance(event, ev.AudioReceived):
             self._audio_queued -= 1
+            self._unanswered = event.tick
         return event
+
+    def _settle(self):
+        # The consumer is back, so it is done with the last audio tick it took: when it sent
+        # no AUDIO_TX for that tick, a KEEPALIVE reports it consumed. A board on a virtual
+        # clock ticks on these reports (as fast as the host consumes).
+        tick, self._unanswered = self._unanswered, None
+        if tick is not None and self.alive and self._answered != tick:
+            self._send(wire.Keepalive(tick & TICK_MASK))
 
     def _emit(self, event):
         self._events.put_nowait(event)
@@ -498,11 +512,10 @@ class Board:
                     (tick - port._onhook_tick) * 20 > self.profile.hook_flash.max_ms:
                 self._emit(ev.HookChanged(self.name, port.index, False, port._onhook_tick))
                 port._onhook_tick = None
-        if self._last_tx_tick is None or tick - self._last_tx_tick >= KEEPALIVE_TICKS:
-            self._send(wire.Keepalive(tick))
 
     def _board_keepalive(self, message):
         self._saw_tick(message.tick)
+        self._send(wire.Keepalive(message.tick))  # tick consumed: nothing to wait for
 
     def _port(self, index):
         return self.ports[index] if 0 <= index < len(self.ports) else None

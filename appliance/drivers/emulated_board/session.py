@@ -26,8 +26,8 @@ What it does (SPEC sections):
 
 **Clock.** In real time the runner steps the board every 20 ms. On a virtual clock the
 board ticks as fast as the host consumes: tick n may run once the host has reported (in a
-KEEPALIVE or an AUDIO_TX) a tick of at least n - `lead_ticks`; a host reports at least every
-few ticks (see ``drivers/board``), so the board never waits long for a live host.
+KEEPALIVE or an AUDIO_TX) a tick of at least n - `lead_ticks` (2: its AUDIO_TX then plays in
+time); the host answers every tick once consumed (see ``drivers/board``).
 """
 
 from dataclasses import dataclass, field
@@ -53,7 +53,9 @@ from appliance.drivers.protocol.v1 import (
 
 TICK_MASK = 0xFFFFFFFF
 KEEPALIVE_TICKS = 5  # a board frame at least every 100 ms of board time (SPEC: 200 ms)
-VIRTUAL_LEAD_TICKS = 8  # how far a virtual-clock board may run ahead of the host
+# A virtual-clock board runs tick n once the host has answered tick n - 2, so the host's
+# AUDIO_TX for that tick (played at tick n, SPEC 8) is never late.
+VIRTUAL_LEAD_TICKS = PLAYOUT_DELAY_TICKS
 
 
 @dataclass
