@@ -223,12 +223,16 @@ class BoardSession:
         else:
             self._command(seq, message)
 
-    def _host_reported(self, tick):
-        # Ticks wrap modulo 2^32: keep the host's report as the board tick it names.
+    def _board_tick(self, tick):
+        """The board tick nearest to now that a wire tick (u32, wrapping) names."""
         now = self.board.now
-        delta = (now - tick) & TICK_MASK
-        if delta <= now:
-            self.host_tick = now - delta
+        return now + (((tick - now + (1 << 31)) & TICK_MASK) - (1 << 31))
+
+    def _host_reported(self, tick):
+        tick = self._board_tick(tick)
+        if tick < self.board.now and (self.host_tick is None or tick > self.host_tick):
+            self.host_tick = tick
+        return tick
 
     def _command(self, seq, message):
         self.stats.commands += 1
@@ -256,11 +260,7 @@ class BoardSession:
 
     def _audio_tx(self, message):
         self.stats.audio_tx_frames += 1
-        self._host_reported(message.tick)
-        if self.host_tick is None:
-            self.stats.audio_late += 1
-            return
-        play = self.host_tick + PLAYOUT_DELAY_TICKS
+        play = self._host_reported(message.tick) + PLAYOUT_DELAY_TICKS
         if play < self.board.now:
             self.stats.audio_late += 1
             return
@@ -280,7 +280,7 @@ class BoardSession:
             return True
         if not self.active:
             return False
-        seen = self._start_tick if self.host_tick is None else self.host_tick
+        seen = self._start_tick - 1 if self.host_tick is None else self.host_tick
         return self.board.now - seen <= self.lead_ticks
 
     def check_host(self, now):
