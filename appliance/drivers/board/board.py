@@ -302,7 +302,8 @@ class Board:
     def _attach(self, transport):
         self._transport = transport
         self._codec = Codec(Role.HOST)  # a fresh link: no half frame from the old one
-        self._wqueue = asyncio.Queue()
+        while not self._wqueue.empty():  # nor the old link's unsent frames
+            self._wqueue.get_nowait()
 
     async def close(self):
         """Stop the tasks and close the link (the board sees the host go silent)."""

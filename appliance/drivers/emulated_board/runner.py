@@ -47,6 +47,7 @@ class EmulatorRunner:
         self._stopped = asyncio.Event()
         self._ticker = None
         self._tasks = set()
+        self._closing = False
 
     @property
     def virtual(self):
@@ -59,16 +60,17 @@ class EmulatorRunner:
         return self
 
     async def stop(self):
+        """Stop ticking and serving; closes the link (the host sees the board go away)."""
         self._stopped.set()
         self._progress.set()
+        self._closing = True
+        if self.link is not None:
+            self.link.close()  # wakes the link's reader
         tasks = [t for t in (self._ticker, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, TransportClosed):
-                await task
-        if self.link is not None:
-            self.link.close()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
 
     def freeze(self):
         """The board hangs: it stops ticking, answering and sending."""
@@ -212,6 +214,8 @@ async def serve_inprocess(runner, name):
                 await runner.attach(board_end)
             finally:
                 board_end.close()
+            if runner._closing:
+                return
             board_end = listen_inprocess(name)
 
     runner.spawn(offer_loop(first))
