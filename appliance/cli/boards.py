@@ -125,7 +125,9 @@ async def _probe(url, timeout):
 @click.option("--listen", default="pty", show_default=True, metavar="pty|tcp:[HOST:]PORT",
               help="Where the board listens.")
 @click.option("--virtual-clock", is_flag=True,
-              help="Tick as fast as the host consumes frames instead of every 20 ms.")
+              help="Tick as fast as the host consumes frames instead of every 20 ms (the "
+                   "board then stands still while no host is connected; --seconds counts "
+                   "board time).")
 @click.option("--seconds", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Stop after this many seconds (default: the scenario's length with "
                    "--scenario, else until interrupted).")
