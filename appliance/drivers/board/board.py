@@ -380,13 +380,21 @@ class Board:
             self._reset_dsp(port)
         self.selected = ports
 
-    def send_audio(self, tick, audio):
+    def send_audio(self, tick, audio, ports=None):
         """Queue one AUDIO_TX answering AUDIO_RX `tick` (played at tick + 2): `audio` is
-        {port: 160 G.711 bytes}. Does nothing while the board is lost."""
+        {port: 160 G.711 bytes}, or a uint8 array [len(ports), 160] for `ports` (ascending,
+        e.g. an `AudioReceived`'s). Does nothing while the board is lost."""
         if not self.alive:
             return
-        mask = ports_to_mask(audio)
-        samples = b"".join(bytes(audio[p]) for p in wire.mask_to_ports(mask))
+        if ports is None:
+            mask = ports_to_mask(audio)
+            samples = b"".join(bytes(audio[p]) for p in wire.mask_to_ports(mask))
+        else:
+            mask = ports_to_mask(ports)
+            samples = np.ascontiguousarray(audio, dtype=np.uint8).tobytes()
+            if len(samples) != TICK_SAMPLES * len(ports) or list(ports) != sorted(set(ports)):
+                raise ValueError(f"audio must be uint8 [{len(ports)}, {TICK_SAMPLES}] for "
+                                 "ascending ports")
         self._send(wire.AudioTx(tick & TICK_MASK, mask, samples))
         self._answered = tick
 
