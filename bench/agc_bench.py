@@ -302,11 +302,12 @@ def channels_per_core(make, x, repeats=3):
     return (x.size / RATE) / best
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--quick", action="store_true", help="fewer input levels")
-    args = parser.parse_args()
+def report(seconds=20.0, quick=False):
+    """The whole comparison as markdown (bench/dsp_bench.py folds it into RESULTS.md)."""
+    lines = []
+
+    def say(*parts):
+        lines.append(" ".join(str(p) for p in parts))
 
     tmp = tempfile.mkdtemp(prefix="agc_bench_")
     agcs = [OurAgc]
@@ -327,48 +328,47 @@ def main():
     except Exception as exc:  # noqa: BLE001
         notes.append(f"WebRTC could not be bound: {exc}")
 
-    seconds = args.seconds
     base = speech(seconds, 0)
-    levels = [-45, -36, -27, -18, -9, -6] if args.quick else list(range(-45, -5, 3))
-    print(f"AGC benchmark: target {TARGET} dBFS active level (P.56), speech {seconds:.0f} s "
+    levels = [-45, -36, -27, -18, -9, -6] if quick else list(range(-45, -5, 3))
+    say(f"AGC benchmark: target {TARGET} dBFS active level (P.56), speech {seconds:.0f} s "
           f"from the corpus, noise {NOISE_DBFS} dBFS, 8 kHz")
     for note in notes:
-        print("NOTE:", note)
+        say("NOTE:", note)
 
     rows = run_levels(agcs, base, levels, seconds)
     names = []
     for r in rows:
         if r["agc"] not in names:
             names.append(r["agc"])
-    print("\n## From the start: settling (to +-2 dB over every later 2 s window), final error,"
+    say("\n## From the start: settling (to +-2 dB over every later 2 s window), final error,"
           " P.56 of the output from 1 s on, and the worst 2 s window from 1 s on (dB off target)")
-    print("| input dBFS | " + " | ".join(f"{n}: settle / final / P.56 from 1 s / worst 2 s"
+    say("| input dBFS | " + " | ".join(f"{n}: settle / final / P.56 from 1 s / worst 2 s"
                                        for n in names)
           + " |")
-    print("|---|" + "---|" * len(names))
+    say("|---|" + "---|" * len(names))
     for level in levels:
         cells = []
         for n in names:
             r = next(r for r in rows if r["agc"] == n and r["level"] == level)
             cells.append(f"{fmt_s(r['settle'])} / {r['final']:+.1f} / {r['from1s']:+.1f} / "
                          f"{r['worst']:.1f} dB")
-        print(f"| {level} | " + " | ".join(cells) + " |")
+        say(f"| {level} | " + " | ".join(cells) + " |")
     for n in names:
         mine = [r for r in rows if r["agc"] == n]
         settles = [r["settle"] for r in mine]
         worst = "never" if any(s is None for s in settles) else f"{max(settles):.1f} s"
-        print(f"- {n}: worst settling {worst}, worst final error "
+        say(f"- {n}: worst settling {worst}, worst final error "
               f"{max(abs(r['final']) for r in mine):.1f} dB, P.56 from 1 s within +-2 dB at "
               f"{sum(abs(r['from1s']) <= 2 for r in mine)}/{len(mine)} levels")
 
     pairs = [(-45, -15), (-15, -45), (-36, -6), (-6, -36)]
     base_steps = speech(max(seconds, STEP_AT_S + 8.0), 50)
     steps = run_steps(agcs, base_steps, pairs, base_steps.size / RATE)
-    print(f"\n## After a 30 dB step ({STEP_AT_S:.0f} s in): settling, and the output's P.56 level"
+    say(f"\n## After a 30 dB step ({STEP_AT_S:.0f} s in): settling, and the output's P.56 level"
           " (dB off target) in the 1st second, the 2nd second, and from 1 s on")
-    print("| step dBFS | " + " | ".join(f"{n}: settle / 1st s / 2nd s / from 1 s" for n in names)
+    say("| step dBFS | " + " | ".join(f"{n}: settle / 1st s / 2nd s / from 1 s" for n in names)
           + " |")
-    print("|---|" + "---|" * len(names))
+    say("|---|" + "---|" * len(names))
     for before, after in pairs:
         cells = []
         for n in names:
@@ -376,15 +376,24 @@ def main():
                      and r["after"] == after)
             cells.append(f"{fmt_s(r['settle'])} / {r['first']:+.1f} / {r['second']:+.1f} / "
                          f"{r['from1s']:+.1f} dB")
-        print(f"| {before} -> {after} | " + " | ".join(cells) + " |")
+        say(f"| {before} -> {after} | " + " | ".join(cells) + " |")
 
     x = to_int16(base * 10 ** (-30 / 20) + noise(base.size))
-    print("\n## Channels per core (8 kHz, each in its own C loop over "
+    say("\n## Channels per core (8 kHz, each in its own C loop over "
           f"{x.size / RATE:.0f} s of speech)")
     for make in agcs:
         agc = make()
-        print(f"- {agc.name}: {channels_per_core(make, x):,.0f}")
-    print(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs; peers built in {tmp})")
+        say(f"- {agc.name}: {channels_per_core(make, x):,.0f}")
+    say(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs; peers built in {tmp})")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--quick", action="store_true", help="fewer input levels")
+    args = parser.parse_args()
+    sys.stdout.write(report(args.seconds, args.quick))
 
 
 if __name__ == "__main__":

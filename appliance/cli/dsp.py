@@ -13,6 +13,7 @@ import click
 
 from appliance.cli.errors import AppGroup
 from appliance.dsp.audiofile import FORMATS, RATE, read_audio, write_audio
+from appliance.dsp.callerid import CallerIdError, scan
 from appliance.dsp.toneplan import ToneplanError, available_plans, load_plan
 from appliance.dsp.tones import classify
 from appliance.dtmf import detect, generate
@@ -74,6 +75,46 @@ def dtmf(file, channel, as_json):
                                    "end": _seconds(event.end)}))
         else:
             click.echo(f"{event.digit}  {event.start:.3f}  {event.end:.3f}")
+
+
+@dsp.command()
+@_audio_in
+@_json_option
+def callerid(file, channel, as_json):
+    """The caller ID messages in FILE (Bell 202 / GR-30, V.23 / ETSI EN 300 659, or DTMF).
+
+    One line each: time (seconds, when the message ended), format, message type, number,
+    name, date and time. A message that arrived but cannot be accepted (bad checksum, cut
+    short) is printed as `rejected` with the reason. Prints nothing when FILE holds no
+    caller ID.
+    """
+    samples = read_audio(file, channel=channel)
+    for seconds, result in scan(samples, rate=RATE):
+        if isinstance(result, CallerIdError):
+            if as_json:
+                click.echo(json.dumps({"time": round(seconds, 3), "rejected": result.reason}))
+            else:
+                click.echo(f"{seconds:.3f}  rejected  {result.reason}")
+            continue
+        if as_json:
+            click.echo(json.dumps({"time": round(seconds, 3), **result.to_dict()}))
+            continue
+        click.echo(f"{seconds:.3f}  {result.format}  {result.message_type}  "
+                   f"{_callerid_field(result.number, result.number_absent)}  "
+                   f"{_callerid_field(result.name, result.name_absent)}  "
+                   f"{_callerid_when(result.when)}")
+
+
+def _callerid_field(value, absent):
+    """A number or name, else why it is absent, e.g. `(private)`, else `-`."""
+    if value is not None:
+        return value
+    return f"({absent.name.lower()})" if absent else "-"
+
+
+def _callerid_when(when):
+    return "-" if when is None else (
+        f"{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d}")
 
 
 @dsp.command("gen-dtmf")

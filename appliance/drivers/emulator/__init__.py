@@ -17,23 +17,24 @@ from appliance.drivers.emulator.exchange import (
 )
 from appliance.drivers.emulator.model import BoardModel, Law, PortKind, PortSpec, load_model
 from appliance.drivers.emulator.people import (
-    CallerReport, CallerSpec, Flash, HangUp, Outcome, Party, PhoneCall, PhoneReport, PhoneSpec,
-    Press, Talk, Wait, WaitForAgent,
+    CalleeSpec, CallerReport, CallerSpec, Flash, HangUp, Outcome, Party, PhoneCall,
+    PhoneReport, PhoneSpec, Press, Talk, Wait, WaitForAgent,
 )
 from appliance.drivers.emulator.ports import LineState, PortState
+from appliance.drivers.emulator.session import BoardSession
 from appliance.drivers.emulator.scenario import (
     Scenario, load_scenario, parse_scenario, run_scenario,
 )
 
 __all__ = [
-    "AbcdChanged", "Ack", "Alarm", "AlarmsChanged", "BoardModel", "CallerIdTiming",
-    "CallerReport", "CallerSpec", "ClearSignal", "Completed", "Connect", "Disconnect",
-    "EmulatorConfigError", "EmulatorError", "ErrorCode", "ExchangeConfig", "Flash", "HangUp",
-    "HookChanged", "HookFlash", "Law", "LineConfig", "LineReading", "LineReport", "LineState",
-    "Listen", "LoopCurrentDropped", "LoopCurrentRestored", "OffHook", "OnHook", "Outcome",
-    "Party", "PhoneCall", "PhoneReport", "PhoneSpec", "PolarityChanged", "PortKind",
-    "PortSpec", "PortState", "Press", "ReadLine", "RealTimeClock", "Rejected", "Report", "Ring",
-    "RingStarted", "RingStopped", "Scenario", "SelectAudio", "SetAbcd", "SetGain",
-    "SetPolarity", "StopRing", "Talk", "TickResult", "VirtualBoard", "VirtualClock", "Wait",
-    "WaitForAgent", "load_model", "load_scenario", "parse_scenario", "run_scenario",
+    "AbcdChanged", "Ack", "Alarm", "AlarmsChanged", "BoardModel", "BoardSession", "CalleeSpec",
+    "CallerIdTiming", "CallerReport", "CallerSpec", "ClearSignal", "Completed", "Connect",
+    "Disconnect", "EmulatorConfigError", "EmulatorError", "ErrorCode", "ExchangeConfig",
+    "Flash", "HangUp", "HookChanged", "HookFlash", "Law", "LineConfig", "LineReading",
+    "LineReport", "LineState", "Listen", "LoopCurrentDropped", "LoopCurrentRestored", "OffHook",
+    "OnHook", "Outcome", "Party", "PhoneCall", "PhoneReport", "PhoneSpec", "PolarityChanged",
+    "PortKind", "PortSpec", "PortState", "Press", "ReadLine", "RealTimeClock", "Rejected",
+    "Report", "Ring", "RingStarted", "RingStopped", "Scenario", "SelectAudio", "SetAbcd",
+    "SetGain", "SetPolarity", "StopRing", "Talk", "TickResult", "VirtualBoard", "VirtualClock",
+    "Wait", "WaitForAgent", "load_model", "load_scenario", "parse_scenario", "run_scenario",
 ]

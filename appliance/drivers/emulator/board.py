@@ -10,7 +10,7 @@ decides how fast ticks come (as fast as the host consumes them, or paced in real
 Per tick the board does O(ports) Python work for signalling and a fixed number of numpy and
 G.711 calls for the audio of all ports together.
 
-**Seam for the wire protocol (voiceboard-v1).** A board-side session adapter owns a
+**Seam for the wire protocol (voiceboard-v1)**, as `session.BoardSession` uses it: it owns a
 `VirtualBoard` and a codec. HELLO -> `hello()` then CAPABILITIES from `model` and `now`;
 each decoded command -> `apply(command, ref=seq)` -> ACK / ERROR / LINE_READING (None:
 the reply comes later as `Completed(ref, reply)` in a tick's `replies`); each tick ->
@@ -25,17 +25,20 @@ import numpy as np
 
 from appliance.drivers.emulator.errors import EmulatorError
 from appliance.drivers.emulator.events import (
-    Ack, Alarm, AlarmsChanged, Completed, Connect, Disconnect, ErrorCode, Listen, Rejected,
-    SelectAudio, SetGain,
+    Ack, Alarm, AlarmsChanged, Completed, Connect, Disconnect, ErrorCode, HookFlash, Listen,
+    OffHook, OnHook, ReadLine, Rejected, Ring, SelectAudio, SetAbcd, SetGain, SetPolarity,
+    StopRing,
 )
 from appliance.drivers.emulator.exchange import ExchangeConfig
 from appliance.drivers.emulator.model import Law, PortKind
-from appliance.drivers.emulator.people import Caller, Phone
+from appliance.drivers.emulator.people import Caller, CallerSpec, Phone
 from appliance.drivers.emulator.ports import E1Port, FxoPort, FxsPort, PortState
 from appliance.dsp import g711
 
 FRAME = 160
 MIN_GAIN_DB, MAX_GAIN_DB = -24.0, 12.0
+_PORT_COMMANDS = (Disconnect, SetGain, OffHook, OnHook, HookFlash, Ring, StopRing, SetPolarity,
+                  ReadLine, SetAbcd)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class VirtualBoard:
         self.alarms = {span: Alarm(0) for span in model.spans}
         self.callers = []
         self.phones = []
+        self.callees = []  # Caller objects, one per outbound call put through
+        self._callee_specs = {}  # number -> CalleeSpec
         self._schedule = []  # (tick, order, fn)
         self._events = []
         self._done = []
@@ -120,6 +125,29 @@ class VirtualBoard:
         self.phones.append(phone)
         return phone
 
+    def add_callee(self, spec):
+        """Someone the box can call out to (people.CalleeSpec), by dialling spec.number."""
+        if not spec.number.isdigit():
+            raise EmulatorError(f"callee {spec.name!r}: the number must be digits 0-9, "
+                                f"not {spec.number!r}")
+        if spec.number in self._callee_specs:
+            raise EmulatorError(f"callee {spec.name!r}: number {spec.number} already belongs "
+                                f"to {self._callee_specs[spec.number].name!r}")
+        self._callee_specs[spec.number] = spec
+
+    def _callee_for(self, number):
+        return self._callee_specs.get(number)
+
+    def _callee_busy(self, spec):
+        return any(c.spec.name == spec.name and c.ended is None for c in self.callees)
+
+    def _new_callee(self, spec, line, n):
+        callee = Caller(CallerSpec(spec.name, line, n, number=spec.number,
+                                   ring_patience_s=1e9, noise_dbm0=spec.noise_dbm0,
+                                   actions=spec.actions), self._child_rng())
+        self.callees.append(callee)
+        return callee
+
     def at(self, tick, fn):
         """Run fn(n) at the start of tick `tick` (before the ports; in the order given)."""
         self._schedule.append((max(tick, self.now), len(self._schedule), fn))
@@ -143,6 +171,25 @@ class VirtualBoard:
             self.alarms[span] = alarms
             self._events.append(AlarmsChanged(span, alarms, self.now))
 
+    def timeslot16(self, span, direction="rx"):
+        """The 16 timeslot-16 bytes of one CAS multiframe of `span` (ITU-T G.704 5.1.3.2),
+        as the span would carry them: byte 0 is the multiframe alignment word 0000 1011
+        (spare bits 1, no distant multiframe alarm), byte k (1-15) carries the ABCD bits
+        of timeslot k in its upper nibble and of timeslot 16 + k in its lower one.
+        direction "rx": the bits the far end sends; "tx": the bits the box sends."""
+        if span not in self.alarms:
+            raise EmulatorError(f"the board has no E1 span {span}")
+        if direction not in ("rx", "tx"):
+            raise EmulatorError(f"direction is 'rx' or 'tx', not {direction!r}")
+        frame = bytearray(16)
+        frame[0] = 0x0B
+        for port in self.ports:
+            if port.kind is PortKind.E1 and port.spec.span == span:
+                bits = port.abcd_rx if direction == "rx" else port.abcd_tx
+                ts = port.spec.timeslot
+                frame[ts if ts < 16 else ts - 16] |= bits << 4 if ts < 16 else bits
+        return bytes(frame)
+
     def _child_rng(self):
         return np.random.default_rng(self._rng.integers(2**63))
 
@@ -158,6 +205,11 @@ class VirtualBoard:
 
     def host_lost(self):
         """The host went silent (SPEC 5.3): the same reset as a new session, no events."""
+        self._reset()
+
+    def reset(self):
+        """RESET: every port on-hook, ringing stopped, the switch cleared, gains 0 dB, no
+        audio selected (as HELLO, within the session: no events)."""
         self._reset()
 
     def _reset(self):
@@ -192,6 +244,8 @@ class VirtualBoard:
                 return bad
             self.source[command.listener] = command.source
             return Ack()
+        if not isinstance(command, _PORT_COMMANDS):
+            raise EmulatorError(f"not a board command: {command!r} (see events.py)")
         port_index = getattr(command, "port", None)
         if not isinstance(port_index, int) or not 0 <= port_index < len(self.ports):
             return Rejected(ErrorCode.BAD_PORT, f"no port {port_index!r} on this board")
@@ -336,7 +390,7 @@ class VirtualBoard:
         """End of the run: close every recording (a digit still sounding is counted)."""
         for port in self.ports:
             port.finish()
-        for caller in self.callers:
+        for caller in self.callers + self.callees:
             caller.finish()
 
     def report(self):
@@ -347,7 +401,8 @@ class VirtualBoard:
                        tuple(round(t * 0.02, 6) for t in p.flashes))
             for p in self.ports if p.kind is PortKind.FXO)
         return Report(tuple(c.report() for c in self.callers),
-                      tuple(p.report() for p in self.phones), lines)
+                      tuple(p.report() for p in self.phones), lines,
+                      tuple(c.report() for c in self.callees))
 
 
 @dataclass(frozen=True)
@@ -366,12 +421,21 @@ class LineReport:
 
 @dataclass(frozen=True)
 class Report:
+    """callers: CallerReport per inbound caller; phones: PhoneReport per agent phone; lines:
+    LineReport per FXO line; callees: CallerReport per outbound call put through to a
+    callee (in the order the box made them)."""
+
     callers: tuple
     phones: tuple
     lines: tuple
+    callees: tuple = ()
 
     def caller(self, name):
         return next(c for c in self.callers if c.name == name)
+
+    def callee(self, name):
+        """The last call the box made to callee `name`."""
+        return [c for c in self.callees if c.name == name][-1]
 
     def phone(self, name):
         return next(p for p in self.phones if p.name == name)
@@ -379,7 +443,8 @@ class Report:
     def to_dict(self):
         return {"callers": [c.to_dict() for c in self.callers],
                 "phones": [p.to_dict() for p in self.phones],
-                "lines": [line.to_dict() for line in self.lines]}
+                "lines": [line.to_dict() for line in self.lines],
+                "callees": [c.to_dict() for c in self.callees]}
 
 
 def _clip16(values):

@@ -13,6 +13,13 @@ ways, per line:
 - ``loop_drop``: loop current falls away for `loop_drop_s` (LOOP_DROP, then LOOP_RESTORE);
 - ``busy_tone``: nothing but the busy tone, which the box must detect in the audio.
 With `busy_after_clear` the exchange plays the busy tone after the first two as well.
+
+Outbound: when the box seizes an idle line the exchange gives dial tone until the first
+key goes down, collects the DTMF digits the box sends, and routes the call when the digits
+match a callee's number (or `interdigit_timeout_s` after the last digit): ringback until the
+callee answers (with a polarity reversal if `answer_polarity`), the busy tone if the callee
+is busy or already on a call, the congestion tone (busy where the plan has none) for a
+number nobody has.
 """
 
 import enum
@@ -51,7 +58,9 @@ class LineConfig:
     clear_signal: ClearSignal = ClearSignal.POLARITY
     loop_drop_s: float = 0.5
     busy_after_clear: bool = True
-    tone_plan: str = "cn"
+    tone_plan: object = "cn"  # a plan name, file or TonePlan (appliance.dsp.toneplan)
+    answer_polarity: bool = False  # outbound: reverse the polarity when the callee answers
+    interdigit_timeout_s: float = 4.0  # outbound: the number is complete after this pause
 
     def __post_init__(self):
         cadence = self.ring_cadence_s
@@ -66,6 +75,23 @@ class LineConfig:
                              f"not {self.caller_id!r}")
         object.__setattr__(self, "caller_id_timing", CallerIdTiming(self.caller_id_timing))
         object.__setattr__(self, "clear_signal", ClearSignal(self.clear_signal))
+
+
+    @classmethod
+    def from_profile(cls, profile, **changes):
+        """The line a country profile (appliance.drivers.profiles.CountryProfile) describes:
+        its ring cadence, caller-ID standard, timing and start, and tone plan; `changes`
+        set the rest (clear_signal, ...) or override. Caller-ID alerts before the first ring
+        (line reversal, DT-AS, RP-AS) are not simulated yet."""
+        fields = dict(
+            ring_cadence_s=tuple(profile.ringing.cadence_s),
+            caller_id=profile.caller_id.standard.value,
+            caller_id_timing=CallerIdTiming(profile.caller_id.when.value),
+            caller_id_delay_s=profile.caller_id.start_after_ms / 1000.0,
+            tone_plan=profile.tone_plan,
+        )
+        fields.update(changes)
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -92,14 +118,15 @@ class _Tones:
 
     @classmethod
     def of(cls, plan_name):
-        if plan_name not in cls._cache:
-            plan = load_plan(plan_name)
+        plan = load_plan(plan_name)
+        key = (plan.name, plan.source)
+        if key not in cls._cache:
             rendered = {}
-            for tone in (Tone.DIAL, Tone.BUSY, Tone.RINGBACK):
+            for tone in (Tone.DIAL, Tone.BUSY, Tone.RINGBACK, Tone.CONGESTION):
                 spec = plan.tones.get(tone)
                 if spec is None:
                     continue
                 period = 1.0 if spec.continuous else sum(e.seconds[0] for e in spec.elements)
                 rendered[tone] = plan.render(tone, period)
-            cls._cache[plan_name] = rendered
-        return cls._cache[plan_name]
+            cls._cache[key] = rendered
+        return cls._cache[key]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from appliance.drivers.emulator.signals import Clip, dtmf_audio, noise, speech_like
+from appliance.drivers.emulator.signals import Clip, Speaking, SpeechSource, dtmf_audio, noise
 from appliance.dtmf import DtmfDetector, DtmfEvent
 
 TICK_S = 0.02
@@ -174,7 +174,8 @@ class _Script:
                                             action.on_ms, action.off_ms))
                 self.pressed.append((action.digits, n))
             elif isinstance(action, Talk):
-                self.clip = Clip(speech_like(action.seconds, self.rng, action.level_dbm0))
+                self.clip = Speaking(SpeechSource(self.rng, action.level_dbm0),
+                                     ticks(action.seconds) * FRAME)
                 self.talk_ticks += ticks(action.seconds)
             elif isinstance(action, WaitForAgent):
                 self.until = n + ticks(action.patience_s)
@@ -281,6 +282,8 @@ class Caller:
         self.recorder = _Recorder(n)
 
     def cleared_by_box(self, n):
+        if self.outcome is Outcome.RINGING:  # a callee whose caller (the box) gave up
+            self.outcome = Outcome.ABANDONED
         self._end(n, Party.BOX)
 
     def advance(self, n, agent):
@@ -339,6 +342,21 @@ class Caller:
             talked_s=seconds(script.talk_ticks) if script else 0.0,
             digits_heard="".join(e.digit for e in events), digit_events=events,
             heard=rec.audio if rec else np.zeros(0, dtype=np.int16))
+
+
+@dataclass(frozen=True)
+class CalleeSpec:
+    """Someone the box can call out to on an FXO line: reached by dialling `number`; their
+    phone rings for `answer_after_s` before they answer (None: never), or is `busy`; then
+    they run `actions` as a caller would. Reported like a caller (`line`: the line the box
+    called from; `arrived_at_s`: when the exchange put the call through to them)."""
+
+    name: str
+    number: str
+    answer_after_s: float | None = 5.0
+    busy: bool = False
+    noise_dbm0: float | None = None
+    actions: tuple = ()
 
 
 # ---- agent phones -------------------------------------------------------------------

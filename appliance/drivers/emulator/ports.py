@@ -40,6 +40,8 @@ class LineState(enum.Enum):
     ANSWERED = "answered"  # the box is off-hook on the call
     CLEARED = "cleared"  # the caller hung up; the box is still off-hook
     SEIZED = "seized"  # the box went off-hook with no call offered (to dial out)
+    CALLING = "calling"  # the box dialled a callee whose phone is ringing (ringback)
+    REFUSED = "refused"  # the box dialled a busy callee or a number nobody has
 
 
 @dataclass(frozen=True)
@@ -69,16 +71,22 @@ class FxoPort:
 
     def __init__(self, index, spec, config, board):
         self.index, self.spec, self.config, self.board = index, spec, config, board
-        tones = _Tones.of(config.tone_plan)
+        self.tones = tones = _Tones.of(config.tone_plan)
         self.busy = Loop(tones[Tone.BUSY])
         self.dial = Loop(tones[Tone.DIAL])
+        self.ringback = Loop(tones[Tone.RINGBACK])
+        self.refusal = None
+        self.number = ""  # digits dialled since the box seized the line
+        self.last_digit = 0
+        self.answer_at = None
         self.state = LineState.IDLE
         self.off_hook = False
         self.polarity = 0
         self.call = None
         self.flash_end = self.flash_ref = None
         self.loop_dropped_until = None
-        self.dialled = []  # (digits, tick) the box dialled on a seized line
+        self.dialled = []  # (digit, tick) the box dialled on a seized line
+        self.dial_tone = False
         self.flashes = []  # ticks of the box's hook flashes
         self._clear_ring()
 
@@ -145,13 +153,41 @@ class FxoPort:
                         cid_end = self.cid_start + -(-self.cid.samples.size // 160)
                         nxt = max(nxt, cid_end + ticks(0.2))
                     self.ring_next = nxt
-        elif self.state is LineState.ANSWERED:
+            return
+        if self.state is LineState.SEIZED and self.number:
+            if self.board._callee_for(self.number) is not None \
+                    or n >= self.last_digit + ticks(self.config.interdigit_timeout_s):
+                self._route(n)
+        if self.state is LineState.CALLING and self.answer_at is not None \
+                and n >= self.answer_at:
+            self.state = LineState.ANSWERED
+            self.call.answered_at(n)
+            if self.config.answer_polarity:
+                self.polarity ^= 1
+                events.append(PolarityChanged(self.index, self.polarity, n))
+        if self.state is LineState.ANSWERED:
             if self.call.advance(n, self.board._agent_on(self.index)):
                 self._far_end_clear(n, events)
         elif self.state is LineState.CLEARED:
             if self.loop_dropped_until is not None and n >= self.loop_dropped_until:
                 self.loop_dropped_until = None
                 events.append(LoopCurrentRestored(self.index, n))
+
+    def _route(self, n):
+        """The exchange puts the box's call through to whoever has the number dialled."""
+        spec = self.board._callee_for(self.number)
+        if spec is None or spec.busy or self.board._callee_busy(spec):
+            self.state = LineState.REFUSED
+            tone = Tone.BUSY if spec is not None else Tone.CONGESTION
+            self.refusal = Loop(self.tones.get(tone, self.tones[Tone.BUSY]))
+            return
+        self.call = self.board._new_callee(spec, self.index, n)
+        self.call.offered(n, True)
+        self.call.rings = 1
+        self.state = LineState.CALLING
+        self.ringback.pos = 0
+        self.answer_at = None if spec.answer_after_s is None \
+            else n + ticks(spec.answer_after_s)
 
     def _far_end_clear(self, n, events):
         self.state = LineState.CLEARED
@@ -181,8 +217,12 @@ class FxoPort:
             if self.config.busy_after_clear or self.config.clear_signal is ClearSignal.BUSY_TONE:
                 return self.busy.next()
             return None
-        if state is LineState.SEIZED and not self.dialled:
+        if state is LineState.SEIZED and self.dial_tone:
             return self.dial.next()
+        if state is LineState.CALLING:
+            return self.ringback.next()
+        if state is LineState.REFUSED:
+            return self.refusal.next()
         return None
 
     def hear(self, n, samples):
@@ -193,6 +233,10 @@ class FxoPort:
         elif self.state is LineState.SEIZED:
             for event in self.detector.feed(samples):
                 self.dialled.append((event.digit, n))
+                self.number += event.digit
+                self.last_digit = n
+            if self.detector.onsets:  # the exchange stops dial tone at the first key-down
+                self.dial_tone = False
 
     # -- host commands --
     def apply(self, command, n, events, ref):
@@ -209,7 +253,9 @@ class FxoPort:
             else:
                 self.state = LineState.SEIZED
                 self.dial.pos = 0
+                self.dial_tone = True
                 self.detector = DtmfDetector()
+                self.number = ""
             return Ack()
         if isinstance(command, OnHook):
             self._on_hook(n, events)
@@ -219,6 +265,8 @@ class FxoPort:
                 return Rejected(ErrorCode.WRONG_STATE, "hook flash on an on-hook line")
             if self.flash_end is not None:
                 return Rejected(ErrorCode.WRONG_STATE, "a hook flash is already under way")
+            if not 50 <= command.duration_ms <= 2000:
+                return Rejected(ErrorCode.BAD_VALUE, "a hook flash lasts 50 to 2000 ms")
             self.flash_end = n + max(1, ticks(command.duration_ms / 1000.0))
             self.flash_ref = ref
             self.flashes.append(n)
@@ -234,7 +282,7 @@ class FxoPort:
         if not self.off_hook:
             return
         self.off_hook = False
-        if self.state is LineState.ANSWERED:
+        if self.state in (LineState.ANSWERED, LineState.CALLING):
             self.call.cleared_by_box(n)
         self.call = None
         if self.polarity:

@@ -10,8 +10,9 @@ and returns the report.
 """
 
 import datetime
+import importlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from appliance.drivers.emulator.board import VirtualBoard
@@ -22,7 +23,7 @@ from appliance.drivers.emulator.exchange import (
 )
 from appliance.drivers.emulator.model import BoardModel, PortKind, parse_model
 from appliance.drivers.emulator.people import (
-    CallerSpec, Flash, HangUp, PhoneSpec, Press, Talk, Wait, WaitForAgent, ticks,
+    CalleeSpec, CallerSpec, Flash, HangUp, PhoneSpec, Press, Talk, Wait, WaitForAgent, ticks,
 )
 from appliance.drivers.emulator.signals import fsk_caller_id_available
 from appliance.dsp.toneplan import ToneplanError, load_plan
@@ -50,6 +51,7 @@ class Scenario:
     callers: tuple
     phones: tuple
     signals: tuple
+    callees: tuple
     seconds: float
     seed: int
     start_time: datetime.datetime | None
@@ -67,6 +69,8 @@ class Scenario:
             board.add_phone(spec)
         for spec in self.callers:
             board.add_caller(spec)
+        for spec in self.callees:
+            board.add_callee(spec)
         for sig in self.signals:
             if sig.port is not None:
                 board.at(sig.at, lambda n, s=sig: board.set_far_abcd(s.port, s.abcd))
@@ -113,8 +117,8 @@ _PRESS_OPTIONS = ("level_dbm0", "twist_db", "on_ms", "off_ms")
 
 class _Parser(Reader):
     def scenario(self, doc):
-        self.table(doc, "", ("board", "run", "exchange", "callers", "phones", "signals"),
-                   required=("board",))
+        self.table(doc, "", ("board", "run", "exchange", "callers", "phones", "callees",
+                             "signals"), required=("board",))
         model = parse_model(doc["board"], self, "board")
         run = self.table(doc.get("run", {}), "run", ("seconds", "seed", "start", "e1_loopback"))
         seed = self.integer(run.get("seed", 0), "run.seed", 0, 2**63 - 1)
@@ -128,8 +132,16 @@ class _Parser(Reader):
                        for i, p in enumerate(self.tables(doc.get("phones", []), "phones")))
         callers = tuple(self.caller(c, f"callers[{i}]", model, exchange)
                         for i, c in enumerate(self.tables(doc.get("callers", []), "callers")))
+        callees = tuple(self.callee(c, f"callees[{i}]")
+                        for i, c in enumerate(self.tables(doc.get("callees", []), "callees")))
+        numbers = {}
+        for i, callee in enumerate(callees):
+            if callee.number in numbers:
+                self.fail(f"callees[{i}].number", f"{callee.number} is also the number of "
+                          f"{numbers[callee.number]}; give every callee a different number")
+            numbers[callee.number] = f"callees[{i}]"
         names = {}
-        for kind, people in (("callers", callers), ("phones", phones)):
+        for kind, people in (("callers", callers), ("phones", phones), ("callees", callees)):
             for i, person in enumerate(people):
                 if person.name in names:
                     self.fail(f"{kind}[{i}].name", f"{person.name!r} is also the name of "
@@ -147,17 +159,20 @@ class _Parser(Reader):
         default_seconds = last + 60.0
         seconds = self.number(run.get("seconds", default_seconds), "run.seconds", 0.02,
                               MAX_SECONDS, " seconds")
-        return Scenario(self.source, model, exchange, callers, phones, signals, seconds, seed,
-                        start, loopback)
+        return Scenario(self.source, model, exchange, callers, phones, signals, callees, seconds,
+                        seed, start, loopback)
 
     # -- exchange --
     _LINE_KEYS = ("tone_plan", "ring_cadence_s", "caller_id", "caller_id_timing",
                   "caller_id_delay_s", "caller_id_level_dbm0", "clear_signal", "loop_drop_s",
-                  "busy_after_clear")
+                  "busy_after_clear", "answer_polarity", "interdigit_timeout_s")
 
     def exchange(self, doc, model):
-        self.table(doc, "exchange", self._LINE_KEYS + ("lines",))
-        default = self.line_config(doc, "exchange", LineConfig())
+        self.table(doc, "exchange", ("profile",) + self._LINE_KEYS + ("lines",))
+        base = LineConfig()
+        if "profile" in doc:
+            base = self.profile(doc["profile"], "exchange.profile")
+        default = self.line_config(doc, "exchange", base)
         lines = {}
         for i, line in enumerate(self.tables(doc.get("lines", []), "exchange.lines")):
             key = f"exchange.lines[{i}]"
@@ -167,6 +182,22 @@ class _Parser(Reader):
                 self.fail(f"{key}.port", f"port {port} is given twice; merge the two tables")
             lines[port] = self.line_config(line, key, default)
         return ExchangeConfig(default, lines)
+
+    def profile(self, value, key):
+        name = self.string(value, key)
+        try:
+            profiles = importlib.import_module("appliance.drivers.profiles")
+        except ModuleNotFoundError:
+            self.fail(key, "country profiles need appliance.drivers.profiles, which this "
+                      "build lacks; give ring_cadence_s, caller_id and tone_plan instead")
+        try:
+            profile = profiles.load_profile(name)
+        except ValueError as exc:  # ProfileError names the profile file and its key
+            self.fail(key, str(exc))
+        config = LineConfig.from_profile(profile)
+        if config.caller_id in ("bell202", "v23") and not fsk_caller_id_available():
+            config = replace(config, caller_id="dtmf")
+        return config
 
     def line_config(self, doc, key, base):
         changes = {}
@@ -213,6 +244,13 @@ class _Parser(Reader):
         if "busy_after_clear" in doc:
             changes["busy_after_clear"] = self.boolean(doc["busy_after_clear"],
                                                        f"{key}.busy_after_clear")
+        if "answer_polarity" in doc:
+            changes["answer_polarity"] = self.boolean(doc["answer_polarity"],
+                                                      f"{key}.answer_polarity")
+        if "interdigit_timeout_s" in doc:
+            changes["interdigit_timeout_s"] = self.number(doc["interdigit_timeout_s"],
+                                                          f"{key}.interdigit_timeout_s", 0.5,
+                                                          30.0, " seconds")
         fields = {f: getattr(base, f) for f in self._LINE_KEYS}
         fields.update(changes)
         return LineConfig(**fields)
@@ -263,6 +301,23 @@ class _Parser(Reader):
                                         f"{key}.ring_patience_s", 0.0, 3600.0, " seconds"),
             noise_dbm0=self.noise(doc, f"{key}.noise_dbm0"),
             actions=self.actions(doc.get("actions", []), f"{key}.actions", _ACTIONS_CALLER))
+
+    def callee(self, doc, key):
+        self.table(doc, key, ("name", "number", "answer_after_s", "answer", "busy",
+                              "noise_dbm0", "actions"), required=("name", "number"))
+        number = self.string(doc["number"], f"{key}.number")
+        if not number.isdigit() or not 1 <= len(number) <= 20:
+            self.fail(f"{key}.number", f"must be 1 to 20 digits 0-9 (what the box dials), "
+                      f"not {number!r}")
+        answer = self.boolean(doc.get("answer", True), f"{key}.answer")
+        after = self.number(doc.get("answer_after_s", 5.0), f"{key}.answer_after_s", 0.0,
+                            3600.0, " seconds")
+        return CalleeSpec(name=self.name(doc, f"{key}.name"), number=number,
+                          answer_after_s=after if answer else None,
+                          busy=self.boolean(doc.get("busy", False), f"{key}.busy"),
+                          noise_dbm0=self.noise(doc, f"{key}.noise_dbm0"),
+                          actions=self.actions(doc.get("actions", []), f"{key}.actions",
+                                               _ACTIONS_CALLER))
 
     def phone(self, doc, key, model):
         self.table(doc, key, ("name", "port", "answer_after_s", "answer", "noise_dbm0",

@@ -1,8 +1,9 @@
 """Signals the simulated people and exchange put on a line.
 
-- `speech_like`: a speech-like signal for talking callers and agents (voiced syllables from
-  a glottal pulse train through vowel formants, with pitch movement, unvoiced bursts and
-  pauses), so the package needs no recorded speech. Real recorded speech stays in
+- `SpeechSource` / `speech_like`: a speech-like signal for talking callers and agents
+  (voiced syllables from a glottal pulse train through vowel formants, with pitch movement,
+  unvoiced bursts and pauses), generated as it is played, so the package needs no recorded
+  speech. Real recorded speech stays in
   tests/corpus.py for tests.
 - `noise`: white line noise at a level in dBm0.
 - `caller_id_signal`: the caller-ID burst the exchange sends. **Seam:** FSK (Bell 202 /
@@ -19,7 +20,6 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from appliance.dsp.speech_level import FULL_SCALE, measure
 from appliance.dtmf import generate
 
 RATE = 8000
@@ -51,21 +51,39 @@ def _resonator(freq, bandwidth):
     return [sum(a)], a  # unity gain at DC keeps the cascade's level sane
 
 
-def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
-    """`seconds` of a speech-like int16 signal whose active speech level (ITU-T P.56
-    method B) is `level_dbm0`.
+# P.56 (method B) counts 200 ms of hangover after each syllable as active, so it reads a
+# signal lower than the rms over its syllables alone: measured over 40 speakers x 20 s
+# (tests/drivers/emulator/test_signals.py checks it), the difference is this many dB.
+P56_OFFSET_DB = 1.78
 
-    Syllables of 100-280 ms (voiced, some led by a 30-70 ms noise burst) are separated by
-    30-120 ms gaps, with a 250-600 ms pause every 3-7 syllables, like connected speech.
-    `pitch_hz` is the speaker's mean pitch (drawn from 95-220 Hz when None).
-    """
-    total = int(round(seconds * RATE))
-    out = np.zeros(total, dtype=np.float64)
-    active = np.zeros(total, dtype=bool)
-    f0_mean = float(pitch_hz) if pitch_hz else float(rng.uniform(95.0, 220.0))
-    pos = int(rng.integers(0, int(0.08 * RATE)))
-    until_pause = int(rng.integers(3, 8))
-    while pos < total:
+
+class SpeechSource:
+    """A speech-like talker, generated a syllable at a time (so a long talk costs nothing
+    up front): voiced syllables of 100-280 ms from a glottal pulse train through vowel
+    formants, with pitch movement and jitter, some led by a 30-70 ms noise burst, 30-120 ms
+    gaps, and a 250-600 ms pause every 3-7 syllables. Its active speech level (ITU-T P.56
+    method B) is `level_dbm0`; `pitch_hz` is the talker's mean pitch (drawn from 95-220 Hz
+    when None)."""
+
+    def __init__(self, rng, level_dbm0=-20.0, pitch_hz=None):
+        self.rng = rng
+        self.gain = rms_of_dbm0(level_dbm0 + P56_OFFSET_DB)
+        self.f0_mean = float(pitch_hz) if pitch_hz else float(rng.uniform(95.0, 220.0))
+        self.until_pause = int(rng.integers(3, 8))
+        self.buffer = np.zeros(int(rng.integers(0, int(0.08 * RATE))))
+
+    def next(self, n=FRAME):
+        """The next `n` samples, int16."""
+        parts, have = [self.buffer], self.buffer.size
+        while have < n:
+            parts.append(self._syllable())
+            have += parts[-1].size
+        buffer = np.concatenate(parts) if len(parts) > 1 else self.buffer
+        out, self.buffer = buffer[:n], buffer[n:]
+        return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+
+    def _syllable(self):
+        rng = self.rng
         parts = []
         if rng.random() < 0.35:  # unvoiced onset: high-passed noise
             burst = rng.standard_normal(int(rng.uniform(0.03, 0.07) * RATE))
@@ -73,34 +91,54 @@ def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
             parts.append(burst * np.hanning(burst.size))
         n = int(rng.uniform(0.10, 0.28) * RATE)
         t = np.arange(n) / RATE
-        f0 = f0_mean * (1.0 + rng.uniform(-0.15, 0.15)) \
+        f0 = self.f0_mean * (1.0 + rng.uniform(-0.15, 0.15)) \
             * (1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(1.5, 4.0) * t + rng.uniform(0, 6.3)))
         f0 *= 1.0 + 0.01 * rng.standard_normal(n)  # jitter
         phase = np.cumsum(f0 / RATE)
         pulses = np.diff(np.floor(phase), prepend=0.0)  # one impulse per pitch period
-        source = lfilter([1.0], [1.0, -0.97], pulses)  # glottal roll-off
-        source = lfilter([1.0, -1.0], [1.0, -0.9], source)
-        voiced = source
+        # Glottal roll-off, lip radiation and three formant resonators, as one filter.
+        b, a = np.array([1.0, -1.0]), np.convolve([1.0, -0.97], [1.0, -0.9])
         formants = _VOWELS[rng.integers(0, len(_VOWELS))] * rng.uniform(0.93, 1.07)
         for freq, bw in zip(formants, _BANDWIDTHS):
-            b, a = _resonator(freq, bw)
-            voiced = lfilter(b, a, voiced)
+            rb, ra = _resonator(freq, bw)
+            b, a = b * rb[0], np.convolve(a, ra)
+        voiced = lfilter(b, a, pulses)
         env = np.sin(np.pi * np.linspace(0.0, 1.0, n)) ** 0.6
         parts.append(voiced / (np.std(voiced) + 1e-9) * env)
         syllable = np.concatenate(parts)
-        end = min(total, pos + syllable.size)
-        out[pos:end] = syllable[:end - pos]
-        active[pos:end] = True
-        pos = end + int(rng.uniform(0.03, 0.12) * RATE)
-        until_pause -= 1
-        if until_pause == 0:
-            pos += int(rng.uniform(0.25, 0.6) * RATE)
-            until_pause = int(rng.integers(3, 8))
-    if active.any():  # scale to the level ITU-T P.56 (method B) measures
-        out *= rms_of_dbm0(level_dbm0) / math.sqrt(np.mean(out[active] ** 2))
-        measured = measure(out).active_dbfs - 20.0 * math.log10(DBM0_RMS / FULL_SCALE)
-        out *= 10.0 ** ((level_dbm0 - measured) / 20.0)
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+        syllable *= self.gain / math.sqrt(np.mean(syllable ** 2))
+        gap = int(rng.uniform(0.03, 0.12) * RATE)
+        self.until_pause -= 1
+        if self.until_pause == 0:
+            gap += int(rng.uniform(0.25, 0.6) * RATE)
+            self.until_pause = int(rng.integers(3, 8))
+        return np.concatenate([syllable, np.zeros(gap)])
+
+
+class Speaking:
+    """A talker for a given number of samples, then silence; consumed one tick at a time."""
+
+    def __init__(self, source, samples):
+        self.source = source
+        self.left = samples
+
+    @property
+    def done(self):
+        return self.left <= 0
+
+    def next(self, n=FRAME):
+        if self.left <= 0:
+            return np.zeros(n, dtype=np.int16)
+        out = self.source.next(n)
+        if self.left < n:
+            out[self.left:] = 0
+        self.left -= n
+        return out
+
+
+def speech_like(seconds, rng, level_dbm0=-20.0, pitch_hz=None):
+    """`seconds` of a SpeechSource's speech-like signal (int16) at `level_dbm0` (P.56)."""
+    return SpeechSource(rng, level_dbm0, pitch_hz).next(int(round(seconds * RATE)))
 
 
 def dtmf_audio(digits, level_dbm0=-10.0, twist_db=0.0, on_ms=100.0, off_ms=100.0):

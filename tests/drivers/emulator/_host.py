@@ -3,7 +3,7 @@ audio per tick, the board's events to react to, DTMF receivers on what the board
 
 import numpy as np
 
-from appliance.drivers.emulator import Law, SelectAudio
+from appliance.drivers.emulator import Ack, Law, SelectAudio
 from appliance.dsp import g711
 from appliance.dtmf import DtmfDetector
 
@@ -15,7 +15,7 @@ class Host:
         self.board = board
         self.ports = tuple(sorted(ports))
         if self.ports:
-            assert board.apply(SelectAudio(frozenset(self.ports))).__class__.__name__ == "Ack"
+            assert board.apply(SelectAudio(frozenset(self.ports))) == Ack()
         self.start = board.now  # rx of every selected port is kept from this tick
         self.rx = {p: [] for p in self.ports}
         self.detectors = {p: DtmfDetector() for p in self.ports}

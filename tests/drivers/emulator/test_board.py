@@ -48,6 +48,15 @@ def test_commands_refused_with_the_wire_error_code(command, code):
     assert isinstance(reply, Rejected) and reply.code is code and reply.reason
 
 
+def test_flash_duration_and_unknown_commands():
+    b = board()
+    b.apply(OffHook(FXO))
+    assert b.apply(HookFlash(FXO, 49)).code is ErrorCode.BAD_VALUE
+    assert b.apply(HookFlash(FXO, 2001)).code is ErrorCode.BAD_VALUE
+    with pytest.raises(EmulatorError, match="not a board command"):
+        b.apply("OFF_HOOK 0")
+
+
 def test_ring_refused_while_the_station_is_off_hook():
     b = board()
     from appliance.drivers.emulator import PhoneSpec
@@ -242,6 +251,13 @@ def test_hello_resets_the_session_and_reports_span_alarms():
     assert result.ports == ()
     assert not b.port_state(fxo).off_hook and b.port_state(fxs).ringing is False
     assert b.port_state(fxo).source is None and b.port_state(fxo).rx_gain_db == 0.0
+    # RESET and a lost host do the same within the session, with no events.
+    for reset in (b.reset, b.host_lost):
+        b.apply(OffHook(fxo))
+        b.apply(Connect(fxo, 0))
+        reset()
+        assert b.tick().events == ()
+        assert not b.port_state(fxo).off_hook and b.port_state(fxo).source is None
 
 
 def test_e1_span_channels_abcd_and_alarms():
@@ -310,3 +326,21 @@ def test_stop_ring_and_ring_trip():
     assert host.events == [HookChanged(FXS, True, ring_start + 150)]
     assert not b.port_state(FXS).ringing  # ring trip
     assert b.apply(OnHook(FXO)) == Ack()
+
+
+def test_timeslot16_multiframe_carries_every_channels_abcd_g704():
+    b = board("1e1+1e1")
+    b.set_far_abcd(0, 0b0001)  # span 0, timeslot 1
+    b.set_far_abcd(15, 0b0110)  # span 0, timeslot 17
+    b.set_far_abcd(29, 0b1111)  # span 0, timeslot 31
+    b.apply(SetAbcd(14, 0b0000))  # span 0, timeslot 15, sent by the box
+    rx = b.timeslot16(0)
+    assert rx[0] == 0x0B
+    assert rx[1] == 0x16  # ts 1 = 0001 (upper), ts 17 = 0110 (lower)
+    assert rx[15] == 0x9F  # ts 15 idle 1001, ts 31 = 1111
+    assert all(byte == 0x99 for byte in rx[2:15])
+    tx = b.timeslot16(0, "tx")
+    assert tx[15] == 0x09 and tx[1] == 0x99
+    assert b.timeslot16(1) == bytes([0x0B] + [0x99] * 15)
+    with pytest.raises(EmulatorError):
+        b.timeslot16(2)

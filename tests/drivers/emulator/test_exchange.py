@@ -10,8 +10,10 @@ from appliance.drivers.emulator import (
     LoopCurrentRestored, OffHook, OnHook, Outcome, Party, PolarityChanged, ReadLine,
     RingStarted, RingStopped, VirtualBoard, Wait,
 )
+from appliance.drivers.emulator.signals import fsk_caller_id_available
 from appliance.dsp.toneplan import Tone
 from appliance.dsp.tones import ToneDetector, classify
+from appliance.dtmf import generate
 
 from ._host import Host
 
@@ -70,6 +72,30 @@ def test_caller_id_before_the_first_ring():
     assert "".join(e.digit for e in digits) == "A" + NUMBER + "C"
     assert digits[0].start == pytest.approx((25 - host.start) * 0.02, abs=0.015)
     assert digits[-1].end < (first_ring - host.start) * 0.02
+
+
+@pytest.mark.skipif(not fsk_caller_id_available(), reason="needs appliance.dsp.callerid")
+@pytest.mark.parametrize("fmt, timing", [("bell202", "after_first_ring"),
+                                         ("v23", "before_first_ring")])
+def test_fsk_caller_id_decodes_where_the_profile_puts_it(fmt, timing):
+    from datetime import datetime
+
+    from appliance.dsp import callerid
+
+    config = LineConfig(caller_id=fmt, caller_id_timing=timing)
+    board = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(config),
+                         start_time=datetime(2026, 11, 23, 18, 4, 30))
+    board.add_caller(CallerSpec("c", 0, at=1600, number="13800138000", caller_name="WANG"))
+    host = Host(board, [0])
+    host.run(2100)
+    rings = ring_events(host.events)
+    ((at_s, cid),) = callerid.scan(host.audio(0))
+    assert (cid.number, cid.name, cid.format) == ("13800138000", "WANG", fmt)
+    assert (cid.when.hour, cid.when.minute) == (18, 5)  # tick 1600: 32 s after 18:04:30
+    if timing == "after_first_ring":
+        assert rings[1][1] * 0.02 < at_s < rings[2][1] * 0.02
+    else:
+        assert 1600 * 0.02 < at_s < rings[0][1] * 0.02
 
 
 def test_a_long_caller_id_delays_the_second_ring():
@@ -197,8 +223,6 @@ def test_second_caller_on_a_busy_line_gets_busy():
 
 
 def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
-    from appliance.dtmf import generate
-
     board = board_with()
     host = Host(board, [0])
     board.apply(OffHook(0))
@@ -207,8 +231,16 @@ def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
     events = ToneDetector("cn").feed(host.audio(0))
     assert [(e.tone, e.end) for e in events] == [(Tone.DIAL, None)]
     host.play(0, generate("955", level_dbm0=-8.0))
+    first_key = board.now
     host.run(60)
-    assert rms(host.audio(0)[-160 * 20:]) < 10.0  # dial tone stops at the first digit
+    # Dial tone stops as the first key goes down (within the receiver's onset delay).
+    after = host.audio(0, first_key + 3)
+    assert rms(after) < 10.0
+    board.apply(OnHook(0))
+    board.apply(OffHook(0))  # a second seizure: dial tone again
+    again = board.now
+    host.run(20)
+    assert rms(host.audio(0, again)) > 1000.0
     board.finish()
     assert board.report().lines[0].to_dict()["dialled"] == "955"
 
@@ -216,3 +248,95 @@ def test_seized_line_gives_dial_tone_and_collects_the_boxs_digits():
 def rms(x):
     x = np.asarray(x, dtype=np.float64)
     return float(np.sqrt(np.mean(x * x)))
+
+
+def outbound_board(**line):
+    from appliance.drivers.emulator import CalleeSpec, Press, Talk
+
+    b = board_with(**line)
+    b.add_callee(CalleeSpec("customer", "13912345678", answer_after_s=6.0, noise_dbm0=-60.0,
+                            actions=(Talk(1.0), Press("3"), Wait(1.0), HangUp())))
+    b.add_callee(CalleeSpec("engaged", "02112345", busy=True))
+    return b
+
+
+def dial(b, host, number):
+    b.apply(OffHook(0))
+    host.run(50)
+    host.play(0, generate(number, level_dbm0=-8.0, on_ms=80.0, off_ms=80.0))
+    host.run(len(number) * 8)
+
+
+def test_outbound_call_rings_back_answers_and_clears():
+    b = outbound_board(answer_polarity=True)
+    host = Host(b, [0])
+    dial(b, host, "13912345678")
+    # The number is complete: the exchange puts it through at once and rings back.
+    routed = b.report().callee("customer").arrived_at_s
+    assert routed is not None
+    answer = host.run_until(lambda e: isinstance(e, PolarityChanged))
+    assert answer.polarity == 1 and answer.tick == round(routed / 0.02) + 300
+    tones = classify(host.audio(0, round(routed / 0.02), answer.tick), "cn")
+    assert [t.tone for t in tones] == [Tone.RINGBACK]
+    clear = host.run_until(lambda e: isinstance(e, PolarityChanged))
+    assert clear.polarity == 0  # the far-end clear reverses it back
+    b.apply(OnHook(0))
+    host.run(5)
+    b.finish()
+    report = b.report()
+    callee = report.callee("customer")
+    assert callee.outcome is Outcome.ANSWERED and callee.hung_up_by is Party.CALLER
+    assert callee.answered_at_s == pytest.approx(answer.tick * 0.02)
+    assert callee.line == 0 and report.lines[0].to_dict()["dialled"] == "13912345678"
+    assert host.digit_string(0).endswith("3")  # what the callee pressed reached the box
+
+
+def test_outbound_to_a_busy_callee_or_an_unknown_number():
+    for number, tone in (("02112345", Tone.BUSY), ("555", Tone.CONGESTION)):
+        b = outbound_board(interdigit_timeout_s=2.0)
+        host = Host(b, [0])
+        dial(b, host, number)
+        start = b.now
+        host.run(100 + 300)
+        tones = classify(host.audio(0, start), "cn")
+        assert tones and {t.tone for t in tones} == {tone}, number
+        assert b.report().callees == ()
+
+
+def test_box_gives_up_on_an_unanswered_callee():
+    b = outbound_board()
+    host = Host(b, [0])
+    dial(b, host, "13912345678")
+    host.run(100)
+    b.apply(OnHook(0))
+    host.run(400)
+    callee = b.report().callee("customer")
+    assert callee.outcome is Outcome.ABANDONED and callee.hung_up_by is Party.BOX
+    assert callee.answered_at_s is None
+    # Free again: a second call gets through.
+    dial(b, host, "13912345678")
+    assert len(b.report().callees) == 2
+
+
+def test_lines_from_every_country_profile():
+    profiles = pytest.importorskip("appliance.drivers.profiles")
+    for name in profiles.available_profiles():
+        profile = profiles.load_profile(name)
+        config = LineConfig.from_profile(profile, caller_id=None,
+                                         clear_signal=ClearSignal.BUSY_TONE)
+        assert config.ring_cadence_s == tuple(profile.ringing.cadence_s)
+        assert config.caller_id_timing.value == profile.caller_id.when.value
+        assert config.caller_id_delay_s == profile.caller_id.start_after_ms / 1000.0
+        assert LineConfig.from_profile(profile).caller_id == profile.caller_id.standard.value
+        b = VirtualBoard(BoardModel.from_ports("1fxo"), ExchangeConfig(config))
+        b.add_caller(CallerSpec("c", 0, at=0, number=NUMBER, ring_patience_s=60.0,
+                                actions=(Wait(0.5), HangUp())))
+        host = Host(b, [0])
+        host.run(2 * round(sum(config.ring_cadence_s) * 50))
+        ons = [t for kind, t in ring_events(host.events) if kind == "RingStarted"]
+        assert ons[1] - ons[0] == round(sum(config.ring_cadence_s) * 50), name
+        b.apply(OffHook(0))
+        host.run(200)
+        # The far end clears with the busy tone of the profile's own tone plan.
+        tones = classify(host.audio(0, ons[1] + 1), profile.tone_plan)
+        assert [t.tone for t in tones] == [Tone.BUSY], name

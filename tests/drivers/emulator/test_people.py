@@ -2,9 +2,11 @@
 box's receivers must handle, and their reports tell the truth about what they did and heard."""
 
 import pytest
+from corpus import concatenated, speech_files
 
 from appliance.drivers.emulator import (
-    BoardModel, CallerSpec, Connect, ExchangeConfig, HangUp, HookChanged, LineConfig, OffHook,
+    BoardModel, CallerSpec, Connect, ExchangeConfig, HangUp, HookChanged, LineConfig, Listen,
+    OffHook,
     OnHook, Outcome, Party, PhoneSpec, Press, Ring, RingStarted, Talk, VirtualBoard, Wait,
     WaitForAgent,
 )
@@ -149,3 +151,28 @@ def test_phone_that_never_answers_and_a_phone_that_calls_out():
     assert call.flashes == (150 * 0.02,) and not call.answered_ring
     assert call.hung_up_by is Party.PHONE and call.on_hook_at_s == pytest.approx(200 * 0.02)
     assert call.pressed == (("8001", 60 * 0.02),)
+
+
+@pytest.mark.needs_system
+def test_recorded_speech_through_the_board_gives_no_false_digits():
+    # Two minutes of recorded prompts played by the host to a caller switched to an agent
+    # who talks back: nobody's report shows a digit that was never pressed.
+    files = speech_files()
+    speech, _ = concatenated(files[::len(files) // 60][:60])
+    speech = speech[:120 * 8000]
+    b = board()
+    b.add_phone(PhoneSpec("agent", FXS, answer_after_s=0.5, actions=(Talk(120.0, -15.0),)))
+    b.add_caller(CallerSpec("c", FXO, at=0, noise_dbm0=-60.0,
+                            actions=(Talk(60.0, -12.0), Wait(60.0))))
+    host = Host(b, [FXO, FXS])
+    answer_first_ring(b, host)
+    host.play(FXO, speech)
+    b.apply(Ring(FXS, ((1000, 4000),)))
+    b.apply(Listen(FXS, FXO))  # the agent hears the caller; the caller hears the host
+    host.run(6000)
+    b.finish()
+    report = b.report()
+    assert report.caller("c").heard.size == 6000 * 160
+    assert report.caller("c").digits_heard == ""
+    assert report.phone("agent").calls[0].digits_heard == ""
+    assert host.digits[FXO] == [] and host.digits[FXS] == []

@@ -52,7 +52,8 @@ class MiniPbx:
                 board.apply(OnHook(event.port))
                 board.apply(Disconnect(event.port))
                 self.rings[event.port] = 0
-            elif isinstance(event, HookChanged) and event.off_hook and self.waiting_agent is not None:
+            elif isinstance(event, HookChanged) and event.off_hook \
+                    and self.waiting_agent is not None:
                 board.apply(Connect(self.waiting_agent, event.port))
                 self.waiting_agent = None
         for row, port in enumerate(result.ports):
@@ -85,6 +86,9 @@ def test_readme_example_runs_and_reports_the_truth():
     assert scenario.ticks == 90 * 50
     assert scenario.exchange.line(1).clear_signal is ClearSignal.BUSY_TONE
     assert scenario.exchange.line(0).clear_signal is ClearSignal.POLARITY
+    (callee,) = scenario.callees
+    assert (callee.name, callee.number, callee.answer_after_s) == ("customer-7", "13912345678",
+                                                                  6.0)
     board, report = run_scenario(scenario)
     # Without a host nobody answers: both callers run out of ring patience.
     assert [c.outcome for c in report.callers] == [Outcome.ABANDONED] * 2
@@ -113,6 +117,7 @@ def test_readme_example_runs_and_reports_the_truth():
     dialler = report.phone("agent-2").calls[0]
     assert dialler.off_hook_at_s == 30.0 and dialler.flashes and dialler.pressed[0][0] == "8001"
     assert report.to_dict()["callers"][0]["agent"] == "agent-1"
+    assert report.callees == ()  # this host never dials out
 
 
 def test_scenario_file_and_model_file(tmp_path):
@@ -194,6 +199,15 @@ BASE = '[board]\nports = "2fxo+2fxs+1e1"\n'
      "phones[0].actions[0].wait_for_agent_s", "not an action here"),
     (BASE + '[[phones]]\nname = "p"\nport = 2\ncalls = [{ actions = [] }]\n',
      "phones[0].calls[0].at_s", "missing"),
+    (BASE + '[[callees]]\nname = "x"\nnumber = "+86"\n', "callees[0].number", "digits"),
+    (BASE + '[[callees]]\nname = "x"\nnumber = "1"\n[[callees]]\nname = "y"\nnumber = "1"\n',
+     "callees[1].number", "also the number"),
+    (BASE + '[[callees]]\nname = "x"\nnumber = "1"\nbusy = 1\n', "callees[0].busy",
+     "true or false"),
+    (BASE + '[[callees]]\nname = "x"\nnumber = "1"\n[[phones]]\nname = "x"\nport = 2\n',
+     "callees[0].name", "also the name"),
+    (BASE + '[exchange]\ninterdigit_timeout_s = 0\n', "exchange.interdigit_timeout_s",
+     "from 0.5"),
     (BASE + '[[signals]]\nat_s = 1\nport = 0\nabcd = 1\n', "signals[0].port", "not E1"),
     (BASE + '[[signals]]\nat_s = 1\nport = 4\nabcd = 16\n', "signals[0].abcd", "0 to 15"),
     (BASE + '[[signals]]\nat_s = 1\nspan = 1\nalarms = []\n', "signals[0].span", "no E1 span 1"),
@@ -242,6 +256,31 @@ caller_name = "ALICE"
     cid = callerid.decode(np.concatenate(rx))
     assert cid.number == "13800138000" and cid.name == "ALICE"
     assert (cid.when.hour, cid.when.minute) == (9, 30)
+
+
+def test_exchange_from_a_country_profile():
+    profiles = pytest.importorskip("appliance.drivers.profiles")
+    profile = profiles.load_profile("us")
+    scenario = parse_scenario(BASE + '[exchange]\nprofile = "us"\nclear_signal = "loop_drop"\n'
+                              '[[exchange.lines]]\nport = 1\nring_cadence_s = [1.0, 2.0]\n')
+    line0, line1 = scenario.exchange.line(0), scenario.exchange.line(1)
+    assert line0.ring_cadence_s == tuple(profile.ringing.cadence_s)
+    assert line0.clear_signal is ClearSignal.LOOP_DROP
+    assert line1.ring_cadence_s == (1.0, 2.0) and line1.clear_signal is ClearSignal.LOOP_DROP
+    assert line0.caller_id == ("bell202" if fsk_caller_id_available() else "dtmf")
+    with pytest.raises(EmulatorConfigError, match="exchange.profile: .*mars"):
+        parse_scenario(BASE + '[exchange]\nprofile = "mars"\n')
+
+
+def test_country_profile_without_the_profiles_package_is_a_clear_error():
+    try:
+        import appliance.drivers.profiles  # noqa: F401
+    except ModuleNotFoundError:
+        with pytest.raises(EmulatorConfigError, match="exchange.profile: country profiles "
+                           "need appliance.drivers.profiles"):
+            parse_scenario(BASE + '[exchange]\nprofile = "cn"\n', "s.toml")
+    else:
+        pytest.skip("this build has appliance.drivers.profiles")
 
 
 def test_missing_or_unreadable_files():

@@ -140,6 +140,12 @@ def test_pty_is_opened_exclusively(pty_pair):
     open_transport(path).close()  # free again after close
 
 
+def test_pty_bad_baudrate_names_the_url(pty_pair):
+    _, path = pty_pair
+    with pytest.raises(TransportError, match=rf"^{path}: cannot open: .*baudrate"):
+        open_transport(path, baudrate=-5)
+
+
 # ---- socket:// against a real listening socket ------------------------------------------
 
 
