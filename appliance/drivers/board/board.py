@@ -26,8 +26,8 @@ Each board has its own tasks; a lost board never stalls another one.
 
 **DSP.** With ``dsp=True`` (the default) a `ChannelBank` per sample law runs over every
 tick's AUDIO_RX (one C call per law per tick): `AudioReceived` carries the linear audio, and
-`DigitDetected`, `ToneDetected` / `ToneEnded` and, on a ringing FXO line, `CallerIdReceived`
-(DTMF caller ID; FSK when ``appliance.dsp.callerid`` is in the build) follow it.
+`DigitDetected`, `ToneDetected` / `ToneEnded` and, on an on-hook FXO line, `CallerIdReceived`
+(``appliance.dsp.callerid``: FSK Bell 202 / V.23 and DTMF) follow it.
 """
 
 import asyncio
@@ -102,6 +102,7 @@ class BoardStats:
     lost: int = 0
     back: int = 0
     hellos: int = 0
+    caller_id_rejected: int = 0
 
 
 class Port:
@@ -121,7 +122,6 @@ class Port:
         self.ringing = False  # FXO: the line rings (a burst or between bursts); FXS: we ring
         self.polarity = 0
         self._onhook_tick = None  # FXS: on-hook pending the flash window
-        self._cid_digits = None  # FXO: DTMF caller ID being collected
         self._ring_tick = None  # FXO: tick of the last RING_ON
 
     @property
@@ -135,8 +135,8 @@ class Port:
     async def seize(self):
         """FXO: go off-hook (answer a ringing line, or seize it to dial)."""
         await self.board.command(wire.OffHook(self.index))
-        self.off_hook, self.ringing, self._cid_digits = True, False, None
-        self._ring_tick = None
+        self.off_hook, self.ringing, self._ring_tick = True, False, None
+        self.board._reset_dsp(self.index)  # caller ID assembly ends with the answer
 
     async def release(self):
         """FXO: go on-hook."""
@@ -224,6 +224,64 @@ class _Bank:
                                 tone_plan=tone_plan)
         self.frames = np.full((len(ports), TICK_SAMPLES), IDLE_CODE[law], dtype=np.uint8)
         self.idle = IDLE_CODE[law]
+
+
+class _CallerIdBank:
+    """Caller ID on the FXO ports: DTMF from the digits the bank finds, FSK (one C call per
+    tick) when ``appliance.dsp.callerid`` is in the build."""
+
+    def __init__(self, ports, bank):
+        self.ports = ports
+        self.channel = {p: i for i, p in enumerate(ports)}
+        self.bank = bank
+        self.fsk = bank
+        self.frames = np.zeros((len(ports), TICK_SAMPLES), dtype=np.int16)
+
+    @classmethod
+    def of(cls, ports):
+        try:
+            from appliance.dsp.callerid import CallerIdBank
+        except ImportError:  # a build without caller ID: DTMF caller ID only
+            return _DtmfCallerId(ports)
+        return cls(ports, CallerIdBank(len(ports)))
+
+    def dtmf(self, channel, event):
+        return self.bank.dtmf(channel, event)
+
+    def reset(self, channel):
+        self.bank.reset(channel)
+
+
+class _DtmfCallerId:
+    """DTMF caller ID without appliance.dsp.callerid: A/D <digits> C/#."""
+
+    fsk = None
+
+    def __init__(self, ports):
+        self.ports = ports
+        self.channel = {p: i for i, p in enumerate(ports)}
+        self.digits = [None] * len(ports)
+
+    def dtmf(self, channel, event):
+        digit = event.digit
+        if digit in "AD":
+            self.digits[channel] = ""
+        elif self.digits[channel] is not None:
+            if digit in "C#":
+                number, self.digits[channel] = self.digits[channel], None
+                return [(channel, _Found(number, None, "dtmf"))]
+            self.digits[channel] += digit
+        return []
+
+    def reset(self, channel):
+        self.digits[channel] = None
+
+
+@dataclass(frozen=True)
+class _Found:
+    number: str
+    name: str | None
+    format: str
 
 
 class Board:
@@ -480,9 +538,8 @@ class Board:
                 port._idle()
             for span in self.spans:
                 span.alarms = 0
-            for bank in self._banks.values():
-                for channel in range(bank.bank.channels):
-                    bank.bank.reset(channel)
+            for port in self.ports:
+                self._reset_dsp(port.index)
             return
         self.capabilities = caps
         self.ports = tuple(Port(self, i, info) for i, info in enumerate(caps.ports))
@@ -492,11 +549,15 @@ class Board:
                 spans.setdefault(port.span, []).append(port)
         self.spans = tuple(Span(self, s, spans[s]) for s in sorted(spans))
         self._banks = {}
+        self._cid = None
         if self.dsp:
             for law in Law:
                 members = [p.index for p in self.ports if p.law is law]
                 if members:
                     self._banks[law] = _Bank(members, law, self.profile.tone_plan)
+            fxo = [p.index for p in self.ports if p.kind is PortKind.FXO]
+            if fxo:
+                self._cid = _CallerIdBank.of(fxo)
 
     def _ack(self, message):
         entry = self._pending.pop(message.ref_seq, None)
@@ -516,7 +577,7 @@ class Board:
             if port._ring_tick is not None and port.kind is PortKind.FXO and \
                     tick - port._ring_tick > ring_gap:
                 # No burst for 1.5 cadences: the caller gave up before the answer.
-                port.ringing, port._ring_tick, port._cid_digits = False, None, None
+                port.ringing, port._ring_tick = False, None
             if port._onhook_tick is not None and \
                     (tick - port._onhook_tick) * 20 > self.profile.hook_flash.max_ms:
                 self._emit(ev.HookChanged(self.name, port.index, False, port._onhook_tick))
@@ -615,33 +676,46 @@ class Board:
                 bank.frames[dst] = bank.idle
             linear[src] = result.linear[dst]
             for channel, digit in result.digits:
-                self._digit(out, int(bank.ports[channel]), digit.digit, tick)
+                self._digit(out, int(bank.ports[channel]), digit, tick)
             for channel, tone in result.tones:
                 cls = ev.ToneDetected if tone.end is None else ev.ToneEnded
                 out.append(cls(self.name, int(bank.ports[channel]), tone.tone, tick))
+        if self._cid is not None and self._cid.fsk is not None:
+            frames = self._cid.frames
+            frames[:] = 0
+            rows = [(row, self._cid.channel[p]) for row, p in enumerate(ports)
+                    if p in self._cid.channel and not self.ports[p].off_hook]
+            if rows:  # FSK caller ID is sent to on-hook lines only
+                frames[[c for _, c in rows]] = linear[[r for r, _ in rows]]
+                for channel, found in self._cid.fsk.process(frames):
+                    self._caller_id(out, self._cid.ports[channel], found, tick)
         self._dsp_events = out
         return linear
 
-    def _digit(self, out, index, digit, tick):
+    def _digit(self, out, index, event, tick):
         port = self.ports[index]
         if port.kind is PortKind.FXO and not port.off_hook:
-            # Digits on an on-hook line are caller ID (A<number>C or D<number>C).
-            if digit in "AD":
-                port._cid_digits = ""
-            elif port._cid_digits is not None:
-                if digit in "C#":
-                    out.append(ev.CallerIdReceived(self.name, index, port._cid_digits, None,
-                                                   "dtmf", tick))
-                    port._cid_digits = None
-                else:
-                    port._cid_digits += digit
+            # Digits on an on-hook line are caller ID (A<number>C, D<number>C ...).
+            if self._cid is not None:
+                channel = self._cid.channel[index]
+                for _, found in self._cid.dtmf(channel, event):
+                    self._caller_id(out, index, found, tick)
             return
-        out.append(ev.DigitDetected(self.name, index, digit, tick))
+        out.append(ev.DigitDetected(self.name, index, event.digit, tick))
+
+    def _caller_id(self, out, index, found, tick):
+        if isinstance(found, Exception):  # a rejected message (bad checksum, cut short)
+            self.stats.caller_id_rejected += 1
+            return
+        out.append(ev.CallerIdReceived(self.name, index, found.number, found.name,
+                                       found.format, tick, found))
 
     def _reset_dsp(self, index):
         for bank in self._banks.values():
             if index in bank.channel:
                 bank.bank.reset(bank.channel[index])
+        if self._cid is not None and index in self._cid.channel:
+            self._cid.reset(self._cid.channel[index])
 
     def _enable_tones(self, index, on):
         for bank in self._banks.values():

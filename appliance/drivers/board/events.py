@@ -105,15 +105,18 @@ class DigitDetected:
 
 @dataclass(frozen=True)
 class CallerIdReceived:
-    """Caller ID found on a ringing FXO line: `number` (and `name` when the format has
-    one), as DTMF (``A<number>C`` / ``D<number>C``) or FSK (when the DSP has it)."""
+    """Caller ID found on an on-hook FXO line (before or between rings): `number` and
+    `name` (None when absent or not carried), `format` "bell202", "v23" (FSK) or "dtmf";
+    `details`: the whole ``appliance.dsp.callerid.CallerId`` (time, reasons for absence,
+    raw message) when the build has caller ID."""
 
     board: str
     port: int
-    number: str
+    number: str | None
     name: str | None
     format: str
     tick: int
+    details: object = None
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,8 @@ ports = "1fxo+1fxs"
 [run]
 seed = 3
 [exchange]
-caller_id = "dtmf"
+caller_id = "{format}"
+caller_id_timing = "{timing}"
 ring_cadence_s = [0.4, 2.0]
 caller_id_delay_s = 0.3
 [[callers]]
@@ -118,19 +119,30 @@ name = "alice"
 line = 0
 at_s = 0.2
 number = "13800138000"
-actions = [{ listen_s = 0.3 }, { press = "42#", on_ms = 80.0, off_ms = 80.0 }, { listen_s = 5.0 }]
+caller_name = "{name}"
+actions = [{{ listen_s = 0.3 }}, {{ press = "42#", on_ms = 80.0, off_ms = 80.0 }},
+           {{ listen_s = 5.0 }}]
 [[phones]]
 name = "agent"
 port = 1
 answer = false
-calls = [{ at_s = 0.5, actions = [{ listen_s = 0.4 }, { flash_s = 0.3 }, { listen_s = 0.4 },
-                                  { hang_up = true }] }]
+calls = [{{ at_s = 0.5, actions = [{{ listen_s = 0.4 }}, {{ flash_s = 0.3 }},
+                                    {{ listen_s = 0.4 }}, {{ hang_up = true }}] }}]
 """
 
 
-def test_dtmf_caller_id_digits_and_a_station_flash_come_from_the_host_dsp():
+@pytest.mark.parametrize("fmt, timing, name", [
+    ("dtmf", "after_first_ring", None),
+    ("bell202", "after_first_ring", "ALICE"),
+    ("v23", "before_first_ring", "ALICE"),
+])
+def test_caller_id_digits_and_a_station_flash_come_from_the_host_dsp(fmt, timing, name):
+    text = SCENARIO.format(format=fmt, timing=timing, name=name or "")
+    if name is None:
+        text = text.replace('caller_name = ""\n', "")
+
     async def body():
-        session = emulated_board(scenario=parse_scenario(SCENARIO), virtual=True)
+        session = emulated_board(scenario=parse_scenario(text), virtual=True)
         runner, url, _ = await start(session, "inprocess", "dsp")
         board = await Board.open(url)
         try:
@@ -149,7 +161,7 @@ def test_dtmf_caller_id_digits_and_a_station_flash_come_from_the_host_dsp():
             await runner.stop()
 
     cid, before, digits, station = run(body())
-    assert (cid.port, cid.number, cid.format) == (0, "13800138000", "dtmf")
+    assert (cid.port, cid.number, cid.name, cid.format) == (0, "13800138000", name, fmt)
     assert not any(isinstance(e, DigitDetected) for e in before)  # caller ID is not digits
     assert digits == "42#"
     on, flash, off = station
