@@ -19,8 +19,8 @@ from appliance.drivers.board import (
     PolarityReversed, RingStarted, RingStopped,
 )
 from appliance.drivers.protocol import (
-    AudioRx, Capabilities, Error, ErrorCode, Hello, LineReading, OffHook, OnHook, PortKind, ReadLine,
-    SelectAudio,
+    AudioRx, Capabilities, Error, ErrorCode, Hello, LineReading, OffHook, OnHook, PortKind,
+    ReadLine, SelectAudio,
 )
 from appliance.dtmf import generate
 
