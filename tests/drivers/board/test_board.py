@@ -10,14 +10,15 @@ import asyncio
 import pytest
 
 from appliance.drivers.board import (
-    AudioReceived, Board, BoardBack, BoardLost, BoardUnavailable, CallEnded, CallerIdReceived,
-    CommandRejected, DigitDetected, FlashDetected, HookChanged, RingStarted,
+    AbcdChanged, AlarmsChanged, AudioReceived, Board, BoardBack, BoardLost, BoardUnavailable,
+    CallEnded, CallerIdReceived, CommandRejected, DigitDetected, FlashDetected, HookChanged,
+    PolarityReversed, RingStarted, ToneDetected,
 )
 from appliance.drivers.emulated_board import (
     EmulatorRunner, emulated_board, serve_inprocess, serve_pty, serve_tcp, serve_usb,
 )
 from appliance.drivers.emulator import parse_scenario
-from appliance.drivers.protocol import ErrorCode, PortKind
+from appliance.drivers.protocol import Alarm, ErrorCode, PortKind
 from appliance.drivers.transport.usb_emulated import EmulatedUsbBackend
 
 LIMIT_S = 60.0
@@ -246,3 +247,74 @@ def test_a_url_with_no_board_behind_it_fails_to_open():
             await Board.open("loop://", timeout=0.6)
 
     run(body())
+
+
+BUSY_SCENARIO = """
+[board]
+ports = "1fxo"
+[exchange]
+clear_signal = "busy_tone"
+ring_cadence_s = [0.4, 2.0]
+caller_id = "none"
+[[callers]]
+name = "dave"
+line = 0
+at_s = 0.1
+actions = [{ listen_s = 0.5 }, { hang_up = true }]
+"""
+
+
+def test_a_far_end_clear_by_busy_tone_is_a_tone_event_on_a_watched_line():
+    from appliance.dsp.toneplan import Tone
+
+    async def body():
+        session = emulated_board(scenario=parse_scenario(BUSY_SCENARIO), virtual=True)
+        runner, url, _ = await start(session, "inprocess", "busy")
+        board = await Board.open(url)
+        try:
+            await board.select_audio([0])
+            await until(board, lambda e: isinstance(e, RingStarted))
+            await board.ports[0].seize()
+            board.ports[0].detect_tones()  # a line that clears only with busy tone
+            tone, before = await until(board, lambda e: isinstance(e, ToneDetected))
+            return tone, before
+        finally:
+            await board.close()
+            await runner.stop()
+
+    tone, before = run(body())
+    assert (tone.port, tone.tone) == (0, Tone.BUSY)
+    assert not any(isinstance(e, PolarityReversed) for e in before)
+
+
+def test_e1_span_alarms_and_abcd_bits_reach_the_engine():
+    scenario = """
+[board]
+ports = "1e1"
+[run]
+e1_loopback = true
+[[signals]]
+at_s = 0.2
+span = 0
+alarms = ["ais"]
+"""
+
+    async def body():
+        session = emulated_board(scenario=parse_scenario(scenario), virtual=True)
+        runner, url, _ = await start(session, "inprocess", "e1")
+        board = await Board.open(url)
+        try:
+            first, _ = await until(board, lambda e: isinstance(e, AlarmsChanged))
+            ais, _ = await until(board, lambda e: isinstance(e, AlarmsChanged))
+            await board.ports[5].set_abcd(0b0101)
+            abcd, _ = await until(board, lambda e: isinstance(e, AbcdChanged))
+            return first, ais, abcd, board.spans
+        finally:
+            await board.close()
+            await runner.stop()
+
+    first, ais, abcd, spans = run(body())
+    assert (first.span, first.alarms) == (0, 0)  # sent once at session start
+    assert (ais.span, ais.alarms) == (0, int(Alarm.AIS)) and spans[0].alarms == int(Alarm.AIS)
+    assert (abcd.port, abcd.abcd) == (5, 0b0101)  # looped back by the far end
+    assert len(spans) == 1 and len(spans[0].ports) == 30 and spans[0].ports[5].timeslot == 6
