@@ -226,6 +226,15 @@ class _Bank:
         self.idle = IDLE_CODE[law]
 
 
+def _import_dsp():
+    import appliance.dsp.bank  # noqa: F401
+
+    try:
+        import appliance.dsp.callerid  # noqa: F401
+    except ImportError:  # a build without caller ID
+        pass
+
+
 class _CallerIdBank:
     """Caller ID on the FXO ports: DTMF from the digits the bank finds, FSK (one C call per
     tick) when ``appliance.dsp.callerid`` is in the build."""
@@ -342,6 +351,11 @@ class Board:
     async def start(self, timeout=3.0):
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
+        if self.dsp:
+            # The DSP modules import scipy: seconds on a busy machine. Import them in a
+            # thread now, so the session never waits on them (a board drops a host that
+            # is silent for 1 s).
+            await asyncio.to_thread(_import_dsp)
         self._attach(await asyncio.to_thread(self._open_link))
         self._tasks = [loop.create_task(self._read_loop()),
                        loop.create_task(self._write_loop()),
