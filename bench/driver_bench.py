@@ -6,16 +6,18 @@
 
 What the host pays per board per tick, end to end through the real driver: the
 in-process transport, ``Codec.feed`` of one AUDIO_RX (32 ports x 160 bytes), the `Board`'s
-event dispatch, the host DSP (one `ChannelBank` call over 32 channels: G.711 decode, DTMF,
-with ``dsp=True``), the `AudioReceived` event taken by a consumer task (the engine's
-stand-in), and one AUDIO_TX back (`send_audio`, echoing the audio).
+event dispatch, the host DSP (with ``dsp=True``: one `ChannelBank` call over 32 channels,
+G.711 decode and DTMF, and one FSK caller-ID call over the 16 on-hook FXO ports), the
+`AudioReceived` event taken by a consumer task (the engine's stand-in), and one AUDIO_TX
+back (`send_audio`, echoing the audio). Each board has 16 FXO ports (idle, on-hook) and
+16 FXS ports.
 
 Each board is played by a thread (blocking `BytePipe` ends, its own codec): it answers
 HELLO and SELECT_AUDIO, then sends tick t once the host has answered tick t - 2 (as a
 virtual-clock emulator does), so the host runs as fast as it can. Only the host's thread
 is timed (``time.thread_time``): CPU share of one core = host CPU seconds / traffic
 seconds (ticks / 50); boards per core = boards / share. The audio carries one DTMF digit
-per port; the ``digits ok`` column counts the digits the host DSP found against those sent,
+per FXS port; the ``digits ok`` column counts the digits the host DSP found against those sent,
 ``frames ok`` the AUDIO_TX frames the boards got back.
 
 ``run(quick=False) -> dict`` is the entry point for other code; ``main`` prints markdown.
@@ -48,6 +50,7 @@ from appliance.dtmf import generate  # noqa: E402
 
 BOARDS = 4
 PORTS = 32
+FXO_PORTS = 16  # ports 0-15 FXO (on-hook: FSK caller ID runs on them), 16-31 FXS
 TICKS_PER_SECOND = 50
 DIGITS = "0123456789*#ABCD"
 
@@ -67,13 +70,13 @@ def machine():
     }
 
 
-def traffic(ticks, ports=PORTS, seed=5):
-    """A-law audio [ticks, ports, 160]: low noise, and on port p the digit DIGITS[p % 16]
-    (100 ms at -10 dBm0) starting at tick 10 + p."""
+def traffic(ticks, ports=PORTS, seed=5, digit_ports=None):
+    """A-law audio [ticks, ports, 160]: low noise, and on each of `digit_ports` (default
+    all) the digit DIGITS[p % 16] (100 ms at -10 dBm0) starting at tick 10 + p."""
     rng = np.random.default_rng(seed)
     linear = rng.normal(0.0, 30.0, size=(ticks, ports, 160))
     expected = 0
-    for p in range(ports):
+    for p in range(ports) if digit_ports is None else digit_ports:
         tone = generate(DIGITS[p % 16], level_dbm0=-10.0, on_ms=100.0, off_ms=0.0)
         start = (10 + p) * 160
         flat = linear[:, p, :].reshape(-1)
@@ -95,8 +98,9 @@ def board_thread(end, ticks, audio, go, result, ports=PORTS):
             message = frame.message
             if isinstance(message, Hello):
                 end.tx.write(codec.encode(Capabilities(
-                    message.session, "BENCH-32FXS", (1, 0, 0), "B", 0,
-                    tuple(PortInfo.fxs() for _ in range(ports)))))
+                    message.session, "BENCH-16FXO16FXS", (1, 0, 0), "B", 0,
+                    tuple(PortInfo.fxo() if p < FXO_PORTS else PortInfo.fxs()
+                          for p in range(ports)))))
             elif isinstance(message, SelectAudio):
                 end.tx.write(codec.encode(Ack(frame.seq)))
                 selected = True
@@ -145,7 +149,7 @@ async def host(urls, ticks, dsp, go):
 
 
 def measure(ticks, dsp, boards=BOARDS):
-    audio, expected = traffic(ticks)
+    audio, expected = traffic(ticks, digit_ports=range(FXO_PORTS, PORTS))
     go = threading.Event()
     results, threads, urls = [], [], []
     for i in range(boards):
@@ -187,7 +191,7 @@ def run(quick=False, seconds=None, repeats=None, boards=BOARDS):
     for dsp in (True, False):
         best = min((measure(ticks, dsp, boards) for _ in range(repeats)),
                    key=lambda r: r["host_cpu_s"])
-        best["name"] = ("driver + host DSP (ChannelBank, 32 ch)" if dsp
+        best["name"] = ("driver + host DSP (ChannelBank 32 ch, FSK caller ID 16 ch)" if dsp
                         else "driver only (transport, codec, events, AUDIO_TX)")
         rows.append(best)
     return {"machine": machine(), "boards": boards, "ports": PORTS,

@@ -27,5 +27,5 @@ def test_run_reports_share_and_headroom_with_every_frame_and_digit():
         assert row["core_share"] > 0
         assert abs(row["boards_per_core"] * row["core_share"] - 4) < 1e-6
     with_dsp = result["rows"][0]
-    assert with_dsp["digits_ok"] == with_dsp["digits"] == 4 * 32
+    assert with_dsp["digits_ok"] == with_dsp["digits"] == 4 * 16  # one per FXS port
     assert "| driver + host DSP" in bench.markdown(result)
