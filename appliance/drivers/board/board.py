@@ -683,7 +683,8 @@ class Board:
             src = [r for r, _ in rows]
             dst = [c for _, c in rows]
             if len(rows) == bank.bank.channels:
-                result = bank.bank.process(codes[src] if src != dst else codes)
+                whole = src == dst and len(src) == len(codes)
+                result = bank.bank.process(codes if whole else codes[src])
             else:
                 bank.frames[dst] = codes[src]
                 result = bank.bank.process(bank.frames)

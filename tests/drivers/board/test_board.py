@@ -318,3 +318,25 @@ alarms = ["ais"]
     assert (ais.span, ais.alarms) == (0, int(Alarm.AIS)) and spans[0].alarms == int(Alarm.AIS)
     assert (abcd.port, abcd.abcd) == (5, 0b0101)  # looped back by the far end
     assert len(spans) == 1 and len(spans[0].ports) == 30 and spans[0].ports[5].timeslot == 6
+
+
+def test_ports_of_both_laws_each_get_their_own_dsp_bank(tmp_path):
+    from appliance.drivers.emulator import load_model
+
+    async def body(tmp):
+        path = tmp / "model.toml"
+        path.write_text('[board]\nports = [{ kind = "fxs", count = 2 }, '
+                        '{ kind = "fxo", count = 1, law = "ulaw" }]\n')
+        session = emulated_board(load_model(path), virtual=True)
+        runner, url, _ = await start(session, "inprocess", "laws")
+        board = await Board.open(url)
+        try:
+            await board.select_audio([0, 1, 2])
+            audio, _ = await until(board, lambda e: isinstance(e, AudioReceived))
+            return [p.law.name for p in board.ports], audio.ports, audio.linear.shape
+        finally:
+            await board.close()
+            await runner.stop()
+
+    laws, ports, shape = run(body(tmp_path))
+    assert laws == ["ALAW", "ALAW", "ULAW"] and ports == (0, 1, 2) and shape == (3, 160)
