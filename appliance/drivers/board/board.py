@@ -31,7 +31,6 @@ tick's AUDIO_RX (one C call per law per tick): `AudioReceived` carries the linea
 """
 
 import asyncio
-import contextlib
 import itertools
 import os
 from dataclasses import dataclass
@@ -383,14 +382,15 @@ class Board:
             return
         self.closed = True
         self.alive = False
-        for task in self._tasks:
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()  # wakes the reader
+        tasks = [t for t in (*self._tasks, self._opening) if t is not None]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, TransportClosed):
-                await task
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
         self._fail_pending(BoardUnavailable(f"{self.name}: closed"))
-        if self._transport is not None:
-            self._transport.close()
 
     async def __aenter__(self):
         return self
