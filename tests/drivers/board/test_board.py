@@ -340,3 +340,21 @@ def test_ports_of_both_laws_each_get_their_own_dsp_bank(tmp_path):
 
     laws, ports, shape = run(body(tmp_path))
     assert laws == ["ALAW", "ALAW", "ULAW"] and ports == (0, 1, 2) and shape == (3, 160)
+
+
+def test_a_pty_board_that_goes_away_is_lost_at_once_and_retried():
+    async def body():
+        session = emulated_board("1fxo", virtual=True)
+        runner, url, _ = await start(session, "pty")
+        board = await Board.open(url)
+        try:
+            await runner.stop()  # the board process ends: its end of the pty closes
+            lost, _ = await until(board, lambda e: isinstance(e, BoardLost))
+            await asyncio.sleep(0.6)  # a re-open is attempted (and fails: the pty is gone)
+            return lost, board.alive, board.closed
+        finally:
+            await board.close()
+
+    lost, alive, closed = run(body())
+    assert lost.reason == "the link closed" and lost.silent_s < 1.0
+    assert not alive and not closed
