@@ -14,3 +14,8 @@ def main():
 from appliance.cli import dsp as _dsp  # noqa: E402  (registers `appliance dsp`)
 
 main.add_command(_dsp.dsp)
+
+from appliance.cli import boards as _boards  # noqa: E402  (`appliance boards`, `emulate`)
+
+main.add_command(_boards.boards)
+main.add_command(_boards.emulate)
