@@ -211,81 +211,42 @@ class Span:
         return f"<Span {self.board.name}:{self.index} {len(self.ports)} channels>"
 
 
-class _Bank:
-    """The DSP over the ports of one law: one ChannelBank call per tick."""
+def _import_dsp():
+    # Loaded in a thread before HELLO: importing scipy on the event loop would stall the
+    # session past the board's 1 s host-loss timeout.
+    import appliance.dsp.bank  # noqa: F401 - imported for its side effect: loaded
 
-    def __init__(self, ports, law, tone_plan):
+
+class _Bank:
+    """The DSP over the ports of one law: one ChannelBank call per tick. Caller ID (FSK and
+    DTMF) runs on the FXO ports while they are on-hook; the voice path (noise suppression,
+    AGC) is the engine's to switch on when it records."""
+
+    def __init__(self, ports, law, tone_plan, fxo):
         from appliance.dsp import ChannelBank
 
         self.ports = np.array(ports)
         self.channel = {p: i for i, p in enumerate(ports)}
         self.bank = ChannelBank(len(ports), law="alaw" if law is Law.ALAW else "ulaw",
                                 tone_plan=tone_plan)
+        self.fxo = [(p, self.channel[p]) for p in ports if p in fxo]
+        self.listening = {}
+        for channel in range(len(ports)):
+            self.bank.enable(channel, "ns", False)
+            self.bank.enable(channel, "agc", False)
         self.frames = np.full((len(ports), TICK_SAMPLES), IDLE_CODE[law], dtype=np.uint8)
         self.idle = IDLE_CODE[law]
 
-
-def _import_dsp():
-    import appliance.dsp.bank  # noqa: F401
-
-    try:
-        import appliance.dsp.callerid  # noqa: F401
-    except ImportError:  # a build without caller ID
-        pass
-
-
-class _CallerIdBank:
-    """Caller ID on the FXO ports: DTMF from the digits the bank finds, FSK (one C call per
-    tick) when ``appliance.dsp.callerid`` is in the build."""
-
-    def __init__(self, ports, bank):
-        self.ports = ports
-        self.channel = {p: i for i, p in enumerate(ports)}
-        self.bank = bank
-        self.fsk = bank
-        self.frames = np.zeros((len(ports), TICK_SAMPLES), dtype=np.int16)
-
-    @classmethod
-    def of(cls, ports):
-        try:
-            from appliance.dsp.callerid import CallerIdBank
-        except ImportError:  # a build without caller ID: DTMF caller ID only
-            return _DtmfCallerId(ports)
-        return cls(ports, CallerIdBank(len(ports)))
-
-    def dtmf(self, channel, event):
-        return self.bank.dtmf(channel, event)
-
-    def reset(self, channel):
-        self.bank.reset(channel)
+    def listen_for_caller_id(self, board_ports):
+        """Caller ID on exactly the FXO ports that are on-hook now (from a fresh start when
+        a port goes back on-hook)."""
+        for port, channel in self.fxo:
+            on = not board_ports[port].off_hook
+            if self.listening.get(channel) != on:
+                self.bank.enable(channel, "callerid", on)
+                self.listening[channel] = on
 
 
-class _DtmfCallerId:
-    """DTMF caller ID without appliance.dsp.callerid: A/D <digits> C/#."""
-
-    fsk = None
-
-    def __init__(self, ports):
-        self.ports = ports
-        self.channel = {p: i for i, p in enumerate(ports)}
-        self.digits = [None] * len(ports)
-
-    def dtmf(self, channel, event):
-        digit = event.digit
-        if digit in "AD":
-            self.digits[channel] = ""
-        elif self.digits[channel] is not None:
-            if digit in "C#":
-                number, self.digits[channel] = self.digits[channel], None
-                return [(channel, _Found(number, None, "dtmf"))]
-            self.digits[channel] += digit
-        return []
-
-    def reset(self, channel):
-        self.digits[channel] = None
-
-
-@dataclass(frozen=True)
 class _Found:
     number: str
     name: str | None
@@ -563,15 +524,12 @@ class Board:
                 spans.setdefault(port.span, []).append(port)
         self.spans = tuple(Span(self, s, spans[s]) for s in sorted(spans))
         self._banks = {}
-        self._cid = None
         if self.dsp:
+            fxo = {p.index for p in self.ports if p.kind is PortKind.FXO}
             for law in Law:
                 members = [p.index for p in self.ports if p.law is law]
                 if members:
-                    self._banks[law] = _Bank(members, law, self.profile.tone_plan)
-            fxo = [p.index for p in self.ports if p.kind is PortKind.FXO]
-            if fxo:
-                self._cid = _CallerIdBank.of(fxo)
+                    self._banks[law] = _Bank(members, law, self.profile.tone_plan, fxo)
 
     def _ack(self, message):
         entry = self._pending.pop(message.ref_seq, None)
@@ -682,6 +640,7 @@ class Board:
                 continue
             src = [r for r, _ in rows]
             dst = [c for _, c in rows]
+            bank.listen_for_caller_id(self.ports)
             if len(rows) == bank.bank.channels:
                 whole = src == dst and len(src) == len(codes)
                 result = bank.bank.process(codes if whole else codes[src])
@@ -695,27 +654,15 @@ class Board:
             for channel, tone in result.tones:
                 cls = ev.ToneDetected if tone.end is None else ev.ToneEnded
                 out.append(cls(self.name, int(bank.ports[channel]), tone.tone, tick))
-        if self._cid is not None and self._cid.fsk is not None:
-            frames = self._cid.frames
-            frames[:] = 0
-            rows = [(row, self._cid.channel[p]) for row, p in enumerate(ports)
-                    if p in self._cid.channel and not self.ports[p].off_hook]
-            if rows:  # FSK caller ID is sent to on-hook lines only
-                frames[[c for _, c in rows]] = linear[[r for r, _ in rows]]
-                for channel, found in self._cid.fsk.process(frames):
-                    self._caller_id(out, self._cid.ports[channel], found, tick)
+            for channel, found in result.caller_ids:
+                self._caller_id(out, int(bank.ports[channel]), found, tick)
         self._dsp_events = out
         return linear
 
     def _digit(self, out, index, event, tick):
         port = self.ports[index]
         if port.kind is PortKind.FXO and not port.off_hook:
-            # Digits on an on-hook line are caller ID (A<number>C, D<number>C ...).
-            if self._cid is not None:
-                channel = self._cid.channel[index]
-                for _, found in self._cid.dtmf(channel, event):
-                    self._caller_id(out, index, found, tick)
-            return
+            return  # digits on an on-hook line are caller ID (A<number>C ...): the bank's
         out.append(ev.DigitDetected(self.name, index, event.digit, tick))
 
     def _caller_id(self, out, index, found, tick):
@@ -729,8 +676,6 @@ class Board:
         for bank in self._banks.values():
             if index in bank.channel:
                 bank.bank.reset(bank.channel[index])
-        if self._cid is not None and index in self._cid.channel:
-            self._cid.reset(self._cid.channel[index])
 
     def _enable_tones(self, index, on):
         for bank in self._banks.values():
