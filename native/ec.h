@@ -23,7 +23,7 @@
  *     is seen to be worse.
  *   - The background filter adapts by IPNLMS (improved proportionate NLMS: a tap's step
  *     grows with its magnitude, so the few large taps of a sparse, delayed hybrid response
- *     converge first; strongly proportionate for the first 1.5 s of far-end signal or
+ *     converge first; proportionate for the first 1.5 s of far-end signal or
  *     until 20 dB ERLE, nearly NLMS after), along a prewhitened far end: a running 8th-order linear predictor of the
  *     far-end speech gives its prediction error, which steers the update (the error
  *     itself stays the true one), removing most of speech's eigenvalue spread.
