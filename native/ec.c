@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ec.h"
+#include "cpu_internal.h"
 #include "level_internal.h"
 
 /* Background step size, and its fraction while double talk is declared (0.8: with the
@@ -73,7 +74,7 @@ static double clamp(double v, double lo, double hi)
 
 int ec_init(ec_state_t *s, const ec_config_t *config)
 {
-    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % 4 != 0)
+    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % EC_LANES != 0)
         return EC_ERR_TAPS;
     s->config = *config;
     ec_reset(s);
@@ -94,91 +95,58 @@ void ec_reset(ec_state_t *s)
     s->noise_seed = 0x2545f491u;
 }
 
-/* The per-sample work: dot products and the update over the 512 taps, in four lanes
- * (lane k takes the taps i = k mod 4; lanes are summed as (0 + 1) + (2 + 3)). GCC and
- * Clang get the lanes as SSE/NEON vectors through their vector extension: their
- * auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
- * interleaves hand-unrolled partial sums badly. Other compilers run the same arithmetic
- * in scalars (also with EC_SCALAR defined), with identical results. */
+/* The per-sample work: dot products and the update over the 512 taps, in EC_LANES = 8
+ * lanes (lane k takes the taps i = k mod 8; lanes are summed pairwise, (0 + 1) + (2 + 3)
+ * and so on). GCC and Clang get the lanes as vectors through their vector extension:
+ * their auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
+ * interleaves hand-unrolled partial sums badly. Eight lanes are one AVX register (the
+ * x86-64-v3 clone of ec_process, see cpu_internal.h) or two SSE/NEON ones. Other
+ * compilers run the same arithmetic in scalars (also with EC_SCALAR defined). */
+/* The filter loops are inlined into both clones of step(), so each gets its CPU's code. */
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
 #if defined(__GNUC__) && !defined(EC_SCALAR)
-typedef float lanes_t __attribute__((vector_size(16)));
-typedef int32_t mask_t __attribute__((vector_size(16)));
-
-static inline lanes_t load(const float *p)
-{
-    lanes_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store(float *p, lanes_t v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-static inline lanes_t splat(float v)
-{
-    lanes_t r = {v, v, v, v};
-    return r;
-}
-
-static inline lanes_t absolute(lanes_t v)
-{
-    mask_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= 0x7fffffff;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-static inline float total(lanes_t v)
-{
-    return (v[0] + v[1]) + (v[2] + v[3]);
-}
+/* Unaligned, aliasing float vectors, used through macros only: a 32-byte vector passed
+ * to or returned from a function would change its ABI between the two clones. */
+typedef float lanes_t __attribute__((vector_size(4 * EC_LANES), aligned(4), may_alias));
+typedef int32_t mask_t __attribute__((vector_size(4 * EC_LANES)));
+#define load(p) (*(const lanes_t *) (const void *) (p))
+#define store(p, v) (*(lanes_t *) (void *) (p) = (v))
+#define splat(v) ((lanes_t) {0} + (v))
+#define absolute(v) ((lanes_t) ((mask_t) (v) & 0x7fffffff))
+#define total(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 #else
 typedef struct {
-    float v[4];
+    float v[EC_LANES];
 } lanes_t;
-
-static inline lanes_t load(const float *p)
-{
-    lanes_t r = {{p[0], p[1], p[2], p[3]}};
-    return r;
-}
-
-static inline void store(float *p, lanes_t v)
-{
-    memcpy(p, v.v, sizeof v.v);
-}
 
 static inline lanes_t splat(float v)
 {
-    lanes_t r = {{v, v, v, v}};
+    lanes_t r;
+    for (int k = 0; k < EC_LANES; k++)
+        r.v[k] = v;
     return r;
-}
-
-static inline lanes_t absolute(lanes_t v)
-{
-    for (int k = 0; k < 4; k++)
-        v.v[k] = fabsf(v.v[k]);
-    return v;
 }
 
 static inline float total(lanes_t v)
 {
-    return (v.v[0] + v.v[1]) + (v.v[2] + v.v[3]);
+    return ((v.v[0] + v.v[1]) + (v.v[2] + v.v[3])) + ((v.v[4] + v.v[5]) + (v.v[6] + v.v[7]));
 }
 #endif
 
-/* Dot product of `n` floats, n a multiple of 4. */
+/* Dot product of `n` floats, n a multiple of EC_LANES. */
 static float dot(const float *restrict a, const float *restrict b, int n)
 {
     lanes_t acc = splat(0.0f);
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         acc += load(a + i) * load(b + i);
 #else
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < EC_LANES; k++)
             acc.v[k] += a[i + k] * b[i + k];
 #endif
     }
@@ -191,12 +159,12 @@ typedef struct {
     float yb, yf, yc, q, qw;
 } filters_t;
 
-static filters_t filter_all(const float *restrict hb, const float *restrict hf,
-                            const float *restrict hc, const float *restrict x,
-                            const float *restrict xw, int n)
+HOT_INLINE filters_t filter_all(const float *restrict hb, const float *restrict hf,
+                                const float *restrict hc, const float *restrict x,
+                                const float *restrict xw, int n)
 {
     lanes_t ab = splat(0.0f), af = ab, ac = ab, aq = ab, aw = ab;
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         lanes_t xk = load(x + i);
         lanes_t wk = load(xw + i);
@@ -208,7 +176,7 @@ static filters_t filter_all(const float *restrict hb, const float *restrict hf,
         aq += m * xk;
         aw += m * wk;
 #else
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < EC_LANES; k++) {
             float xk = x[i + k], wk = xw[i + k], hk = hb[i + k];
             float m = fabsf(hk) * wk;
             ab.v[k] += hk * xk;
@@ -224,18 +192,18 @@ static filters_t filter_all(const float *restrict hb, const float *restrict hf,
 }
 
 /* IPNLMS update h += step * (a + b |h|) * x; returns the new sum of |h|. */
-static double update(float *restrict h, const float *restrict x, int n, float step, float a,
-                     float b)
+HOT_INLINE double update(float *restrict h, const float *restrict x, int n, float step, float a,
+                         float b)
 {
     lanes_t acc = splat(0.0f);
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         lanes_t v = load(h + i);
         v += splat(step) * (splat(a) + splat(b) * absolute(v)) * load(x + i);
         store(h + i, v);
         acc += absolute(v);
 #else
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < EC_LANES; k++) {
             float v = h[i + k];
             v += step * (a + b * fabsf(v)) * x[i + k];
             h[i + k] = v;
@@ -388,7 +356,7 @@ static int16_t saturate(double v)
     return (int16_t) lrint(v);
 }
 
-static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
+HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 {
     const int taps = s->config.taps;
     const float x = (float) tx;

@@ -57,6 +57,7 @@
 
 #define EC_MAX_TAPS 512
 #define EC_MIN_TAPS 32
+#define EC_LANES 8 /* taps are a multiple of this (the filters' vector width) */
 #define EC_LPC_ORDER 8
 #define EC_WINDOW 64
 #define EC_PEAK_BLOCK 16
@@ -67,7 +68,7 @@
 
 typedef struct {
     int32_t taps;          /* echo path capacity in samples: EC_MIN_TAPS .. EC_MAX_TAPS,
-                            * a multiple of 4 */
+                            * a multiple of EC_LANES */
     int32_t nlp;           /* nonzero: non-linear processor on (residual echo suppressed) */
     int32_t comfort_noise; /* nonzero: the NLP fills what it removes with comfort noise */
 } ec_config_t;
