@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import g168
+from corpus import SPEECH_DIRS
 from appliance.dsp import DspError, EchoCanceller, EchoCancellerBank
 from appliance.dtmf import detect, generate
 from appliance.dtmf.digits import DIGITS
@@ -86,6 +87,68 @@ def test_2a_convergence_and_steady_state_without_nlp(models, far, name, where, e
     # 20 dB within 1 s of far-end speech: measured over the second that follows it.
     assert erle_after(echo, out, 1.0, 2.0) >= 20.0
     # Steady state (G.168 test 1's regime): at least 30 dB.
+    assert erle_after(echo, out, 4.0, 99.0) >= 30.0
+
+
+# The same requirement under its strict reading, for every voice of the corpus as the far
+# end (tests/corpus.py SPEECH_DIRS: six talkers, four languages): from 1 s of far-end speech
+# on, every 200 ms window of far-end speech shows 20 dB ERLE, not just their total. Pauses
+# (windows whose echo is 15 dB under the run's mean) do not count as time. Linear (NLP
+# off), every Annex D model at no delay and at the longest delay the tail holds.
+VOICES = [d.name for d in SPEECH_DIRS]
+# Measured shortfalls (seconds of far-end speech until every window holds 20 dB): the
+# requirement is not met there yet. strict=True: when one starts to pass, it is taken off.
+STRICT_SHORTFALLS = {
+    ("en_US_f_Allison", "D4", "max_delay", 20): "1.6 s",
+    ("en_US_f_Allison", "D8", "no_delay", 6): "2.2 s",
+    ("ru_RU_f_IvrvoiceRU", "D3", "max_delay", 20): "1.2 s",
+}
+
+
+def _strict_cases():
+    for voice in VOICES:
+        for name in MODELS:
+            for where in ("no_delay", "max_delay"):
+                for erl_db in (6, 20):
+                    key = (voice, name, where, erl_db)
+                    marks = ()
+                    if key in STRICT_SHORTFALLS:
+                        marks = pytest.mark.xfail(
+                            strict=True, reason=f"converges in {STRICT_SHORTFALLS[key]}"
+                        )
+                    yield pytest.param(*key, marks=marks, id="-".join(map(str, key)))
+
+
+_VOICE_CACHE = {}
+
+
+def _voice(name):
+    if name not in _VOICE_CACHE:
+        _VOICE_CACHE[name] = g168._speaker(g168.SOUNDS / name, 8.0)
+    return _VOICE_CACHE[name]
+
+
+def windows_erle(echo, residual, window=1600):
+    """Per 200 ms window: ERLE (dB) and whether the far end speaks (echo within 15 dB of
+    the run's mean window power)."""
+    n = echo.size // window
+    pe = np.mean(echo[: n * window].reshape(n, window) ** 2, axis=1)
+    pr = np.mean(residual[: n * window].reshape(n, window) ** 2, axis=1)
+    return 10 * np.log10(pe / (pr + 1e-3)), pe > np.mean(pe) / 30
+
+
+@pytest.mark.parametrize("voice,name,where,erl_db", list(_strict_cases()))
+def test_2a_every_window_from_1s_at_20db_for_every_voice(models, voice, name, where, erl_db):
+    model = models[name]
+    delay = {"no_delay": 0, "max_delay": max_delay_ms(model)}[where]
+    tx = _voice(voice)
+    echo = g168.echo_of(g168.echo_path(model, delay, erl_db, tx), tx)
+    out = run(tx, echo, nlp=False)
+    erle, active = windows_erle(echo, out)
+    after_1s = active & (np.cumsum(active) > 5)  # from the 6th window of speech: 1.0 s
+    late = [f"{i * 0.2:.1f} s: {erle[i]:.1f} dB" for i in np.nonzero(after_1s & (erle < 20.0))[0]]
+    assert not late, "windows under 20 dB after 1 s of far-end speech: " + ", ".join(late)
+    assert erle_after(echo, out, 1.0, 2.0) >= 20.0
     assert erle_after(echo, out, 4.0, 99.0) >= 30.0
 
 
