@@ -64,7 +64,11 @@
 #define GEIGEL_HOLD 240  /* 30 ms */
 #define NCC_THRESHOLD 0.97
 #define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
-#define NLP_MARGIN 10.0  /* 10 dB over the measured residual echo */
+/* The residual detector's margins over the measured residual echo: 5 dB turns the NLP
+ * off (at 10 dB the NLP cut a caller's DTMF 14 dB under the echo in the prompt's loud
+ * syllables); COPY_MARGIN blocks the copies of a mature filter. */
+#define NLP_MARGIN 3.0
+#define COPY_MARGIN 10.0
 /* ... taken as no less than 30 dB under the echo: deeper than that, the residual follows
  * the far end's spectrum, not its level, and swings past any margin. */
 #define RESIDUAL_FLOOR 1e-3
@@ -443,17 +447,18 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
         double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
         ncc_low = ncc < NCC_THRESHOLD;
     }
-    /* Residual detector: the residual 10 dB over the residual echo the foreground is
-     * measured to leave (its ERLE over recent windows of single talk). Once converged
+    /* Residual detector: the residual 5 dB (NLP) or 10 dB (copies) over the residual
+     * echo the foreground is measured to leave (its ERLE over recent windows of single talk). Once converged
      * this is the most sensitive detector: a caller's DTMF or speech 15 dB under the
      * echo still leaves the NCC near 0.98, but stands 20 dB over the residual echo. It
      * turns the NLP off, and blocks the two-path copies of a mature filter (see the
      * windows below); it never slows the background: an echo path change and a filter
      * still converging raise the residual just the same. */
     double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
-    int residual_high = echo_expected
-                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
-                                         + 2.0 * s->noise_floor;
+    double residual_echo = residual_ratio * s->p_yhat;
+    double noise = 2.0 * s->noise_floor;
+    int residual_high = echo_expected && s->p_ef > NLP_MARGIN * residual_echo + noise;
+    int residual_higher = echo_expected && s->p_ef > COPY_MARGIN * residual_echo + noise;
     if (s->geigel_hold > 0 || ncc_low)
         s->talk_hold = GEIGEL_HOLD;
     else if (s->talk_hold > 0)
@@ -464,6 +469,10 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
         s->near_hold = NEAR_HOLD;
     else if (s->near_hold > 0)
         s->near_hold--;
+    if (s->talk_hold > 0 || residual_higher)
+        s->copy_hold = NEAR_HOLD;
+    else if (s->copy_hold > 0)
+        s->copy_hold--;
 
     /* Background adaptation: the a priori error along the prewhitened far end. The
      * prediction error of the far end is uncorrelated with its past, so E[xw x'] is
@@ -502,7 +511,7 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
      * once the foreground is known to cancel 30 dB, a high residual blocks the copies
      * too. (Not before: a filter still maturing leaves a high residual wherever the far
      * end brings new spectrum, and needs its copies then, near-end speech or not.) */
-    s->win_near |= hold_back || (armed && s->near_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
+    s->win_near |= hold_back || (armed && s->copy_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
     if (++s->win_fill >= EC_WINDOW)
         end_window(s);
 

@@ -38,13 +38,13 @@
  *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
  *     not explain). Either one slows the background's adaptation 16-fold, blocks the
  *     foreground's copies and turns the non-linear processor off. A third, the residual
- *     10 dB over the residual echo the filter is measured to leave, turns the NLP off
- *     and, once the filter cancels 30 dB, blocks the copies too: a caller's DTMF 15 dB
- *     under the echo escapes the other two.
+ *     over the residual echo the filter is measured to leave, turns the NLP off at 5 dB
+ *     and, once the filter cancels 30 dB, blocks the copies at 10 dB: a caller's DTMF
+ *     15 dB under the echo escapes the other two.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
- *     active, no double talk, and the residual at most 10 dB above the residual echo the
+ *     active, no double talk, and the residual at most 5 dB above the residual echo the
  *     filter is known to leave. Near-end speech, and DTMF from the caller, are never
  *     muted, not even before convergence; a 60 ms hangover keeps the NLP off through the
  *     gaps of near-end speech.
@@ -119,6 +119,7 @@ typedef struct ec_state_s {
     int32_t nf_next, nf_fill;
     double nlp_gain;             /* 1 passes the residual, 0 is all comfort noise */
     int32_t near_hold;           /* samples of NLP hangover left after near-end speech */
+    int32_t copy_hold;           /* the same for blocking a mature filter's copies */
     uint32_t noise_seed;
     int32_t sample_count;
 } ec_state_t;
