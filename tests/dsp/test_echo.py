@@ -395,8 +395,10 @@ def test_near_end_dtmf_passes(models, far, far_talks, dtmf_db):
 # talk) and with the box silent. Every digit the receiver accepts on its own it accepts
 # behind the canceller, every signal it rejects stays rejected, and the tones come out
 # at their level and shape: nothing of them is cancelled or muted. While the prompt plays
-# (-13 dBm0, its echo at -19 dBm0) the weakest level is -33 dBm0 per tone: at -36 dBm0,
-# 14 dB under the echo, the receiver loses 2 of the 16 digits behind this canceller.
+# (-13 dBm0, its echo at -19 dBm0) the weakest level, -36 dBm0 per tone, is 14 dB under
+# the echo, and what the canceller leaves of the echo while the caller keys (the NLP
+# rightly off) stands about 10 dB under the tones: there the waveform correlation can
+# reach only about 0.94, and 0.9 is asked; the level must still hold within 1 dB.
 def _dtmf_battery(weakest_dbm0):
     cases = [("q24_all_sixteen", generate(DIGITS), DIGITS)]
     for deviation in (-0.015, 0.015):
@@ -420,7 +422,7 @@ def test_dtmf_receiver_battery_from_the_caller_behind_the_canceller(models, far_
     from appliance.dsp import g711
 
     lead, gap = 4 * RATE, RATE // 4
-    cases = _dtmf_battery(-33.0 if far_talks else -36.0)
+    cases = _dtmf_battery(-36.0)
     total = lead + sum(audio.size + 2 * gap for _, audio, _ in cases)
     prompt = g168.far_end_speech(40.0)
     tx = scaled(np.tile(prompt, -(-total // prompt.size))[:total], -13.0)
@@ -449,7 +451,8 @@ def test_dtmf_receiver_battery_from_the_caller_behind_the_canceller(models, far_
             on = np.abs(sent) > 0
             level = level_dbm0(out[span][on]) - level_dbm0(sent[on])
             corr = np.dot(out[span], sent) / np.sqrt(np.dot(out[span], out[span]) * np.dot(sent, sent))
-            if abs(level) > 1.0 or corr < 0.98:
+            min_corr = 0.9 if far_talks and name == "-36 dBm0" else 0.98
+            if abs(level) > 1.0 or corr < min_corr:
                 failures.append(f"{name}: level {level:+.1f} dB, correlation {corr:.3f}")
     assert not failures, "; ".join(failures)
 
