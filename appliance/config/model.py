@@ -1,0 +1,178 @@
+"""The validated configuration: frozen dataclasses, built only by `load_config`.
+
+Names in the file are keys of tables (``[queues.sales]``); here each entry also carries its
+`name`. Cross references (a station's board, a queue's skills) are names that `load_config`
+has checked exist. Times are seconds, days are `datetime.date`, hours are minutes since
+midnight in the schedule's time zone.
+"""
+
+import dataclasses
+import datetime
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PortKind(enum.Enum):
+    FXO = "fxo"  # a line from the exchange
+    FXS = "fxs"  # feeds a station (an agent's phone)
+    E1 = "e1"  # one channel of an E1 span
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    BOTH = "both"
+
+
+class RecordingMode(enum.Enum):
+    OFF = "off"
+    ALL = "all"
+    QUEUES = "queues"  # only calls through the queues listed in `recording.queues`
+    ON_DEMAND = "on_demand"  # an agent or supervisor starts it
+
+
+class RecordingLayout(enum.Enum):
+    MIXED = "mixed"  # both parties in one channel
+    STEREO = "stereo"  # caller left, agent right
+
+
+class RecordingFormat(enum.Enum):
+    WAV_PCM16 = "wav-pcm16"
+    WAV_ALAW = "wav-alaw"
+    WAV_ULAW = "wav-ulaw"
+    FLAC = "flac"
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    url: str  # a device path, socket://HOST:PORT, usb://VID:PID[/SERIAL], inprocess://NAME
+    ports: str  # the port layout, e.g. "4fxo+4fxs" (the emulator's port spec)
+    port_kinds: tuple[PortKind, ...]  # one per port, numbered from 0
+    spans: tuple[int, ...]  # E1 span indexes present
+    model: str | None  # the model the board must report (None: any)
+    emulated: bool  # the box runs a virtual board with this layout behind `url`
+
+
+@dataclass(frozen=True)
+class TrunkGroup:
+    name: str
+    board: str
+    kind: PortKind  # FXO (analog lines) or E1 (spans)
+    ports: tuple[int, ...]  # the board's FXO ports (kind FXO)
+    spans: tuple[int, ...]  # the board's E1 spans (kind E1)
+    direction: Direction
+    flow: str | None  # the IVR flow inbound calls start in (None: ring `station`)
+    station: str | None  # the station inbound calls ring when there is no flow
+
+
+@dataclass(frozen=True)
+class Station:
+    name: str
+    extension: str
+    board: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    skills: tuple[str, ...]  # an agent needs all of them
+    max_wait_s: int
+    overflow: str  # "hangup", "voicemail", "queue:NAME", "station:EXT" or "flow:NAME"
+    schedule: str | None  # outside its hours the queue overflows at once
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    skills: tuple[tuple[str, int], ...]  # (skill, level 1-10), sorted by skill
+    pin: str
+    station: str | None  # the extension the agent usually sits at
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    time_zone: str  # an IANA name, e.g. "Asia/Shanghai"
+    hours: tuple[tuple[tuple[int, int], ...], ...]  # per weekday (Monday first): (start, end) minutes
+    holidays: tuple[datetime.date, ...]
+
+
+@dataclass(frozen=True)
+class Recording:
+    mode: RecordingMode
+    queues: tuple[str, ...]
+    layout: RecordingLayout
+    format: RecordingFormat
+
+
+@dataclass(frozen=True)
+class Storage:
+    data_dir: Path
+    recordings_dir: Path
+    prompts_dir: Path | None  # the installer's prompt files (besides the shipped ones)
+
+
+@dataclass(frozen=True)
+class DialPolicy:
+    trunk: str | None  # the trunk group transfers to outside numbers go out on (None: none)
+    allow: tuple[str, ...]  # number prefixes allowed ("" allows all)
+    deny: tuple[str, ...]  # prefixes refused even when allowed (the longest match wins)
+    min_digits: int
+    max_digits: int
+
+    def allows(self, number):
+        """Whether a transfer may dial `number` (digits only) under this policy."""
+        if self.trunk is None or not number.isdigit():
+            return False
+        if not self.min_digits <= len(number) <= self.max_digits:
+            return False
+        allow = max((len(p) for p in self.allow if number.startswith(p)), default=-1)
+        deny = max((len(p) for p in self.deny if number.startswith(p)), default=-1)
+        return allow >= 0 and allow > deny
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    site: str
+    country: str  # a country profile (appliance.drivers.profiles)
+    tone_plan: str  # a tone plan (appliance.dsp.toneplan); default: the profile's
+    boards: dict[str, Board]
+    trunks: dict[str, TrunkGroup]
+    stations: dict[str, Station]
+    skills: tuple[str, ...]
+    queues: dict[str, Queue]
+    agents: dict[str, Agent]
+    schedules: dict[str, Schedule]
+    recording: Recording
+    storage: Storage
+    dial: DialPolicy
+    ivr: dict  # the IVR flows (see appliance.config.load._parse_ivr)
+    warnings: tuple = ()  # ConfigIssues of severity "warning"
+
+    def to_dict(self):
+        """The effective configuration as JSON-ready data (enums by value, paths and dates
+        as strings)."""
+        return _plain({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                       if f.name != "warnings"})
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (Path, datetime.date, datetime.time)):
+        return str(value) if isinstance(value, Path) else value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
