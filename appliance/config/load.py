@@ -117,9 +117,13 @@ class _Builder:
         self.r = reader
         self.source = source
         self.folder = folder
+        self.broken = set()  # names of entries left out for their own errors
 
     def build(self, doc):
         r = self.r
+        for section in ("boards", "trunks", "stations"):
+            if isinstance(doc.get(section), dict):
+                self.broken.update(doc[section])
         r.table(doc, "", _TOP, required=("site", "boards"))
         site, country, tone_plan = self.site(doc.get("site", {}))
         skills = r.get_list(doc, "skills", "", str, default=())
@@ -173,10 +177,13 @@ class _Builder:
                          "digits, '_' or '-'")
 
     def reference(self, table, key, path, known, what, default=None):
-        """table[key] as the name of one of `known` (an issue when it is not)."""
+        """table[key] as the name of one of `known` (an issue when it is not; none when it
+        names an entry that is in the file but has errors of its own, already reported)."""
         value = self.r.get(table, key, path, str, default=default)
         if value is None or value == default:
             return value
+        if value not in known and value in self.broken:
+            return None
         if value not in known:
             self.r.error(key_path(path, key), f"names {what} {value!r}, which is not defined"
                          f"{did_you_mean(value, known)}; {what}s: "
@@ -298,6 +305,8 @@ class _Builder:
                 extensions[extension] = name
             if None not in (extension, board, port):
                 stations[name] = Station(name, extension, board, port)
+            elif extension is not None:
+                self.broken.add(extension)  # references to it are not errors of their own
         return stations
 
     def trunks(self, value, boards, ivr, extensions):

@@ -100,7 +100,8 @@ class Agent:
 class Schedule:
     name: str
     time_zone: str  # an IANA name, e.g. "Asia/Shanghai"
-    hours: tuple[tuple[tuple[int, int], ...], ...]  # per weekday (Monday first): (start, end) minutes
+    # per weekday, Monday first: (start, end) in minutes since midnight
+    hours: tuple[tuple[tuple[int, int], ...], ...]
     holidays: tuple[datetime.date, ...]
 
 
