@@ -138,9 +138,8 @@ class _Builder:
                      r.named_tables(doc.get("schedules"), "schedules", "schedules").items()}
         ivr = self.ivr_table(doc.get("ivr"))
         stations = self.stations(doc.get("stations"), boards)
-        extensions = {s.extension: s for s in stations.values()}
-        trunks = self.trunks(doc.get("trunks"), boards, ivr, extensions)
-        queues = {name: self.queue(name, entry, skills, schedules, ivr, extensions)
+        trunks = self.trunks(doc.get("trunks"), boards, ivr, stations)
+        queues = {name: self.queue(name, entry, skills, schedules, ivr, stations)
                   for name, entry in r.named_tables(doc.get("queues"), "queues",
                                                     "queues").items()}
         # overflow to another queue: checked once all queues are known
@@ -155,12 +154,13 @@ class _Builder:
                     r.error(where, f"names queue {target!r}, which is not defined"
                             f"{did_you_mean(target, queues)}; queues: "
                             + (", ".join(queues) or "none"))
-        agents = self.agents(doc.get("agents"), skills, extensions)
+        agents = self.agents(doc.get("agents"), skills, stations)
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
-        flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=tuple(extensions),
-                           prompt_dirs=(storage.prompts_dir,) if storage.prompts_dir else ())
+        flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=tuple(stations),
+                           prompt_dirs=(str(storage.prompts_dir),) if storage.prompts_dir
+                           else (), schedules=tuple(schedules), dial_policy=dial.refusal)
         self.coverage(queues, agents, skills)
         return Config(
             source=self.source, site=site, country=country, tone_plan=tone_plan,
@@ -305,11 +305,9 @@ class _Builder:
                 extensions[extension] = name
             if None not in (extension, board, port):
                 stations[name] = Station(name, extension, board, port)
-            elif extension is not None:
-                self.broken.add(extension)  # references to it are not errors of their own
         return stations
 
-    def trunks(self, value, boards, ivr, extensions):
+    def trunks(self, value, boards, ivr, stations):
         r = self.r
         trunks, taken = {}, {}
         for name, table in r.named_tables(value, "trunks", "trunk groups").items():
@@ -320,15 +318,15 @@ class _Builder:
             board_name = self.reference(table, "board", path, boards, "board")
             direction = r.get(table, "direction", path, str, default="both",
                               choices=[d.value for d in Direction])
-            flow = self.reference(table, "flow", path, ivr, "IVR flow")
-            station = self.reference(table, "station", path, extensions, "station extension")
+            flow = self.reference(table, "flow", path, ivr, "IVR node")
+            station = self.reference(table, "station", path, stations, "station")
             if flow is not None and station is not None:
                 r.error(key_path(path, "station"), "a trunk group's inbound calls go to a "
                         "flow or a station, not both; remove one")
             if direction in ("inbound", "both") and "flow" not in table \
                     and "station" not in table:
-                r.warning(path, "inbound calls have nowhere to go; set flow (an IVR flow) or "
-                          "station (an extension), or direction = \"outbound\"")
+                r.warning(path, "inbound calls have nowhere to go; set flow (the IVR node they "
+                          "start at) or station, or direction = \"outbound\"")
             if ("ports" in table) == ("spans" in table):
                 r.error(path, "give ports (FXO port numbers) or spans (E1 span numbers), "
                         "one of them")
@@ -436,7 +434,7 @@ class _Builder:
                 holidays.append(day)
         return Schedule(name, zone or "UTC", tuple(hours), tuple(sorted(holidays)))
 
-    def queue(self, name, table, skills, schedules, ivr, extensions):
+    def queue(self, name, table, skills, schedules, ivr, stations):
         r = self.r
         path = key_path("queues", name)
         self.check_name(name, path, "queue")
@@ -459,23 +457,24 @@ class _Builder:
             if overflow in ("hangup", "voicemail") or kind == "queue" and target:
                 pass  # queue targets are checked once every queue is known
             elif kind == "station" and target:
-                if target not in extensions:
-                    r.error(where, f"names station extension {target!r}, which is not "
-                            f"defined{did_you_mean(target, extensions)}; extensions: "
-                            + (", ".join(extensions) or "none"))
+                if target not in stations and target not in self.broken:
+                    r.error(where, f"names station {target!r}, which is not defined"
+                            f"{did_you_mean(target, stations)}; stations: "
+                            + (", ".join(stations) or "none"))
             elif kind == "flow" and target:
                 if target not in ivr:
-                    r.error(where, f"names IVR flow {target!r}, which is not defined"
-                            f"{did_you_mean(target, ivr)}; flows: " + (", ".join(ivr) or "none"))
+                    r.error(where, f"names IVR node {target!r}, which is not defined"
+                            f"{did_you_mean(target, ivr)}; IVR nodes: "
+                            + (", ".join(ivr) or "none"))
             else:
                 r.error(where, f"{overflow!r} is not an overflow target; use \"hangup\", "
-                        "\"voicemail\", \"queue:NAME\", \"station:EXTENSION\" or \"flow:NAME\"")
+                        "\"voicemail\", \"queue:NAME\", \"station:NAME\" or \"flow:NODE\"")
                 overflow = None
         schedule = self.reference(table, "schedule", path, schedules, "schedule")
         return Queue(name, wanted, max_wait if max_wait is not None else 300,
                      overflow or "voicemail", schedule)
 
-    def agents(self, value, skills, extensions):
+    def agents(self, value, skills, stations):
         r = self.r
         agents = {}
         for agent_id, table in r.named_tables(value, "agents", "agents").items():
@@ -506,7 +505,7 @@ class _Builder:
                 level = r.check(level, where, int, low=SKILL_LEVEL[0], high=SKILL_LEVEL[1])
                 if level is not None:
                     levels.append((skill, level))
-            station = self.reference(table, "station", path, extensions, "station extension")
+            station = self.reference(table, "station", path, stations, "station")
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
                                      pin or "", station)
         return agents
@@ -582,12 +581,14 @@ class _Builder:
         return DialPolicy(trunk, prefixes["allow"], prefixes["deny"], low or 3, high or 20)
 
     def ivr_table(self, value):
-        """The [ivr] table as {flow name: flow table}; each flow's inside is left to
-        `_parse_ivr`."""
-        flows = self.r.named_tables(value, "ivr", "IVR flows")
-        for name in flows:
-            self.check_name(name, key_path("ivr", name), "IVR flow")
-        return flows
+        """The [ivr] table: {node name: node table}, as `_parse_ivr` takes it."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.r.error("ivr", f"is {type_name(value)}; expected a table of IVR nodes, "
+                         "e.g. [ivr.main]")
+            return {}
+        return value
 
     def coverage(self, queues, agents, skills):
         """Warnings: a queue no agent can take, a skill nobody uses."""
@@ -605,13 +606,32 @@ class _Builder:
                                "queue and no agent")
 
 
-def _parse_ivr(flows, reader, *, queues, stations, prompt_dirs):
-    """Where the IVR flows are parsed: `appliance.ivr.parse_flows(table, where="ivr",
-    queues=, stations=, prompt_dirs=) -> (flows, issues)` once appliance/ivr lands on main.
-    Until then the [ivr] table is checked only as a table of flows (each flow a table, done
-    by `_Builder.ivr_table`) and the flows are kept as those tables."""
-    del reader, queues, stations, prompt_dirs  # used by appliance.ivr.parse_flows
-    return dict(flows)
+def _parse_ivr(table, reader, *, queues, stations, prompt_dirs, schedules, dial_policy):
+    """Where the [ivr] table (node name -> node table) is parsed. Once appliance/ivr lands on
+    main this becomes::
+
+        flows, issues = parse_flows(table, where="ivr", queues=queues, stations=stations,
+                                    prompt_dirs=prompt_dirs, schedules=schedules,
+                                    dial_policy=dial_policy)
+        reader.issues.extend(issues)
+        return flows
+
+    Until then the table is checked only as a table of nodes (each node a table with a
+    string `type`) and the node tables are kept as they are."""
+    del queues, stations, prompt_dirs, schedules, dial_policy  # for parse_flows
+    nodes = {}
+    for name, node in table.items():
+        where = key_path("ivr", name)
+        if not isinstance(node, dict):
+            reader.error(where, f"is {type_name(node)}; expected a table describing one IVR "
+                         "node, e.g. [ivr.main] with type = \"menu\"")
+        elif not isinstance(node.get("type"), str):
+            reader.error(key_path(where, "type"), "is missing or not a string; every IVR node "
+                         "has a type (play, menu, collect, schedule, lookup, queue, voicemail, "
+                         "transfer, hangup, goto, back)")
+        else:
+            nodes[name] = node
+    return nodes
 
 
 def _ports_of(board, kind):

@@ -66,8 +66,8 @@ class TrunkGroup:
     ports: tuple[int, ...]  # the board's FXO ports (kind FXO)
     spans: tuple[int, ...]  # the board's E1 spans (kind E1)
     direction: Direction
-    flow: str | None  # the IVR flow inbound calls start in (None: ring `station`)
-    station: str | None  # the station inbound calls ring when there is no flow
+    flow: str | None  # the IVR node inbound calls start at (None: ring `station`)
+    station: str | None  # the station inbound calls ring when there is no flow (its name)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Queue:
     name: str
     skills: tuple[str, ...]  # an agent needs all of them
     max_wait_s: int
-    overflow: str  # "hangup", "voicemail", "queue:NAME", "station:EXT" or "flow:NAME"
+    overflow: str  # "hangup", "voicemail", "queue:NAME", "station:NAME" or "flow:NODE"
     schedule: str | None  # outside its hours the queue overflows at once
 
 
@@ -93,7 +93,7 @@ class Agent:
     name: str
     skills: tuple[tuple[str, int], ...]  # (skill, level 1-10), sorted by skill
     pin: str
-    station: str | None  # the extension the agent usually sits at
+    station: str | None  # the station (its name) the agent usually sits at
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,24 @@ class DialPolicy:
 
     def allows(self, number):
         """Whether a transfer may dial `number` (digits only) under this policy."""
-        if self.trunk is None or not number.isdigit():
-            return False
+        return self.refusal(number) is None
+
+    def refusal(self, number):
+        """None when a transfer may dial `number`, else why not (for the IVR's checks)."""
+        if self.trunk is None:
+            return "no outside transfers: set dial.trunk to an outbound trunk group"
+        if not number.isdigit():
+            return f"{number!r} is not a number of digits only"
         if not self.min_digits <= len(number) <= self.max_digits:
-            return False
+            return (f"{len(number)} digits; the dial policy allows {self.min_digits} to "
+                    f"{self.max_digits}")
         allow = max((len(p) for p in self.allow if number.startswith(p)), default=-1)
         deny = max((len(p) for p in self.deny if number.startswith(p)), default=-1)
-        return allow >= 0 and allow > deny
+        if allow < 0:
+            return "no allowed prefix matches (dial.allow: " + ", ".join(self.allow) + ")"
+        if deny >= allow:
+            return f"the prefix {number[:deny]!r} is denied (dial.deny)"
+        return None
 
 
 @dataclass(frozen=True)
@@ -155,7 +166,7 @@ class Config:
     recording: Recording
     storage: Storage
     dial: DialPolicy
-    ivr: dict  # the IVR flows (see appliance.config.load._parse_ivr)
+    ivr: object  # the IVR nodes (see appliance.config.load._parse_ivr)
     warnings: tuple = ()  # ConfigIssues of severity "warning"
 
     def to_dict(self):

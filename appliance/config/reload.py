@@ -9,6 +9,7 @@ the country and tone plan, storage paths: the ports and files calls are running 
 """
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from appliance.config.issues import ConfigError, key_path
@@ -73,7 +74,7 @@ def plan_reload(old, new_text, *, source=None, folder=None):
     for section in RESTART + LIVE:
         restart = section in RESTART
         before, after = _section(old, section), _section(new, section)
-        if isinstance(before, dict):
+        if isinstance(before, Mapping):
             for name in before:
                 if name not in after:
                     changes.append(Change(key_path(section, name), ChangeKind.REMOVED, restart))
@@ -90,4 +91,6 @@ def plan_reload(old, new_text, *, source=None, folder=None):
 def _section(config, section):
     if section == "site":
         return (config.site, config.country, config.tone_plan)
+    if section == "ivr":  # appliance.ivr's Flows keep their nodes in .nodes
+        return getattr(config.ivr, "nodes", config.ivr)
     return getattr(config, section)

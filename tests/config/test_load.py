@@ -55,7 +55,18 @@ def test_sample_config_validates_on_an_emulated_board():
     assert config.recording.layout is RecordingLayout.STEREO
     assert config.recording.format is RecordingFormat.FLAC
     assert config.storage.recordings_dir == config.storage.data_dir / "recordings"
-    assert set(config.ivr) == {"main"}
+    assert set(config.ivr) == {"main", "menu", "sales", "support", "operator", "closed"}
+    assert config.agents["1001"].station == "desk1"
+
+
+def test_dial_policy_refusals_say_why():
+    dial = load_config(sample_path()).dial
+    assert dial.refusal("0044123456") == "the prefix '00' is denied (dial.deny)"
+    assert dial.refusal("55512") == "no allowed prefix matches (dial.allow: 0, 1)"
+    assert dial.refusal("01") == "2 digits; the dial policy allows 3 to 15"
+    text = SAMPLE.replace("trunk = \"pstn\"\n", "")
+    assert parse_config(text).dial.refusal("0123456") == (
+        "no outside transfers: set dial.trunk to an outbound trunk group")
 
 
 def test_dial_policy_of_the_sample():
@@ -130,7 +141,8 @@ BAD = [
     ("trunk-ports-and-spans", [("ports = [0, 1, 2, 3]", "ports = [0]\nspans = [0]")],
      "trunks.pstn", "give ports (FXO port numbers) or spans (E1 span numbers), one of them"),
     ("trunk-missing-flow", [("flow = \"main\"", "flow = \"mian\"")], "trunks.pstn.flow",
-     "names IVR flow 'mian', which is not defined (did you mean 'main'?); IVR flows: main"),
+     "names IVR node 'mian', which is not defined (did you mean 'main'?); IVR nodes: main, "
+     "menu, sales, support, operator, closed"),
     ("bad-port-layout", [("ports = \"4fxo+4fxs\"", "ports = \"4fxo+4fsx\"")],
      "boards.main.ports", "'4fsx' is not a port group; write terms like 8fxo, 8fxs or 1e1 "
      "joined by '+', e.g. \"8fxo+8fxs\""),
@@ -150,7 +162,7 @@ BAD = [
      "overflows to its own queue; name another queue, 'voicemail' or 'hangup'"),
     ("overflow-bad-target", [("overflow = \"queue:support\"", "overflow = \"busy\"")],
      "queues.sales.overflow", "'busy' is not an overflow target; use \"hangup\", \"voicemail\", "
-     "\"queue:NAME\", \"station:EXTENSION\" or \"flow:NAME\""),
+     "\"queue:NAME\", \"station:NAME\" or \"flow:NODE\""),
     ("queue-missing-schedule", [("schedule = \"office\"\n\n[queues.support]",
                                  "schedule = \"ofice\"\n\n[queues.support]")],
      "queues.sales.schedule", "names schedule 'ofice', which is not defined (did you mean "
@@ -180,8 +192,15 @@ BAD = [
      "number)"),
     ("dial-min-over-max", [("min_digits = 3", "min_digits = 16")], "dial.min_digits",
      "is 16, more than max_digits (15); make it at most max_digits"),
-    ("ivr-flow-not-a-table", [("# IVR flows", "[ivr]\nmenu = 3\n# IVR flows")], "ivr.menu",
-     "is an integer; expected a table describing one of the IVR flows"),
+    ("ivr-node-not-a-table", [("# IVR (appliance.ivr)", "[ivr]\nhello = 3\n# IVR")],
+     "ivr.hello", "is an integer; expected a table describing one IVR node, e.g. [ivr.main] "
+     "with type = \"menu\""),
+    ("overflow-missing-station", [("overflow = \"voicemail\"", "overflow = \"station:desk9\"")],
+     "queues.support.overflow", "names station 'desk9', which is not defined (did you mean "
+     "'desk3'?); stations: desk1, desk2, desk3, supervisor"),
+    ("agent-missing-station", [("station = \"desk3\"", "station = \"103\"")],
+     "agents.1003.station", "names station '103', which is not defined; stations: desk1, "
+     "desk2, desk3, supervisor"),
     ("missing-required", [("name = \"Sam Taylor\"\n", "")], "agents.1003.name",
      "is missing; it is required"),
 ]

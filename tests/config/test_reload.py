@@ -29,11 +29,11 @@ def test_queue_agent_schedule_and_ivr_changes_apply_to_new_calls():
     text = (SAMPLE.replace("max_wait_s = 180", "max_wait_s = 120")
             .replace("pin = \"4821\"", "pin = \"9999\"")
             .replace("saturday = [\"10:00-14:00\"]", "saturday = []")
-            .replace("prompt = \"welcome\"", "prompt = \"welcome2\"")
+            .replace("timeout = 5", "timeout = 7")
             + "\n[agents.1004]\nname = \"New\"\npin = \"1234\"\nskills = { sales = 1 }\n")
     plan = plan_reload(_old(), text)
     assert plan.changes == (
-        Change("ivr.main", ChangeKind.CHANGED, False),
+        Change("ivr.menu", ChangeKind.CHANGED, False),
         Change("queues.sales", ChangeKind.CHANGED, False),
         Change("agents.1001", ChangeKind.CHANGED, False),
         Change("agents.1004", ChangeKind.ADDED, False),
