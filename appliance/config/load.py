@@ -15,7 +15,7 @@ File layout (see sample.toml for a complete, commented example)::
                       stereo), format (wav-pcm16 | wav-alaw | wav-ulaw | flac)
     [storage]         data_dir, recordings_dir, prompts_dir (relative to the file's folder)
     [dial]            trunk, allow, deny (number prefixes), min_digits, max_digits
-    [ivr.FLOW]        the IVR flows (appliance.ivr)
+    [ivr.NODE]        the IVR nodes (appliance.ivr's README has the shape)
 
 Problems are `ConfigIssue`s with the dotted key path; `load_config` raises one `ConfigError`
 holding all of them (and the warnings), or returns a `Config` whose `warnings` lists what
@@ -158,9 +158,14 @@ class _Builder:
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
-        flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=tuple(stations),
+        entries = [t.flow for t in trunks.values() if t.flow] + \
+            [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
+        # every station in the file, with errors of its own or not: no cascade into the IVR
+        declared = tuple(doc["stations"]) if isinstance(doc.get("stations"), dict) else ()
+        flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=declared,
                            prompt_dirs=(str(storage.prompts_dir),) if storage.prompts_dir
-                           else (), schedules=tuple(schedules), dial_policy=dial.refusal)
+                           else (), schedules=tuple(schedules), dial_policy=dial.refusal,
+                           entries=entries, folder=self.folder)
         self.coverage(queues, agents, skills)
         return Config(
             source=self.source, site=site, country=country, tone_plan=tone_plan,
@@ -606,32 +611,22 @@ class _Builder:
                                "queue and no agent")
 
 
-def _parse_ivr(table, reader, *, queues, stations, prompt_dirs, schedules, dial_policy):
-    """Where the [ivr] table (node name -> node table) is parsed. Once appliance/ivr lands on
-    main this becomes::
+def _parse_ivr(table, reader, *, queues, stations, prompt_dirs, schedules, dial_policy,
+               entries, folder):
+    """The [ivr] table (node name -> node table) parsed by appliance.ivr.parse_flows and
+    checked by check_flows (missing prompt files, unreachable nodes, loops without input),
+    their issues added to `reader`'s. `entries`: the nodes calls start at; prompt files are
+    looked for on disk, relative paths from `folder`."""
+    from appliance.ivr import check_flows, parse_flows  # appliance.ivr imports config.issues
 
-        flows, issues = parse_flows(table, where="ivr", queues=queues, stations=stations,
-                                    prompt_dirs=prompt_dirs, schedules=schedules,
-                                    dial_policy=dial_policy)
-        reader.issues.extend(issues)
-        return flows
-
-    Until then the table is checked only as a table of nodes (each node a table with a
-    string `type`) and the node tables are kept as they are."""
-    del queues, stations, prompt_dirs, schedules, dial_policy  # for parse_flows
-    nodes = {}
-    for name, node in table.items():
-        where = key_path("ivr", name)
-        if not isinstance(node, dict):
-            reader.error(where, f"is {type_name(node)}; expected a table describing one IVR "
-                         "node, e.g. [ivr.main] with type = \"menu\"")
-        elif not isinstance(node.get("type"), str):
-            reader.error(key_path(where, "type"), "is missing or not a string; every IVR node "
-                         "has a type (play, menu, collect, schedule, lookup, queue, voicemail, "
-                         "transfer, hangup, goto, back)")
-        else:
-            nodes[name] = node
-    return nodes
+    flows, issues = parse_flows(table, where="ivr", queues=queues, stations=stations,
+                                prompt_dirs=prompt_dirs, schedules=schedules,
+                                dial_policy=dial_policy)
+    reader.issues.extend(issues)
+    if not any(i.severity == "error" for i in issues):
+        reader.issues.extend(check_flows(flows, lambda path: (folder / path).is_file(),
+                                         entries=entries))
+    return flows
 
 
 def _ports_of(board, kind):

@@ -11,6 +11,7 @@ import datetime
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 
 class PortKind(enum.Enum):
@@ -133,20 +134,22 @@ class DialPolicy:
         return self.refusal(number) is None
 
     def refusal(self, number):
-        """None when a transfer may dial `number`, else why not (for the IVR's checks)."""
+        """None when a transfer may dial `number`, else why not, worded to follow the number
+        ("'0044...' starts with '00', ..."), as appliance.ivr.parse_flows' dial_policy."""
         if self.trunk is None:
-            return "no outside transfers: set dial.trunk to an outbound trunk group"
+            return ("cannot be dialled: no outside transfers without dial.trunk; set it to an "
+                    "outbound trunk group")
         if not number.isdigit():
-            return f"{number!r} is not a number of digits only"
+            return "is not digits only"
         if not self.min_digits <= len(number) <= self.max_digits:
-            return (f"{len(number)} digits; the dial policy allows {self.min_digits} to "
-                    f"{self.max_digits}")
+            return (f"has {len(number)} digits; dial.min_digits / max_digits allow "
+                    f"{self.min_digits} to {self.max_digits}")
         allow = max((len(p) for p in self.allow if number.startswith(p)), default=-1)
         deny = max((len(p) for p in self.deny if number.startswith(p)), default=-1)
         if allow < 0:
-            return "no allowed prefix matches (dial.allow: " + ", ".join(self.allow) + ")"
+            return "matches no prefix of dial.allow (" + ", ".join(self.allow) + ")"
         if deny >= allow:
-            return f"the prefix {number[:deny]!r} is denied (dial.deny)"
+            return f"starts with {number[:deny]!r}, which dial.deny refuses"
         return None
 
 
@@ -166,7 +169,7 @@ class Config:
     recording: Recording
     storage: Storage
     dial: DialPolicy
-    ivr: object  # the IVR nodes (see appliance.config.load._parse_ivr)
+    ivr: object  # appliance.ivr.Flows: the IVR nodes by name
     warnings: tuple = ()  # ConfigIssues of severity "warning"
 
     def to_dict(self):
@@ -177,13 +180,17 @@ class Config:
 
 
 def _plain(value):
+    if hasattr(value, "nodes") and hasattr(value, "prompt_dirs"):  # appliance.ivr.Flows
+        return _plain(dict(value.nodes))
     if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        kind = getattr(type(value), "type", None)  # appliance.ivr's nodes: a class attribute
+        return {"type": kind.value, **out} if isinstance(kind, enum.Enum) else out
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (Path, datetime.date, datetime.time)):
         return str(value) if isinstance(value, Path) else value.isoformat()
-    if isinstance(value, dict):
+    if isinstance(value, (dict, MappingProxyType)):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

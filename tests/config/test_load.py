@@ -61,12 +61,14 @@ def test_sample_config_validates_on_an_emulated_board():
 
 def test_dial_policy_refusals_say_why():
     dial = load_config(sample_path()).dial
-    assert dial.refusal("0044123456") == "the prefix '00' is denied (dial.deny)"
-    assert dial.refusal("55512") == "no allowed prefix matches (dial.allow: 0, 1)"
-    assert dial.refusal("01") == "2 digits; the dial policy allows 3 to 15"
+    assert dial.refusal("0044123456") == "starts with '00', which dial.deny refuses"
+    assert dial.refusal("55512") == "matches no prefix of dial.allow (0, 1)"
+    assert dial.refusal("01") == "has 2 digits; dial.min_digits / max_digits allow 3 to 15"
+    assert dial.refusal("+4412345") == "is not digits only"
     text = SAMPLE.replace("trunk = \"pstn\"\n", "")
     assert parse_config(text).dial.refusal("0123456") == (
-        "no outside transfers: set dial.trunk to an outbound trunk group")
+        "cannot be dialled: no outside transfers without dial.trunk; set it to an outbound "
+        "trunk group")
 
 
 def test_dial_policy_of_the_sample():
@@ -193,14 +195,20 @@ BAD = [
     ("dial-min-over-max", [("min_digits = 3", "min_digits = 16")], "dial.min_digits",
      "is 16, more than max_digits (15); make it at most max_digits"),
     ("ivr-node-not-a-table", [("# IVR (appliance.ivr)", "[ivr]\nhello = 3\n# IVR")],
-     "ivr.hello", "is an integer; expected a table describing one IVR node, e.g. [ivr.main] "
-     "with type = \"menu\""),
+     "ivr.hello", "must be a table (a node with a type)"),
     ("overflow-missing-station", [("overflow = \"voicemail\"", "overflow = \"station:desk9\"")],
      "queues.support.overflow", "names station 'desk9', which is not defined (did you mean "
      "'desk3'?); stations: desk1, desk2, desk3, supervisor"),
     ("agent-missing-station", [("station = \"desk3\"", "station = \"103\"")],
      "agents.1003.station", "names station '103', which is not defined; stations: desk1, "
      "desk2, desk3, supervisor"),
+    ("ivr-option-to-missing-node", [("options = { 1 = \"sales\"", "options = { 1 = \"sals\"")],
+     "ivr.menu.options.1", "goes to 'sals', which is not a node (did you mean 'sales'?)"),
+    ("ivr-queue-not-configured", [("queue = \"support\"\n\n[ivr.operator]",
+                                   "queue = \"suport\"\n\n[ivr.operator]")],
+     "ivr.support.queue", "'suport' is not a configured queue (did you mean 'support'?)"),
+    ("ivr-missing-prompt-file", [("prompts = \"builtin:beep\"", "prompts = \"no-such.wav\"")],
+     "ivr.menu.prompts.0", "prompt 'no-such.wav' not found (looked for no-such.wav)"),
     ("missing-required", [("name = \"Sam Taylor\"\n", "")], "agents.1003.name",
      "is missing; it is required"),
 ]
@@ -218,6 +226,19 @@ def test_every_error_is_reported_at_once():
     paths = [path for path, _ in _errors(text)]
     assert paths == ["stations.supervisor.port", "queues.sales.max_wait_s",
                      "agents.1002.pin", "recording.format"]
+
+
+def test_ivr_and_other_sections_reported_together():
+    text = _edit(("options = { 1 = \"sales\"", "options = { 1 = \"sals\""),
+                 ("format = \"flac\"", "format = \"ogg\""))
+    assert [path for path, _ in _errors(text)] == ["recording.format", "ivr.menu.options.1"]
+
+
+def test_ivr_transfer_to_an_outside_number_follows_the_dial_policy():
+    text = _edit(("station = \"supervisor\"\n", "number = \"0044123456\"\n"))
+    assert _errors(text) == [("ivr.operator.number",
+                              "'0044123456' starts with '00', which dial.deny refuses")]
+    assert parse_config(_edit(("station = \"supervisor\"\n", "number = \"013800138000\"\n")))
 
 
 def test_toml_syntax_error_gives_line_and_column():

@@ -47,6 +47,7 @@ def test_queue_agent_schedule_and_ivr_changes_apply_to_new_calls():
 def test_board_and_port_changes_need_a_restart():
     text = (SAMPLE.replace("ports = \"4fxo+4fxs\"", "ports = \"4fxo+8fxs\"")
             .replace("[stations.supervisor]", "[stations.boss]")
+            .replace("station = \"supervisor\"", "station = \"boss\"")
             .replace("ports = [0, 1, 2, 3]", "ports = [0, 1]")
             .replace("country = \"cn\"", "country = \"etsi\"")
             .replace("[queues.support]\nskills = [\"support\"]",
@@ -59,7 +60,8 @@ def test_board_and_port_changes_need_a_restart():
         "stations.supervisor: removed; needs a restart",
         "stations.boss: added; needs a restart",
     ]
-    assert [str(c) for c in plan.live] == ["queues.support: changed; applies to new calls"]
+    assert [str(c) for c in plan.live] == ["ivr.operator: changed; applies to new calls",
+                                           "queues.support: changed; applies to new calls"]
     assert plan.needs_restart
 
 
@@ -71,6 +73,18 @@ def test_invalid_new_file_plans_nothing():
     assert [i.path for i in result.issues] == ["stations.supervisor.port",
                                                "queues.sales.max_wait_s"]
     assert old == load_config(sample_path())  # the running config is untouched
+
+
+def test_missing_prompt_file_plans_nothing(tmp_path):
+    old = _old()
+    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"welcome.wav\"")
+    result = plan_reload(old, text, folder=tmp_path)
+    assert isinstance(result, ConfigError)
+    assert [(i.path, i.message) for i in result.issues] == [
+        ("ivr.menu.prompts.0", "prompt 'welcome.wav' not found (looked for welcome.wav)")]
+    (tmp_path / "welcome.wav").write_bytes(b"RIFF")
+    plan = plan_reload(old, text, folder=tmp_path)
+    assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
 
 
 def test_syntax_error_in_new_file_plans_nothing():
