@@ -132,6 +132,12 @@ class _Builder:
         boards = {name: b for name, entry in r.named_tables(doc.get("boards"), "boards",
                                                              "boards").items()
                   if (b := self.board(name, entry)) is not None}
+        urls = {}
+        for board in boards.values():
+            if board.url and board.url in urls:
+                r.error(key_path("boards", board.name, "url"), f"{board.url!r} is already the "
+                        f"URL of board {urls[board.url]!r}; each board has its own link")
+            urls.setdefault(board.url, board.name)
         if "boards" in doc and not boards and not r.errors:
             r.error("boards", "no board; add one, e.g. [boards.main] with url and ports")
         schedules = {name: self.schedule(name, entry) for name, entry in
@@ -257,6 +263,9 @@ class _Builder:
         except EmulatorConfigError as exc:
             r.error(key_path(path, "ports"), exc.problem)
             return None
+        if emulated and model is not None and model != layout.model:
+            r.error(key_path(path, "model"), f"is {model!r}, but an emulated {spec.lower()} "
+                    f"board reports {layout.model!r}; write that or leave model out")
         kinds = tuple(PortKind(p.kind.name.lower()) for p in layout.ports)
         return Board(name=name, url=url or "", ports=spec.lower(), port_kinds=kinds,
                      spans=layout.spans, model=model, emulated=bool(emulated))

@@ -2,6 +2,7 @@
 the sample replaced by values of other types, and tables dropped."""
 
 import json
+import os
 import tomllib
 
 from hypothesis import HealthCheck, given, settings
@@ -103,7 +104,7 @@ def test_writer_round_trips_the_sample():
     assert written == parse_config(sample_path().read_text(encoding="utf-8"), source="sample")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("CONFIG_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(PATHS), st.one_of(_VALUES, st.just(_DROP))),
                 min_size=1, max_size=4))
 def test_any_value_anywhere_gives_config_or_config_error(changes):

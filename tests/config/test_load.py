@@ -156,6 +156,13 @@ BAD = [
                                  "url = \"socket://127.0.0.1:5000\"")],
      "boards.main.url",
      "an emulated board is reached in-process; write url = \"inprocess://main\""),
+    ("emulated-model-differs", [("emulated = true", "emulated = true\nmodel = \"VB-8FXS\"")],
+     "boards.main.model", "is 'VB-8FXS', but an emulated 4fxo+4fxs board reports "
+     "'VB-4FXO4FXS'; write that or leave model out"),
+    ("two-boards-one-url", [("[trunks.pstn]", "[boards.second]\nurl = \"inprocess://main\"\n"
+                             "ports = \"2fxo\"\n\n[trunks.pstn]")],
+     "boards.second.url",
+     "'inprocess://main' is already the URL of board 'main'; each board has its own link"),
     ("overflow-missing-queue", [("overflow = \"queue:support\"", "overflow = \"queue:suport\"")],
      "queues.sales.overflow", "names queue 'suport', which is not defined (did you mean "
      "'support'?); queues: sales, support"),
@@ -286,3 +293,14 @@ def test_e1_trunk_on_a_span():
     config = parse_config(text)
     assert config.trunks["e1"].kind is PortKind.E1 and config.trunks["e1"].spans == (0,)
     assert config.boards["main"].spans == (0,) and len(config.boards["main"].port_kinds) == 38
+
+
+def test_sample_board_is_what_the_emulator_builds():
+    from appliance.drivers.emulator.model import BoardModel, PortKind as EmulatedKind
+
+    config = load_config(sample_path())
+    board = config.boards["main"]
+    model = BoardModel.from_ports(board.ports)
+    assert set(model.ports_of(EmulatedKind.FXS)) == {s.port for s in config.stations.values()}
+    assert set(model.ports_of(EmulatedKind.FXO)) == set(config.trunks["pstn"].ports)
+    assert board.model is None or board.model == model.model
