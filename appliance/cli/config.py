@@ -4,6 +4,9 @@
   key path; exit 2 when there are errors, 0 when it is usable (warnings are printed).
 - ``appliance config show [--config F] [--json]``: the effective configuration (defaults
   filled in, paths resolved), one ``key.path = value`` line each, or JSON.
+- ``appliance config diff NEW [--config F] [--json]``: what putting NEW in place of F would
+  change (appliance.config.plan_reload): each change, applied to new calls or needing a
+  restart; exit 2 (and nothing to change) when NEW has errors.
 
 The file is `/etc/appliance/appliance.toml` unless ``--config`` (or $APPLIANCE_CONFIG) names
 another. Errors go through appliance.cli.errors (one line per issue on stderr, exit 2).
@@ -14,7 +17,9 @@ import json
 import click
 
 from appliance.cli.errors import AppGroup
-from appliance.config import DEFAULT_PATH, ConfigError, load_config
+from pathlib import Path
+
+from appliance.config import DEFAULT_PATH, ConfigError, load_config, plan_reload
 
 
 def _config_option(function):
@@ -92,3 +97,34 @@ def _flatten(data, prefix=""):
 
 def _echo_json(data):
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@config.command()
+@click.argument("new", type=click.Path(dir_okay=False))
+@_config_option
+@_json_option
+def diff(new, config_path, as_json):
+    """What NEW would change in place of the current configuration.
+
+    Each change is applied to new calls (IVR, queues, agents, schedules, recording, dial
+    policy) or needs a restart (site, boards, trunks, stations, storage). Relative paths in
+    NEW are read as if it were in the current file's folder. Exit code 2 when NEW has errors.
+    """
+    old = load_config(config_path)
+    try:
+        text = Path(new).read_bytes()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {new!r} ({exc.strerror})",
+                                 param_hint="NEW") from None
+    plan = plan_reload(old, text, source=new, folder=Path(config_path).parent)
+    if isinstance(plan, ConfigError):
+        raise plan
+    if as_json:
+        _echo_json({"changes": [{"path": c.path, "change": c.kind.value,
+                                 "restart": c.restart} for c in plan.changes],
+                    "needs_restart": plan.needs_restart})
+        return
+    for change in plan.changes:
+        click.echo(str(change))
+    if not plan.changes:
+        click.echo("no change")

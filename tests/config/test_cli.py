@@ -128,3 +128,35 @@ def test_config_check_subprocess_exit_codes(tmp_path):
     assert len(bad.stderr.splitlines()) == 3
     warn = _run("config", "check", "--config", _file(tmp_path, WARN, "warn.toml"))
     assert warn.returncode == 0 and warn.stderr.startswith("warning: skills.2: ")
+
+
+def test_diff_lists_live_and_restart_changes(runner, tmp_path):
+    new = _file(tmp_path, SAMPLE.replace("max_wait_s = 180", "max_wait_s = 100")
+                .replace("\"4fxo+4fxs\"", "\"4fxo+8fxs\""), "new.toml")
+    result = runner.invoke(main, ["config", "diff", new, "--config", str(sample_path())])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == ["boards.main: changed; needs a restart",
+                                          "queues.sales: changed; applies to new calls"]
+    result = runner.invoke(main, ["config", "diff", "--json", new, "--config",
+                                  str(sample_path())])
+    assert json.loads(result.stdout) == {
+        "changes": [{"path": "boards.main", "change": "changed", "restart": True},
+                    {"path": "queues.sales", "change": "changed", "restart": False}],
+        "needs_restart": True}
+
+
+def test_diff_same_file_is_no_change(runner):
+    result = runner.invoke(main, ["config", "diff", str(sample_path()), "--config",
+                                  str(sample_path())])
+    assert (result.exit_code, result.stdout) == (0, "no change\n")
+
+
+def test_diff_to_invalid_file_exits_2(runner, tmp_path):
+    new = _file(tmp_path, BAD, "new.toml")
+    result = runner.invoke(main, ["config", "diff", new, "--config", str(sample_path())])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[0] == f"Error: {new}: 2 error(s)"
+    result = runner.invoke(main, ["config", "diff", str(tmp_path / "none.toml"), "--config",
+                                  str(sample_path())])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: Invalid value for NEW: cannot read ")
