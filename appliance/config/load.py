@@ -124,8 +124,12 @@ class _Builder:
         for section in ("boards", "trunks", "stations"):
             if isinstance(doc.get(section), dict):
                 self.broken.update(doc[section])
-        r.table(doc, "", _TOP, required=("site", "boards"))
-        site, country, tone_plan = self.site(doc.get("site", {}))
+        r.table(doc, "", _TOP, required=("site", "boards"), hints={
+            "site": "add [site] with country = \"cn\" (or another country profile)",
+            "boards": "add a board, e.g. [boards.main] with url = \"inprocess://main\", "
+                      "ports = \"4fxo+4fxs\" and emulated = true"})
+        site, country, tone_plan = (self.site(doc["site"]) if "site" in doc
+                                    else ("appliance", None, None))
         skills = r.get_list(doc, "skills", "", str, default=())
         for index, skill in enumerate(skills):
             self.check_name(skill, key_path("skills", index), "skill")
@@ -138,8 +142,9 @@ class _Builder:
                 r.error(key_path("boards", board.name, "url"), f"{board.url!r} is already the "
                         f"URL of board {urls[board.url]!r}; each board has its own link")
             urls.setdefault(board.url, board.name)
-        if "boards" in doc and not boards and not r.errors:
-            r.error("boards", "no board; add one, e.g. [boards.main] with url and ports")
+        if doc.get("boards") == {}:
+            r.error("boards", "is empty; add a board, e.g. [boards.main] with url = "
+                    "\"inprocess://main\", ports = \"4fxo+4fxs\" and emulated = true")
         schedules = {name: self.schedule(name, entry) for name, entry in
                      r.named_tables(doc.get("schedules"), "schedules", "schedules").items()}
         ivr = self.ivr_table(doc.get("ivr"))
@@ -210,7 +215,8 @@ class _Builder:
 
         r = self.r
         table = r.table(table, "site", ("name", "country", "tone_plan"), required=("country",),
-                        top=_TOP)
+                        top=_TOP, hints={"country": "a country profile: "
+                                         + ", ".join(available_profiles())})
         name = r.get(table, "name", "site", str, default="appliance")
         country = r.get(table, "country", "site", str, default=None)
         plan = None

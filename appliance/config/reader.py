@@ -52,10 +52,11 @@ class Reader:
 
     # ---- tables -----------------------------------------------------------------------
 
-    def table(self, value, path, allowed, required=(), top=()):
+    def table(self, value, path, allowed, required=(), top=(), hints=None):
         """`value` as a dict with only `allowed` keys (each unknown key is an issue, with a
         did-you-mean; a key of `top`, the file's top-level keys, is told to move up); a
-        missing required key is an issue. Returns {} when not a table."""
+        missing required key is an issue (with `hints[key]`, the fix, when given). Returns
+        {} when not a table."""
         if not isinstance(value, dict):
             self.error(path, f"is {type_name(value)}; expected a table"
                        + (f" with keys {', '.join(allowed)}" if allowed else ""))
@@ -71,7 +72,9 @@ class Reader:
                            + ", ".join(allowed))
         for key in required:
             if key not in value:
-                self.error(key_path(path, key), "is missing; it is required")
+                hint = (hints or {}).get(key)
+                self.error(key_path(path, key), "is missing; it is required"
+                           + (f": {hint}" if hint else ""))
         return value
 
     def named_tables(self, value, path, what):

@@ -255,6 +255,18 @@ def test_toml_syntax_error_gives_line_and_column():
                               "not valid TOML: Invalid value; fix the syntax there")]
 
 
+def test_an_empty_file_says_what_to_add():
+    assert _errors("") == [
+        ("site", "is missing; it is required: add [site] with country = \"cn\" (or another "
+         "country profile)"),
+        ("boards", "is missing; it is required: add a board, e.g. [boards.main] with url = "
+         "\"inprocess://main\", ports = \"4fxo+4fxs\" and emulated = true")]
+    assert _errors("[site]\n[boards]\n") == [
+        ("site.country", "is missing; it is required: a country profile: cn, etsi, us"),
+        ("boards", "is empty; add a board, e.g. [boards.main] with url = \"inprocess://main\", "
+         "ports = \"4fxo+4fxs\" and emulated = true")]
+
+
 def test_missing_file_is_one_issue(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "none.toml")
