@@ -48,6 +48,7 @@ from appliance.config.model import (
     Storage,
     TrunkGroup,
 )
+from appliance.config.ports import parse_port_spec
 from appliance.config.reader import Reader, did_you_mean, type_name
 
 DEFAULT_PATH = Path("/etc/appliance/appliance.toml")
@@ -242,9 +243,6 @@ class _Builder:
         return name, country, tone_plan or plan
 
     def board(self, name, table):
-        from appliance.drivers.emulator.errors import EmulatorConfigError
-        from appliance.drivers.emulator.model import BoardModel
-
         r = self.r
         path = key_path("boards", name)
         self.check_name(name, path, "board")
@@ -265,15 +263,14 @@ class _Builder:
         if spec is None:
             return None
         try:
-            layout = BoardModel.from_ports(spec.lower())
-        except EmulatorConfigError as exc:
-            r.error(key_path(path, "ports"), exc.problem)
+            layout = parse_port_spec(spec)
+        except ValueError as exc:
+            r.error(key_path(path, "ports"), str(exc))
             return None
         if emulated and model is not None and model != layout.model:
             r.error(key_path(path, "model"), f"is {model!r}, but an emulated {spec.lower()} "
                     f"board reports {layout.model!r}; write that or leave model out")
-        kinds = tuple(PortKind(p.kind.name.lower()) for p in layout.ports)
-        return Board(name=name, url=url or "", ports=spec.lower(), port_kinds=kinds,
+        return Board(name=name, url=url or "", ports=spec.lower(), port_kinds=layout.kinds,
                      spans=layout.spans, model=model, emulated=bool(emulated))
 
     def port(self, value, where, board, kind, what):

@@ -316,3 +316,25 @@ def test_sample_board_is_what_the_emulator_builds():
     assert set(model.ports_of(EmulatedKind.FXS)) == {s.port for s in config.stations.values()}
     assert set(model.ports_of(EmulatedKind.FXO)) == set(config.trunks["pstn"].ports)
     assert board.model is None or board.model == model.model
+
+
+@pytest.mark.parametrize("spec", ["4fxo+4fxs", "1fxo", "fxs", "8fxo+1e1", "2e1+4fxs", "e1",
+                                  " 2FXO + 2fxs ", "64fxs", "65fxs", "3e1", "9e1", "0fxo",
+                                  "4fxo+", "fxo4", "", "2e1+5fxo"])
+def test_port_spec_reads_as_the_emulator_does(spec):
+    """appliance.config.ports mirrors BoardModel.from_ports without importing the emulator."""
+    from appliance.config.ports import parse_port_spec
+    from appliance.drivers.emulator.errors import EmulatorConfigError
+    from appliance.drivers.emulator.model import BoardModel
+
+    try:
+        emulated = BoardModel.from_ports(spec)
+    except EmulatorConfigError as exc:
+        with pytest.raises(ValueError) as caught:
+            parse_port_spec(spec)
+        assert str(caught.value) == exc.problem
+        return
+    layout = parse_port_spec(spec)
+    assert layout.kinds == tuple(PortKind(p.kind.name.lower()) for p in emulated.ports)
+    assert layout.spans == emulated.spans
+    assert layout.model == emulated.model
