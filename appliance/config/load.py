@@ -118,13 +118,15 @@ class _Builder:
         self.r = reader
         self.source = source
         self.folder = folder
-        self.broken = set()  # names of entries left out for their own errors
+        # every board, trunk group and station named in the file, by section: an entry with
+        # errors of its own is left out, but a reference to it is not an error too
+        self.declared = {"boards": set(), "trunks": set(), "stations": set()}
 
     def build(self, doc):
         r = self.r
         for section in ("boards", "trunks", "stations"):
             if isinstance(doc.get(section), dict):
-                self.broken.update(doc[section])
+                self.declared[section].update(doc[section])
         r.table(doc, "", _TOP, required=("site", "boards"), hints={
             "site": "add [site] with country = \"cn\" (or another country profile)",
             "boards": "add a board, e.g. [boards.main] with url = \"inprocess://main\", "
@@ -193,13 +195,13 @@ class _Builder:
             self.r.error(where, f"{name!r} is not a usable {what} name; use 1-40 letters, "
                          "digits, '_' or '-'")
 
-    def reference(self, table, key, path, known, what, default=None):
+    def reference(self, table, key, path, known, what, default=None, section=None):
         """table[key] as the name of one of `known` (an issue when it is not; none when it
         names an entry that is in the file but has errors of its own, already reported)."""
         value = self.r.get(table, key, path, str, default=default)
         if value is None or value == default:
             return value
-        if value not in known and value in self.broken:
+        if value not in known and value in self.declared.get(section, ()):
             return None
         if value not in known:
             self.r.error(key_path(path, key), f"names {what} {value!r}, which is not defined"
@@ -306,7 +308,7 @@ class _Builder:
                 r.error(key_path(path, "extension"), f"{extension} is already the extension "
                         f"of station {extensions[extension]!r}; give each station its own")
                 extension = None
-            board = self.reference(table, "board", path, boards, "board")
+            board = self.reference(table, "board", path, boards, "board", section="boards")
             port = None
             if board is not None and "port" in table:
                 port = self.port(table["port"], key_path(path, "port"), boards[board],
@@ -332,11 +334,12 @@ class _Builder:
             self.check_name(name, path, "trunk group")
             table = r.table(table, path, ("board", "ports", "spans", "direction", "flow",
                                           "station"), required=("board",))
-            board_name = self.reference(table, "board", path, boards, "board")
+            board_name = self.reference(table, "board", path, boards, "board", section="boards")
             direction = r.get(table, "direction", path, str, default="both",
                               choices=[d.value for d in Direction])
             flow = self.reference(table, "flow", path, ivr, "IVR node")
-            station = self.reference(table, "station", path, stations, "station")
+            station = self.reference(table, "station", path, stations, "station",
+                                     section="stations")
             if flow is not None and station is not None:
                 r.error(key_path(path, "station"), "a trunk group's inbound calls go to a "
                         "flow or a station, not both; remove one")
@@ -474,7 +477,7 @@ class _Builder:
             if overflow in ("hangup", "voicemail") or kind == "queue" and target:
                 pass  # queue targets are checked once every queue is known
             elif kind == "station" and target:
-                if target not in stations and target not in self.broken:
+                if target not in stations and target not in self.declared["stations"]:
                     r.error(where, f"names station {target!r}, which is not defined"
                             f"{did_you_mean(target, stations)}; stations: "
                             + (", ".join(stations) or "none"))
@@ -522,7 +525,8 @@ class _Builder:
                 level = r.check(level, where, int, low=SKILL_LEVEL[0], high=SKILL_LEVEL[1])
                 if level is not None:
                     levels.append((skill, level))
-            station = self.reference(table, "station", path, stations, "station")
+            station = self.reference(table, "station", path, stations, "station",
+                                     section="stations")
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
                                      pin or "", station)
         return agents
@@ -574,7 +578,7 @@ class _Builder:
         r = self.r
         table = r.table(table, "dial", ("trunk", "allow", "deny", "min_digits", "max_digits"),
                         top=_TOP)
-        trunk = self.reference(table, "trunk", "dial", trunks, "trunk group")
+        trunk = self.reference(table, "trunk", "dial", trunks, "trunk group", section="trunks")
         if trunk is not None and trunks[trunk].direction is Direction.INBOUND:
             r.error("dial.trunk", f"trunk group {trunk!r} is inbound only; transfers go out on "
                     "a group with direction \"outbound\" or \"both\"")

@@ -135,6 +135,12 @@ BAD = [
                                  "board = \"mian\"\nports = [0, 1, 2, 3]")],
      "trunks.pstn.board", "names board 'mian', which is not defined (did you mean 'main'?); "
      "boards: main"),
+    ("trunk-board-names-a-station", [("board = \"main\"\nports = [0, 1, 2, 3]",
+                                      "board = \"desk1\"\nports = [0, 1, 2, 3]")],
+     "trunks.pstn.board", "names board 'desk1', which is not defined; boards: main"),
+    ("station-on-a-broken-board", [("ports = \"4fxo+4fxs\"", "ports = \"4fxo+4fxs+3e1\"")],
+     "boards.main.ports", "98 ports; a board has at most 64 (an E1 span is 30): split them "
+     "over several boards"),
     ("trunk-on-fxs-port", [("ports = [0, 1, 2, 3]", "ports = [0, 1, 2, 4]")],
      "trunks.pstn.ports.3",
      "port 4 of board 'main' is FXS; an FXO trunk needs an FXO port (its FXO ports are 0-3)"),
