@@ -10,11 +10,12 @@ Later layers add their error classes (ConfigError, ...) to USER_ERRORS.
 import click
 
 from appliance.config.issues import ConfigError
+from appliance.drivers.transport.errors import TransportError
 from appliance.dsp.audiofile import AudioFileError
 from appliance.dsp.toneplan import ToneplanError
 
 # The error classes whose message already names the place and the fix, for the user.
-USER_ERRORS = (AudioFileError, ToneplanError, ConfigError)
+USER_ERRORS = (AudioFileError, ToneplanError, TransportError, ConfigError)
 
 # click >= 8.2 signals "group called with no arguments: show the help" with a usage error;
 # that one keeps click's own handling (the help text).
