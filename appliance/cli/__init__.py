@@ -19,3 +19,7 @@ from appliance.cli import boards as _boards  # noqa: E402  (`appliance boards`, 
 
 main.add_command(_boards.boards)
 main.add_command(_boards.emulate)
+
+from appliance.cli import config as _config  # noqa: E402  (registers `appliance config`)
+
+main.add_command(_config.config)
