@@ -27,7 +27,6 @@ Measured for each AGC:
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 import corpus  # noqa: E402
+from cffi_reference import compiled  # noqa: E402
 from appliance.dsp._binding import c_array, ffi as our_ffi, lib as our_lib  # noqa: E402
 from appliance.dsp.speech_level import active_level_dbfs  # noqa: E402
 
@@ -130,19 +130,6 @@ extern "C" void wagc_free(void *p)
     delete static_cast<webrtc::AudioProcessing *>(p);
 }
 """
-
-
-def _build(name, cdef, source, tmpdir, **kwargs):
-    from cffi import FFI
-
-    builder = FFI()
-    builder.cdef(cdef)
-    builder.set_source(name, source, **kwargs)
-    path = builder.compile(tmpdir=tmpdir, verbose=False)
-    sys.path.insert(0, tmpdir)
-    module = __import__(name)
-    assert Path(path).exists()
-    return module
 
 
 class OurAgc:
@@ -309,17 +296,16 @@ def report(seconds=20.0, quick=False):
     def say(*parts):
         lines.append(" ".join(str(p) for p in parts))
 
-    tmp = tempfile.mkdtemp(prefix="agc_bench_")
     agcs = [OurAgc]
     notes = []
     try:
-        speex = _build("_bench_speex_agc", SPEEX_CDEF, SPEEX_SRC, tmp, libraries=["speexdsp"])
+        speex = compiled("agc_speex", SPEEX_CDEF, SPEEX_SRC, "agc-bench", libraries=["speexdsp"])
         agcs.append(lambda: SpeexAgc(speex))
     except Exception as exc:  # noqa: BLE001 - a peer that cannot be built is reported
         notes.append(f"speexdsp could not be bound: {exc}")
     try:
-        webrtc = _build(
-            "_bench_webrtc_agc", WEBRTC_CDEF, WEBRTC_SRC, tmp,
+        webrtc = compiled(
+            "agc_webrtc", WEBRTC_CDEF, WEBRTC_SRC, "agc-bench",
             source_extension=".cpp", libraries=["webrtc_audio_processing"],
             include_dirs=["/usr/include/webrtc_audio_processing"],
             define_macros=[("WEBRTC_POSIX", None), ("WEBRTC_AUDIO_PROCESSING_ONLY_BUILD", None)],
@@ -384,7 +370,7 @@ def report(seconds=20.0, quick=False):
     for make in agcs:
         agc = make()
         say(f"- {agc.name}: {channels_per_core(make, x):,.0f}")
-    say(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs; peers built in {tmp})")
+    say(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
     return "\n".join(lines) + "\n"
 
 

@@ -33,6 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from cffi_reference import compiled  # noqa: E402
+
 from appliance.dsp.callerid import (  # noqa: E402
     CallerId,
     CallerIdBank,
@@ -105,34 +107,16 @@ long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, int frame
 
 def _own_loop():
     """Our C receiver compiled into a cffi harness with its own loop (no Python)."""
-    import hashlib
-    import importlib.util
-
-    from cffi import FFI
-
     native = ROOT / "native"
-    digest = hashlib.sha256(_OWN_LOOP_SOURCE.encode() + b"".join(
-        (native / name).read_bytes() for name in ("fsk.c", "fsk.h", "cpu_internal.h",
-                                                  "level_internal.h"))).hexdigest()[:12]
-    name = f"_ours_fsk_loop_{digest}"
-    build = ROOT / "build" / "callerid-bench"
-    build.mkdir(parents=True, exist_ok=True)
-    found = sorted(build.glob(f"{name}*.so"))
-    if not found:
-        ffi = FFI()
-        ffi.cdef("long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, "
-                 "int frame);")
-        ffi.set_source(name, _OWN_LOOP_SOURCE, sources=[str(native / "fsk.c")],
-                       include_dirs=[str(native)],
-                       # the extension's flags (native/build_dsp.py)
-                       extra_compile_args=["-std=c99", "-O3", "-ffp-contract=fast"],
-                       libraries=["m"])
-        ffi.compile(tmpdir=str(build))
-        found = sorted(build.glob(f"{name}*.so"))
-    spec = importlib.util.spec_from_file_location(name, found[0])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return compiled(
+        "ours_fsk_loop",
+        "long ours_fsk_rx_channels(const int16_t *samples, int n, int channels, int frame);",
+        _OWN_LOOP_SOURCE, "callerid-bench",
+        depends=[native / name for name in ("fsk.c", "fsk.h", "cpu_internal.h",
+                                            "level_internal.h")],
+        sources=[str(native / "fsk.c")], include_dirs=[str(native)],
+        # the extension's flags (native/build_dsp.py)
+        extra_compile_args=["-std=c99", "-O3", "-ffp-contract=fast"], libraries=["m"])
 
 
 def bench_ours_c_loop(audio, channels, message_bytes):

@@ -21,7 +21,9 @@ Parts (issue 2, section 4, and issue 3's benchmarks):
      (bench/peer_chain.py).
   5-8. AGC, noise suppression, echo canceller and caller ID, each beside its peers: their
      own benchmarks (agc_bench, ns_bench, ec_bench, callerid_bench), run in this process
-     and folded in (not in --quick).
+     and folded in (not in --quick), then issue 3's targets;
+  10-11. the board wire protocol's codec and the board driver end to end, 4 boards x 32
+     ports at 50 ticks/s (protocol_bench, driver_bench; issue 4).
 
 spandsp is bound through tests/spandsp.py (Debian libspandsp-dev); it is a reference in
 this benchmark only.
@@ -670,13 +672,16 @@ def functions(quick):
     """Issue 3's functions, each beside its peers, from their own benchmarks (run in this
     process): [(title, markdown)]. Skipped in quick mode (each has its own smoke test)."""
     if quick:
-        return [("AGC, noise suppression, echo canceller, caller ID",
-                 "Not run in quick mode: bench/agc_bench.py, ns_bench.py, ec_bench.py and "
-                 "callerid_bench.py each have their own.")]
+        return [("AGC, noise suppression, echo canceller, caller ID, protocol, driver",
+                 "Not run in quick mode: bench/agc_bench.py, ns_bench.py, ec_bench.py, "
+                 "callerid_bench.py, protocol_bench.py and driver_bench.py each have their "
+                 "own.")]
     import agc_bench
     import callerid_bench
+    import driver_bench
     import ec_bench
     import ns_bench
+    import protocol_bench
 
     ns = ns_bench.run()
     ec = ec_bench.run()
@@ -690,7 +695,18 @@ def functions(quick):
         ("Caller ID FSK receive: ours vs spandsp (bench/callerid_bench.py)",
          callerid_bench.markdown(cid)),
         ("Targets of issue 3, judged on the figures above", part2_targets(ns, ec, cid)),
+        ("Board wire protocol: the voiceboard-v1 codec (bench/protocol_bench.py)",
+         without_title(protocol_bench.markdown(protocol_bench.run(),
+                                               "python bench/protocol_bench.py"))),
+        ("Board driver end to end, with the host DSP (bench/driver_bench.py)",
+         without_title(driver_bench.markdown(driver_bench.run()))),
     ]
+
+
+def without_title(markdown_text):
+    """A folded report without its own first heading (its section has one)."""
+    lines = markdown_text.splitlines()
+    return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines) + "\n"
 
 
 def part2_targets(ns, ec, cid):

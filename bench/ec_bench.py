@@ -1,6 +1,6 @@
 """Line echo canceller benchmark: ours against speexdsp's and spandsp's, side by side.
 
-    python bench/ec_bench.py [--quick] [--per-model]
+    python bench/ec_bench.py [--quick] [--per-model] [--voices [SKIP_FILES ...]]
 
 From bench/dsp_bench.py: `ec_bench.run(quick=False) -> dict` (see run()).
 
@@ -299,6 +299,32 @@ def path_change(run, models, far):
     return t20(echo[6 * RATE :], out[6 * RATE :])
 
 
+def voices_grid(run, models, skip_files=0):
+    """The strict reading of "20 dB within 1 s" with every corpus voice as the far end
+    (tests/corpus.py SPEECH_DIRS, 8 s of each from its `skip_files`-th file on): t20 over
+    D2-D9 x delay 0/max x ERL 6/20. Returns {"cases", "failing": [(voice, model, delay,
+    erl, t20)], "t20_worst_s", "t20_median_s", "erle_1_2_min_db", "steady_min_db"}."""
+    from corpus import SPEECH_DIRS
+
+    times, failing, e12s, steadies = [], [], [], []
+    for directory in SPEECH_DIRS:
+        tx = g168._speaker(directory, 8.0, skip_files)
+        for name, model in models.items():
+            for delay in (0, (TAPS - model.size) // 8):
+                for erl in (6, 20):
+                    echo = g168.echo_of(g168.echo_path(model, delay, erl, tx), tx)
+                    out = run(tx, g168.to_int16(echo)).astype(float)
+                    t = t20(echo, out)
+                    times.append(t)
+                    e12s.append(erle_span(echo, out, 1, 2))
+                    steadies.append(erle_span(echo, out, 4, 99))
+                    if t > 1.0:
+                        failing.append((directory.name, name, delay, erl, t))
+    return {"cases": len(times), "failing": failing, "t20_worst_s": float(max(times)),
+            "t20_median_s": float(np.median(times)), "erle_1_2_min_db": float(min(e12s)),
+            "steady_min_db": float(min(steadies))}
+
+
 def channels_per_core(run, far, seconds=10.0):
     tx = np.tile(far, int(np.ceil(seconds * RATE / far.size)))[: int(seconds * RATE)]
     echo = g168.to_int16(0.3 * np.roll(tx.astype(float), 80))
@@ -390,7 +416,20 @@ def main():
     parser.add_argument("--quick", action="store_true", help="3 echo path models, not 8")
     parser.add_argument("--per-model", action="store_true",
                         help="also print t20 and steady ERLE per Annex D model")
+    parser.add_argument("--voices", nargs="*", type=int, metavar="SKIP_FILES",
+                        help="only the strict convergence grid of 'ours linear' with every "
+                             "corpus voice as the far end, from these files of each (default 0)")
     args = parser.parse_args()
+    if args.voices is not None:
+        models = g168.echo_path_models()
+        for skip in args.voices or [0]:
+            g = voices_grid(lambda tx, rx: EchoCanceller(nlp=False).process(tx, rx), models, skip)
+            print(f"voices from file {skip}: {len(g['failing'])}/{g['cases']} cases over 1.0 s, "
+                  f"t20 worst {g['t20_worst_s']:.1f} s, median {g['t20_median_s']:.1f} s, "
+                  f"erle1-2 min {g['erle_1_2_min_db']:.1f} dB, steady min {g['steady_min_db']:.1f} dB")
+            for voice, model, delay, erl, t in g["failing"]:
+                print(f"    {voice} {model} {delay} ms {erl} dB: {t:.1f} s")
+        return
 
     header = (f"{'canceller':<13} {'t20 worst':>9} {'t20 med':>8} {'first20':>9} {'erle1-2 min':>11} "
               f"{'steady min':>10} {'DT during':>9} {'DT after':>8} {'near dB':>13} "

@@ -28,7 +28,6 @@ Peers, bound here only (Debian packages, never linked into the product):
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import corpus  # noqa: E402
 import noisy_speech  # noqa: E402
+from cffi_reference import compiled  # noqa: E402
 
 from appliance.dsp.ns import NoiseSuppressor, NoiseSuppressorBank  # noqa: E402
 
@@ -171,25 +171,10 @@ double webrtc_loop(size_t channels, const int16_t *signal, size_t samples, size_
 
 
 def build_peers():
-    """Compile the peers' harness with cffi into a temporary directory and import it."""
-    from cffi import FFI
-
-    ffi = FFI()
-    ffi.cdef(_PEERS_CDEF)
-    ffi.set_source(
-        "_ns_peers",
-        _PEERS_SOURCE,
-        libraries=["speexdsp", "webrtc_audio_processing", "stdc++", "m"],
-        extra_compile_args=["-O2", "-std=c99"],
-    )
-    tmp = tempfile.mkdtemp(prefix="ns_bench_")
-    path = ffi.compile(tmpdir=tmp)
-    sys.path.insert(0, tmp)
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("_ns_peers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """Compile the peers' harness with cffi (into build/ns-bench/) and import it."""
+    module = compiled("ns_peers", _PEERS_CDEF, _PEERS_SOURCE, "ns-bench",
+                      libraries=["speexdsp", "webrtc_audio_processing", "stdc++", "m"],
+                      extra_compile_args=["-O2", "-std=c99"])
     return module.ffi, module.lib
 
 

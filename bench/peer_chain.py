@@ -10,12 +10,12 @@ only calls the libraries' public APIs.
 `load()` returns (ffi, lib) or None when a library or the compiler is missing.
 """
 
-import hashlib
-import importlib.util
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build" / "peer-chain"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from cffi_reference import compiled  # noqa: E402
+
 HEADERS = (Path("/usr/include/spandsp/dtmf.h"), Path("/usr/include/speex/speex_echo.h"))
 
 CDEF = """
@@ -94,23 +94,9 @@ _loaded = None
 
 
 def _build():
-    from cffi import FFI
-
-    key = hashlib.sha256((CDEF + SOURCE).encode()).hexdigest()[:12]
-    name = f"_peer_chain_{key}"
-    target = BUILD / key
-    existing = sorted(target.glob(f"{name}*.so")) if target.is_dir() else []
-    if not existing:
-        ffi = FFI()
-        ffi.cdef(CDEF)
-        ffi.set_source(name, SOURCE, libraries=["spandsp", "speexdsp", "m"],
-                       extra_compile_args=["-O3", "-std=gnu99", "-w"])
-        target.mkdir(parents=True, exist_ok=True)
-        ffi.compile(tmpdir=str(target), verbose=False)
-        existing = sorted(target.glob(f"{name}*.so"))
-    spec = importlib.util.spec_from_file_location(name, existing[0])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = compiled("peer_chain", CDEF, SOURCE, "peer-chain",
+                      libraries=["spandsp", "speexdsp", "m"],
+                      extra_compile_args=["-O3", "-std=gnu99", "-w"])
     return module.ffi, module.lib
 
 

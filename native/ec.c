@@ -3,24 +3,27 @@
 #include <string.h>
 
 #include "ec.h"
+#include "cpu_internal.h"
 #include "level_internal.h"
 
-/* Background step size, and its fraction while double talk is declared. */
-#define STEP 1.0
+/* Background step size, and its fraction while double talk is declared (0.8: with the
+ * prewhitening only approximate, a full step adds more gradient noise than speed). */
+#define STEP 0.8
 #define STEP_DOUBLE_TALK (STEP / 16.0)
 /* Once converged (ERLE over 20 dB): a smaller step leaves less gradient noise in the
  * coefficients, and less room to follow near-end speech that no detector caught. */
-#define STEP_ARMED 0.3
+#define STEP_ARMED 0.5
 /* Variable step: noise floor margin and the smallest fraction of the step. */
 #define NOISE_MARGIN 1.0
 #define STEP_MIN 0.05
 #define NF_BLOCK 2000 /* noise floor minimum statistics: 250 ms blocks */
 /* IPNLMS proportionality: -1 is NLMS, +1 fully proportionate. Until the filter first
- * reaches 20 dB ERLE, strongly proportionate: the hybrid's response is compact behind a
- * bulk delay, and the taps that grow first take most of the step, so a delayed path
+ * reaches 20 dB ERLE, proportionate (0.5; measured over six corpus voices, 0.8 left
+ * dispersive and undelayed paths short of 20 dB at 1 s, 0 slowed the delayed ones): the
+ * hybrid's response is compact behind a bulk delay, and the taps that grow first take most of the step, so a delayed path
  * converges as fast as an undelayed one. Once converged, nearly NLMS: the dispersed tail
  * of the response (model D.8) and a changing path need the uniform part of the step. */
-#define IPNLMS_ALPHA_CONVERGING 0.8
+#define IPNLMS_ALPHA_CONVERGING 0.5
 /* ... for at most this many windows of far-end signal (1.5 s): where line noise keeps the
  * ERLE from ever showing 20 dB, proportionate gains chase the noise in the small taps. */
 #define CONVERGING_WINDOWS 188
@@ -33,6 +36,14 @@
 /* ... and while near-end speech is declared, 6 dB better and 12 dB under the rx in eight
  * consecutive windows (a changed echo path). */
 #define COPY_SOURCE hc
+/* While the filter converges (the first 2 s of far-end signal, or until it cancels
+ * 30 dB), copies judged in advance reach the output 8 to 16 ms after the background
+ * learnt them: on speech, whose spectrum moves on every few tens of ms, that lag alone
+ * cost 0.2 to 0.4 s of convergence. Then the foreground takes the background as it is
+ * at the end of a window whose candidate was no worse than the foreground and whose a
+ * priori errors were no worse than the candidate's (a background gone astray within the
+ * window shows there); the next window judges that copy as the candidate. */
+#define FAST_COPY_WINDOWS 250
 #define ESCAPE_RATIO 0.25
 #define ESCAPE_WINDOWS 8
 #define RESTORE_WINDOWS 2
@@ -41,8 +52,10 @@
 /* Far-end prediction gain above which the far end counts as narrow-band (35 dB; speech
  * stays below it, sine components reach 50 dB over the white floor). */
 #define TONE_GAIN 3162.0
-/* Predictor: autocorrelation memory per window, white-noise floor, bandwidth expansion. */
-#define ACF_DECAY 0.8
+/* Predictor: autocorrelation memory per window (0.6: about 20 ms; a whitening that
+ * follows the far end's spectrum phoneme by phoneme converged faster on speech than the
+ * 40 ms memory of 0.8), white-noise floor, bandwidth expansion. */
+#define ACF_DECAY 0.6
 #define ACF_NOISE_FLOOR 1e-2
 #define TONE_NOISE_FLOOR 1e-5
 #define LPC_EXPANSION 0.94
@@ -51,7 +64,11 @@
 #define GEIGEL_HOLD 240  /* 30 ms */
 #define NCC_THRESHOLD 0.97
 #define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
-#define NLP_MARGIN 10.0  /* 10 dB over the measured residual echo */
+/* The residual detector's margins over the measured residual echo: 5 dB turns the NLP
+ * off (at 10 dB the NLP cut a caller's DTMF 14 dB under the echo in the prompt's loud
+ * syllables); COPY_MARGIN blocks the copies of a mature filter. */
+#define NLP_MARGIN 3.0
+#define COPY_MARGIN 10.0
 /* ... taken as no less than 30 dB under the echo: deeper than that, the residual follows
  * the far end's spectrum, not its level, and swings past any margin. */
 #define RESIDUAL_FLOOR 1e-3
@@ -69,7 +86,7 @@ static double clamp(double v, double lo, double hi)
 
 int ec_init(ec_state_t *s, const ec_config_t *config)
 {
-    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % 4 != 0)
+    if (config->taps < EC_MIN_TAPS || config->taps > EC_MAX_TAPS || config->taps % EC_LANES != 0)
         return EC_ERR_TAPS;
     s->config = *config;
     ec_reset(s);
@@ -90,91 +107,58 @@ void ec_reset(ec_state_t *s)
     s->noise_seed = 0x2545f491u;
 }
 
-/* The per-sample work: dot products and the update over the 512 taps, in four lanes
- * (lane k takes the taps i = k mod 4; lanes are summed as (0 + 1) + (2 + 3)). GCC and
- * Clang get the lanes as SSE/NEON vectors through their vector extension: their
- * auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
- * interleaves hand-unrolled partial sums badly. Other compilers run the same arithmetic
- * in scalars (also with EC_SCALAR defined), with identical results. */
+/* The per-sample work: dot products and the update over the 512 taps, in EC_LANES = 8
+ * lanes (lane k takes the taps i = k mod 8; lanes are summed pairwise, (0 + 1) + (2 + 3)
+ * and so on). GCC and Clang get the lanes as vectors through their vector extension:
+ * their auto-vectorizer will not reassociate a float sum under strict IEEE rules, and
+ * interleaves hand-unrolled partial sums badly. Eight lanes are one AVX register (the
+ * x86-64-v3 clone of ec_process, see cpu_internal.h) or two SSE/NEON ones. Other
+ * compilers run the same arithmetic in scalars (also with EC_SCALAR defined). */
+/* The filter loops are inlined into both clones of step(), so each gets its CPU's code. */
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
 #if defined(__GNUC__) && !defined(EC_SCALAR)
-typedef float lanes_t __attribute__((vector_size(16)));
-typedef int32_t mask_t __attribute__((vector_size(16)));
-
-static inline lanes_t load(const float *p)
-{
-    lanes_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store(float *p, lanes_t v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-static inline lanes_t splat(float v)
-{
-    lanes_t r = {v, v, v, v};
-    return r;
-}
-
-static inline lanes_t absolute(lanes_t v)
-{
-    mask_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= 0x7fffffff;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
-static inline float total(lanes_t v)
-{
-    return (v[0] + v[1]) + (v[2] + v[3]);
-}
+/* Unaligned, aliasing float vectors, used through macros only: a 32-byte vector passed
+ * to or returned from a function would change its ABI between the two clones. */
+typedef float lanes_t __attribute__((vector_size(4 * EC_LANES), aligned(4), may_alias));
+typedef int32_t mask_t __attribute__((vector_size(4 * EC_LANES)));
+#define load(p) (*(const lanes_t *) (const void *) (p))
+#define store(p, v) (*(lanes_t *) (void *) (p) = (v))
+#define splat(v) ((lanes_t) {0} + (v))
+#define absolute(v) ((lanes_t) ((mask_t) (v) & 0x7fffffff))
+#define total(v) ((((v)[0] + (v)[1]) + ((v)[2] + (v)[3])) + (((v)[4] + (v)[5]) + ((v)[6] + (v)[7])))
 #else
 typedef struct {
-    float v[4];
+    float v[EC_LANES];
 } lanes_t;
-
-static inline lanes_t load(const float *p)
-{
-    lanes_t r = {{p[0], p[1], p[2], p[3]}};
-    return r;
-}
-
-static inline void store(float *p, lanes_t v)
-{
-    memcpy(p, v.v, sizeof v.v);
-}
 
 static inline lanes_t splat(float v)
 {
-    lanes_t r = {{v, v, v, v}};
+    lanes_t r;
+    for (int k = 0; k < EC_LANES; k++)
+        r.v[k] = v;
     return r;
-}
-
-static inline lanes_t absolute(lanes_t v)
-{
-    for (int k = 0; k < 4; k++)
-        v.v[k] = fabsf(v.v[k]);
-    return v;
 }
 
 static inline float total(lanes_t v)
 {
-    return (v.v[0] + v.v[1]) + (v.v[2] + v.v[3]);
+    return ((v.v[0] + v.v[1]) + (v.v[2] + v.v[3])) + ((v.v[4] + v.v[5]) + (v.v[6] + v.v[7]));
 }
 #endif
 
-/* Dot product of `n` floats, n a multiple of 4. */
+/* Dot product of `n` floats, n a multiple of EC_LANES. */
 static float dot(const float *restrict a, const float *restrict b, int n)
 {
     lanes_t acc = splat(0.0f);
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         acc += load(a + i) * load(b + i);
 #else
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < EC_LANES; k++)
             acc.v[k] += a[i + k] * b[i + k];
 #endif
     }
@@ -187,12 +171,12 @@ typedef struct {
     float yb, yf, yc, q, qw;
 } filters_t;
 
-static filters_t filter_all(const float *restrict hb, const float *restrict hf,
-                            const float *restrict hc, const float *restrict x,
-                            const float *restrict xw, int n)
+HOT_INLINE filters_t filter_all(const float *restrict hb, const float *restrict hf,
+                                const float *restrict hc, const float *restrict x,
+                                const float *restrict xw, int n)
 {
     lanes_t ab = splat(0.0f), af = ab, ac = ab, aq = ab, aw = ab;
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         lanes_t xk = load(x + i);
         lanes_t wk = load(xw + i);
@@ -204,7 +188,7 @@ static filters_t filter_all(const float *restrict hb, const float *restrict hf,
         aq += m * xk;
         aw += m * wk;
 #else
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < EC_LANES; k++) {
             float xk = x[i + k], wk = xw[i + k], hk = hb[i + k];
             float m = fabsf(hk) * wk;
             ab.v[k] += hk * xk;
@@ -220,18 +204,18 @@ static filters_t filter_all(const float *restrict hb, const float *restrict hf,
 }
 
 /* IPNLMS update h += step * (a + b |h|) * x; returns the new sum of |h|. */
-static double update(float *restrict h, const float *restrict x, int n, float step, float a,
-                     float b)
+HOT_INLINE double update(float *restrict h, const float *restrict x, int n, float step, float a,
+                         float b)
 {
     lanes_t acc = splat(0.0f);
-    for (int i = 0; i < n; i += 4) {
+    for (int i = 0; i < n; i += EC_LANES) {
 #if defined(__GNUC__) && !defined(EC_SCALAR)
         lanes_t v = load(h + i);
         v += splat(step) * (splat(a) + splat(b) * absolute(v)) * load(x + i);
         store(h + i, v);
         acc += absolute(v);
 #else
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < EC_LANES; k++) {
             float v = h[i + k];
             v += step * (a + b * fabsf(v)) * x[i + k];
             h[i + k] = v;
@@ -305,14 +289,17 @@ static void end_window(ec_state_t *s)
 {
     const int taps = s->config.taps;
     int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
+    int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y);
     if (!active) {
         s->worse_windows = 0;
         s->escape_windows = 0;
-    } else if (!s->win_near && s->win_ec < COPY_RATIO * s->win_ef
+    } else if (!s->win_near
+               && (fast ? s->win_ec <= s->win_ef && s->win_eb <= s->win_ec
+                        : s->win_ec < COPY_RATIO * s->win_ef)
                && s->win_ec < 0.25 * s->win_y) {
         s->worse_windows = 0;
         s->escape_windows = 0;
-        memcpy(s->hf, s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
+        memcpy(s->hf, fast ? s->hb : s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
         s->converged = 1;
     } else if (s->win_near && s->win_ec < ESCAPE_RATIO * s->win_ef
                && s->win_ec < 0.0625 * s->win_y) {
@@ -337,7 +324,7 @@ static void end_window(ec_state_t *s)
         s->worse_windows = 0;
         s->escape_windows = 0;
     }
-    if (active && s->active_windows < CONVERGING_WINDOWS)
+    if (active && s->active_windows < FAST_COPY_WINDOWS)
         s->active_windows++;
     /* The foreground's ERLE over recent windows of far-end single talk. */
     if (active && !s->win_near) {
@@ -363,7 +350,7 @@ static void end_window(ec_state_t *s)
     /* Exact window energy of the whitened history (the running sum drifts). */
     s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
     s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
-    s->win_ec = s->win_ef = s->win_y = s->win_x = 0.0;
+    s->win_ec = s->win_ef = s->win_eb = s->win_y = s->win_x = 0.0;
     s->win_near = 0;
     s->win_fill = 0;
     update_predictor(s);
@@ -384,7 +371,7 @@ static int16_t saturate(double v)
     return (int16_t) lrint(v);
 }
 
-static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
+HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 {
     const int taps = s->config.taps;
     const float x = (float) tx;
@@ -460,17 +447,18 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
         double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
         ncc_low = ncc < NCC_THRESHOLD;
     }
-    /* Residual detector: the residual 10 dB over the residual echo the foreground is
-     * measured to leave (its ERLE over recent windows of single talk). Once converged
+    /* Residual detector: the residual 5 dB (NLP) or 10 dB (copies) over the residual
+     * echo the foreground is measured to leave (its ERLE over recent windows of single talk). Once converged
      * this is the most sensitive detector: a caller's DTMF or speech 15 dB under the
      * echo still leaves the NCC near 0.98, but stands 20 dB over the residual echo. It
      * turns the NLP off, and blocks the two-path copies of a mature filter (see the
      * windows below); it never slows the background: an echo path change and a filter
      * still converging raise the residual just the same. */
     double residual_ratio = s->sum_y > 0.0 ? clamp(s->sum_ef / s->sum_y, RESIDUAL_FLOOR, 1.0) : 1.0;
-    int residual_high = echo_expected
-                        && s->p_ef > NLP_MARGIN * residual_ratio * s->p_yhat
-                                         + 2.0 * s->noise_floor;
+    double residual_echo = residual_ratio * s->p_yhat;
+    double noise = 2.0 * s->noise_floor;
+    int residual_high = echo_expected && s->p_ef > NLP_MARGIN * residual_echo + noise;
+    int residual_higher = echo_expected && s->p_ef > COPY_MARGIN * residual_echo + noise;
     if (s->geigel_hold > 0 || ncc_low)
         s->talk_hold = GEIGEL_HOLD;
     else if (s->talk_hold > 0)
@@ -481,6 +469,10 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
         s->near_hold = NEAR_HOLD;
     else if (s->near_hold > 0)
         s->near_hold--;
+    if (s->talk_hold > 0 || residual_higher)
+        s->copy_hold = NEAR_HOLD;
+    else if (s->copy_hold > 0)
+        s->copy_hold--;
 
     /* Background adaptation: the a priori error along the prewhitened far end. The
      * prediction error of the far end is uncorrelated with its past, so E[xw x'] is
@@ -510,6 +502,7 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 
     /* Two-path windows. */
     s->win_ec += ec * ec;
+    s->win_eb += eb * eb;
     s->win_ef += ef * ef;
     s->win_y += y * y;
     s->win_x += (double) x * x;
@@ -518,7 +511,7 @@ static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
      * once the foreground is known to cancel 30 dB, a high residual blocks the copies
      * too. (Not before: a filter still maturing leaves a high residual wherever the far
      * end brings new spectrum, and needs its copies then, near-end speech or not.) */
-    s->win_near |= hold_back || (armed && s->near_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
+    s->win_near |= hold_back || (armed && s->copy_hold > 0 && s->sum_ef < MATURE_RATIO * s->sum_y);
     if (++s->win_fill >= EC_WINDOW)
         end_window(s);
 

@@ -20,10 +20,13 @@
  *     window of far-end signal (so judged on samples it never adapted on), cancelled
  *     better than the foreground over it. A background filter damaged by double talk
  *     therefore never reaches the output, and is restored from the foreground once it
- *     is seen to be worse.
+ *     is seen to be worse. Only while the filter converges (the first 2 s of far-end
+ *     signal, or until it cancels 30 dB) does the foreground take the background as it
+ *     stands at the end of each window in which the last copy held up, and its a priori
+ *     errors did too: 8 ms sooner, which on speech speeds convergence by 0.2 to 0.4 s.
  *   - The background filter adapts by IPNLMS (improved proportionate NLMS: a tap's step
  *     grows with its magnitude, so the few large taps of a sparse, delayed hybrid response
- *     converge first; strongly proportionate for the first 1.5 s of far-end signal or
+ *     converge first; proportionate for the first 1.5 s of far-end signal or
  *     until 20 dB ERLE, nearly NLMS after), along a prewhitened far end: a running 8th-order linear predictor of the
  *     far-end speech gives its prediction error, which steers the update (the error
  *     itself stays the true one), removing most of speech's eigenvalue spread.
@@ -35,13 +38,13 @@
  *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
  *     not explain). Either one slows the background's adaptation 16-fold, blocks the
  *     foreground's copies and turns the non-linear processor off. A third, the residual
- *     10 dB over the residual echo the filter is measured to leave, turns the NLP off
- *     and, once the filter cancels 30 dB, blocks the copies too: a caller's DTMF 15 dB
- *     under the echo escapes the other two.
+ *     over the residual echo the filter is measured to leave, turns the NLP off at 5 dB
+ *     and, once the filter cancels 30 dB, blocks the copies at 10 dB: a caller's DTMF
+ *     15 dB under the echo escapes the other two.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
- *     active, no double talk, and the residual at most 10 dB above the residual echo the
+ *     active, no double talk, and the residual at most 5 dB above the residual echo the
  *     filter is known to leave. Near-end speech, and DTMF from the caller, are never
  *     muted, not even before convergence; a 60 ms hangover keeps the NLP off through the
  *     gaps of near-end speech.
@@ -57,6 +60,7 @@
 
 #define EC_MAX_TAPS 512
 #define EC_MIN_TAPS 32
+#define EC_LANES 8 /* taps are a multiple of this (the filters' vector width) */
 #define EC_LPC_ORDER 8
 #define EC_WINDOW 64
 #define EC_PEAK_BLOCK 16
@@ -67,7 +71,7 @@
 
 typedef struct {
     int32_t taps;          /* echo path capacity in samples: EC_MIN_TAPS .. EC_MAX_TAPS,
-                            * a multiple of 4 */
+                            * a multiple of EC_LANES */
     int32_t nlp;           /* nonzero: non-linear processor on (residual echo suppressed) */
     int32_t comfort_noise; /* nonzero: the NLP fills what it removes with comfort noise */
 } ec_config_t;
@@ -99,7 +103,7 @@ typedef struct ec_state_s {
     int32_t talk_hold;            /* samples of double talk (Geigel or NCC) left */
     /* Smoothed powers (per sample), correlation and the two-path window sums. */
     double p_x, p_y, p_yhat, p_ef, c_yyhat;
-    double win_ec, win_ef, win_y, win_x;
+    double win_ec, win_ef, win_eb, win_y, win_x; /* candidate, foreground, background */
     int32_t win_fill;
     int32_t win_near;            /* double talk or near-end speech in this window */
     int32_t worse_windows, escape_windows;
@@ -115,6 +119,7 @@ typedef struct ec_state_s {
     int32_t nf_next, nf_fill;
     double nlp_gain;             /* 1 passes the residual, 0 is all comfort noise */
     int32_t near_hold;           /* samples of NLP hangover left after near-end speech */
+    int32_t copy_hold;           /* the same for blocking a mature filter's copies */
     uint32_t noise_seed;
     int32_t sample_count;
 } ec_state_t;

@@ -14,16 +14,14 @@ spandsp: the C below only calls its public API.
 `require()` turns that into a skip, or a failure when APPLIANCE_REQUIRE_SYSTEM=1 (CI).
 """
 
-import hashlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build" / "spandsp-ref"
+from cffi_reference import compiled
+
 HEADER = Path("/usr/include/spandsp/dtmf.h")
 APT_PACKAGE = "libspandsp-dev"
 
@@ -170,24 +168,9 @@ _loaded = None
 
 
 def _build():
-    from cffi import FFI
-
-    key = hashlib.sha256((CDEF + SOURCE).encode()).hexdigest()[:12]
-    name = f"_spandsp_ref_{key}"
-    target = BUILD / key
-    existing = sorted(target.glob(f"{name}*.so")) if target.is_dir() else []
-    if not existing:
-        ffi = FFI()
-        ffi.cdef(CDEF)
-        # Same optimisation as our extension gets (Python's -O3 plus native/build_dsp.py's).
-        ffi.set_source(name, SOURCE, libraries=["spandsp", "m"],
-                       extra_compile_args=["-O3", "-std=gnu99", "-w"])
-        target.mkdir(parents=True, exist_ok=True)
-        ffi.compile(tmpdir=str(target), verbose=False)
-        existing = sorted(target.glob(f"{name}*.so"))
-    spec = importlib.util.spec_from_file_location(name, existing[0])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # Same optimisation as our extension gets (Python's -O3 plus native/build_dsp.py's).
+    module = compiled("spandsp_ref", CDEF, SOURCE, "spandsp-ref", libraries=["spandsp", "m"],
+                      extra_compile_args=["-O3", "-std=gnu99", "-w"])
     return module.ffi, module.lib
 
 

@@ -16,13 +16,11 @@ Like tests/spandsp.py (whose build folder and package name it shares), `require(
 test when spandsp is missing, or fails it when APPLIANCE_REQUIRE_SYSTEM=1 (CI).
 """
 
-import hashlib
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import spandsp
+from cffi_reference import compiled
 
 ADSI_STANDARD_CLASS = 1
 ADSI_STANDARD_CLIP = 2
@@ -132,25 +130,8 @@ def load():
     _tried = True
     if not _available():
         return None
-    from cffi import FFI
-
-    digest = hashlib.sha256((_CDEF + _SOURCE).encode()).hexdigest()[:12]
-    name = f"_spandsp_adsi_{digest}"
-    build = spandsp.BUILD / "adsi"
-    build.mkdir(parents=True, exist_ok=True)
-    found = sorted(build.glob(f"{name}*.so"))
-    if not found:
-        ffi = FFI()
-        ffi.cdef(_CDEF)
-        ffi.set_source(name, _SOURCE, libraries=["spandsp", "m"],
-                       extra_compile_args=["-O3", "-std=gnu99", "-w"])
-        ffi.compile(tmpdir=str(build))
-        found = sorted(build.glob(f"{name}*.so"))
-    spec = importlib.util.spec_from_file_location(name, found[0])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    _lib = module
+    _lib = compiled("spandsp_adsi", _CDEF, _SOURCE, "spandsp-ref/adsi",
+                    libraries=["spandsp", "m"], extra_compile_args=["-O3", "-std=gnu99", "-w"])
     return _lib
 
 

@@ -14,3 +14,12 @@ def main():
 from appliance.cli import dsp as _dsp  # noqa: E402  (registers `appliance dsp`)
 
 main.add_command(_dsp.dsp)
+
+from appliance.cli import boards as _boards  # noqa: E402  (`appliance boards`, `emulate`)
+
+main.add_command(_boards.boards)
+main.add_command(_boards.emulate)
+
+from appliance.cli import config as _config  # noqa: E402  (registers `appliance config`)
+
+main.add_command(_config.config)

@@ -9,11 +9,13 @@ Later layers add their error classes (ConfigError, ...) to USER_ERRORS.
 
 import click
 
+from appliance.config.issues import ConfigError
+from appliance.drivers.transport.errors import TransportError
 from appliance.dsp.audiofile import AudioFileError
 from appliance.dsp.toneplan import ToneplanError
 
 # The error classes whose message already names the place and the fix, for the user.
-USER_ERRORS = (AudioFileError, ToneplanError)
+USER_ERRORS = (AudioFileError, ToneplanError, TransportError, ConfigError)
 
 # click >= 8.2 signals "group called with no arguments: show the help" with a usage error;
 # that one keeps click's own handling (the help text).
@@ -39,12 +41,27 @@ class AppGroup(click.Group):
             return super().invoke(ctx)
         except UserError:
             raise
+        except ConfigError as exc:
+            raise UserError(config_error_text(exc)) from None
         except USER_ERRORS as exc:
             raise UserError(str(exc)) from None
         except click.UsageError as exc:
             if isinstance(exc, _KEEP_CLICK_HANDLING):
                 raise
             raise UserError(_one_line(exc)) from None
+
+
+def config_error_text(exc):
+    """A ConfigError for the terminal: a head line naming the file and the count, then one
+    line per issue (errors first), each ``<key path>: <what is wrong and the fix>``."""
+    errors = [i for i in exc.issues if i.severity == "error"]
+    warnings = [i for i in exc.issues if i.severity != "error"]
+    head = f"{exc.source}: " if exc.source else ""
+    lines = [f"{head}{len(errors)} error(s)" + (f", {len(warnings)} warning(s)" if warnings
+                                                else "")]
+    lines += [f"  {issue if issue.path else issue.message}" for issue in errors]
+    lines += [f"  warning: {issue if issue.path else issue.message}" for issue in warnings]
+    return "\n".join(lines)
 
 
 def _one_line(exc):

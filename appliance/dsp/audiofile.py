@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from scipy.signal import resample_poly
 
 from appliance.dsp import g711
 
@@ -97,6 +96,7 @@ def _sndfile_text(exc):
 
 
 def _read(path, sound, rate, channel):
+    from scipy.signal import resample_poly  # lazy: scipy.signal takes ~2 s to import
     if sound.format not in _CONTAINERS or sound.subtype not in _SUBTYPES:
         raise AudioFileError(
             path, f"unsupported format {sound.format} {sound.subtype}",

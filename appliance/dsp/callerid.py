@@ -32,7 +32,6 @@ from enum import Enum
 from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from appliance.dsp import fsk
 from appliance.dsp.tonegen import ToneStep, render
@@ -411,6 +410,7 @@ def _int16(samples):
 
 
 def _resample(audio, from_rate, to_rate):
+    from scipy.signal import resample_poly  # lazy: scipy.signal takes ~2 s to import
     if from_rate == to_rate:
         return audio
     g = gcd(from_rate, to_rate)

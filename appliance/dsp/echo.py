@@ -16,7 +16,8 @@ MAX_TAIL_MS = lib.EC_MAX_TAPS * 1000 // RATE
 def _config(rate, tail_ms, nlp, comfort_noise):
     if rate != RATE:
         raise ValueError(f"the echo canceller runs at {RATE} Hz, not {rate}")
-    taps = -(-int(round(tail_ms * RATE / 1000)) // 4) * 4  # the C core takes multiples of 4
+    lanes = lib.EC_LANES
+    taps = -(-int(round(tail_ms * RATE / 1000)) // lanes) * lanes  # the C core takes multiples of EC_LANES
     if not lib.EC_MIN_TAPS <= taps <= lib.EC_MAX_TAPS:
         raise ValueError(
             f"tail_ms must be {lib.EC_MIN_TAPS * 1000 / RATE:g} to {MAX_TAIL_MS} ms, "

@@ -18,7 +18,6 @@ and scipy: a measuring instrument for tests and benchmarks, not a per-tick path.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 FULL_SCALE = 32768.0
 TIME_CONSTANT_S = 0.03
@@ -57,6 +56,7 @@ def _as_float(samples):
 
 def measure(samples, rate=8000):
     """P.56 method B over `samples` (16-bit scale, int or float). Returns a SpeechLevel."""
+    from scipy.signal import lfilter  # lazy: scipy.signal takes ~2 s to import
     if rate <= 0:
         raise ValueError(f"rate must be positive, not {rate}")
     x = _as_float(samples)

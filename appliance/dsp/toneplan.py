@@ -37,6 +37,7 @@ MAX_ELEMENTS = 8  # on/off elements of one tone (CPT_MAX_ELEMENTS)
 MAX_RECOGNISE = 8  # segments remembered (CPT_HISTORY)
 MIN_SPACING_HZ = 30.0  # components closer than this cannot be told apart in 20 ms
 BAND_HZ = (100.0, 3400.0)
+MIN_SECONDS = 0.02  # the shortest tone or gap of a plan: one tick
 
 
 class Tone(enum.Enum):
@@ -213,9 +214,11 @@ class _Validator:
         return float(value)
 
     def positive(self, value, key, high, what=" seconds"):
+        # A tone or gap shorter than one 20 ms tick is neither played nor recognisable.
         value = self.number(value, key, 0.0, high, what)
-        if value <= 0.0:
-            self.fail(key, f"must be more than 0{what}, not {value!r}")
+        if value < MIN_SECONDS:
+            self.fail(key, f"must be at least {MIN_SECONDS}{what} (one 20 ms tick), "
+                      f"not {value!r}")
         return value
 
     def frequency(self, value, key):

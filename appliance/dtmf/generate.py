@@ -1,7 +1,6 @@
 """DTMF digit strings as audio."""
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from appliance.dsp.tonegen import MAX_STEPS, RATE, ToneStep, render
 from appliance.dtmf.digits import frequencies
@@ -33,6 +32,7 @@ def generate(digits, rate=8000, level_dbm0=-10.0, on_ms=100.0, off_ms=100.0, twi
 
 
 def _resample(audio, from_rate, to_rate):
+    from scipy.signal import resample_poly  # lazy: scipy.signal takes ~2 s to import
     from math import gcd
 
     g = gcd(from_rate, to_rate)

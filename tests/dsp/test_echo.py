@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import g168
+from corpus import SPEECH_DIRS
 from appliance.dsp import DspError, EchoCanceller, EchoCancellerBank
 from appliance.dtmf import detect, generate
 from appliance.dtmf.digits import DIGITS
@@ -86,6 +87,68 @@ def test_2a_convergence_and_steady_state_without_nlp(models, far, name, where, e
     # 20 dB within 1 s of far-end speech: measured over the second that follows it.
     assert erle_after(echo, out, 1.0, 2.0) >= 20.0
     # Steady state (G.168 test 1's regime): at least 30 dB.
+    assert erle_after(echo, out, 4.0, 99.0) >= 30.0
+
+
+# The same requirement under its strict reading, for every voice of the corpus as the far
+# end (tests/corpus.py SPEECH_DIRS: six talkers, four languages): from 1 s of far-end speech
+# on, every 200 ms window of far-end speech shows 20 dB ERLE, not just their total. Pauses
+# (windows whose echo is 15 dB under the run's mean) do not count as time. Linear (NLP
+# off), every Annex D model at no delay and at the longest delay the tail holds.
+VOICES = [d.name for d in SPEECH_DIRS]
+# Measured shortfalls (seconds of far-end speech until every window holds 20 dB): the
+# requirement is not met there yet. strict=True: when one starts to pass, it is taken off.
+STRICT_SHORTFALLS = {
+    ("en_US_f_Allison", "D4", "max_delay", 20): "1.6 s",
+    ("en_US_f_Allison", "D8", "no_delay", 6): "2.2 s",
+    ("ru_RU_f_IvrvoiceRU", "D3", "max_delay", 20): "1.2 s",
+}
+
+
+def _strict_cases():
+    for voice in VOICES:
+        for name in MODELS:
+            for where in ("no_delay", "max_delay"):
+                for erl_db in (6, 20):
+                    key = (voice, name, where, erl_db)
+                    marks = ()
+                    if key in STRICT_SHORTFALLS:
+                        marks = pytest.mark.xfail(
+                            strict=True, reason=f"converges in {STRICT_SHORTFALLS[key]}"
+                        )
+                    yield pytest.param(*key, marks=marks, id="-".join(map(str, key)))
+
+
+_VOICE_CACHE = {}
+
+
+def _voice(name):
+    if name not in _VOICE_CACHE:
+        _VOICE_CACHE[name] = g168._speaker(g168.SOUNDS / name, 8.0)
+    return _VOICE_CACHE[name]
+
+
+def windows_erle(echo, residual, window=1600):
+    """Per 200 ms window: ERLE (dB) and whether the far end speaks (echo within 15 dB of
+    the run's mean window power)."""
+    n = echo.size // window
+    pe = np.mean(echo[: n * window].reshape(n, window) ** 2, axis=1)
+    pr = np.mean(residual[: n * window].reshape(n, window) ** 2, axis=1)
+    return 10 * np.log10(pe / (pr + 1e-3)), pe > np.mean(pe) / 30
+
+
+@pytest.mark.parametrize("voice,name,where,erl_db", list(_strict_cases()))
+def test_2a_every_window_from_1s_at_20db_for_every_voice(models, voice, name, where, erl_db):
+    model = models[name]
+    delay = {"no_delay": 0, "max_delay": max_delay_ms(model)}[where]
+    tx = _voice(voice)
+    echo = g168.echo_of(g168.echo_path(model, delay, erl_db, tx), tx)
+    out = run(tx, echo, nlp=False)
+    erle, active = windows_erle(echo, out)
+    after_1s = active & (np.cumsum(active) > 5)  # from the 6th window of speech: 1.0 s
+    late = [f"{i * 0.2:.1f} s: {erle[i]:.1f} dB" for i in np.nonzero(after_1s & (erle < 20.0))[0]]
+    assert not late, "windows under 20 dB after 1 s of far-end speech: " + ", ".join(late)
+    assert erle_after(echo, out, 1.0, 2.0) >= 20.0
     assert erle_after(echo, out, 4.0, 99.0) >= 30.0
 
 
@@ -170,6 +233,32 @@ def test_3_double_talk_no_divergence(models, far, near, test, near_db, name, erl
     corr = np.dot(passed, sent) / np.sqrt(np.dot(passed, passed) * np.dot(sent, sent))
     assert corr >= 0.98
     assert abs(level_dbm0(passed) - level_dbm0(sent)) <= 1.0
+
+
+# Test 3 again with every corpus voice as the far end, and another voice (another
+# language or sex) as the caller: no voice's spectrum lets the filter diverge in double
+# talk or the near end be damaged.
+VOICE_PAIRS = [(v, VOICES[(i + 3) % len(VOICES)]) for i, v in enumerate(VOICES)]
+
+
+@pytest.mark.parametrize("test,near_db", [("3a", -28.0), ("3b", -13.0)])
+@pytest.mark.parametrize("far_voice,near_voice", VOICE_PAIRS)
+def test_3_double_talk_every_voice(models, far_voice, near_voice, test, near_db):
+    tx = scaled(g168._speaker(g168.SOUNDS / far_voice, 9.0), -13.0)
+    caller = g168._speaker(g168.SOUNDS / near_voice, 3.0, skip_files=10)
+    dt = slice(3 * RATE, 6 * RATE)
+    after = slice(6 * RATE, 9 * RATE)
+    for name, erl_db in (("D2", 6), ("D7", 20)):
+        echo = g168.echo_of(g168.echo_path(models[name], 20, erl_db, tx), tx)
+        talk = np.zeros(tx.size)
+        talk[dt] = scaled(caller, near_db)
+        residual = run(tx, echo + talk, nlp=False) - talk
+        assert 10 * np.log10(g168.power(echo[dt]) / g168.power(residual[dt])) >= 20.0, name
+        assert erle_after(echo[after], residual[after], 0.0, 99.0) >= 30.0, name
+        passed, sent = run(tx, echo + talk)[dt], talk[dt]
+        corr = np.dot(passed, sent) / np.sqrt(np.dot(passed, passed) * np.dot(sent, sent))
+        assert corr >= 0.98, name
+        assert abs(level_dbm0(passed) - level_dbm0(sent)) <= 1.0, name
 
 
 # G.168 test 3C: a simulated conversation, far end and near end taking turns and
@@ -306,8 +395,10 @@ def test_near_end_dtmf_passes(models, far, far_talks, dtmf_db):
 # talk) and with the box silent. Every digit the receiver accepts on its own it accepts
 # behind the canceller, every signal it rejects stays rejected, and the tones come out
 # at their level and shape: nothing of them is cancelled or muted. While the prompt plays
-# (-13 dBm0, its echo at -19 dBm0) the weakest level is -33 dBm0 per tone: at -36 dBm0,
-# 14 dB under the echo, the receiver loses 2 of the 16 digits behind this canceller.
+# (-13 dBm0, its echo at -19 dBm0) the weakest level, -36 dBm0 per tone, is 14 dB under
+# the echo, and what the canceller leaves of the echo while the caller keys (the NLP
+# rightly off) stands about 10 dB under the tones: there the waveform correlation can
+# reach only about 0.94, and 0.9 is asked; the level must still hold within 1 dB.
 def _dtmf_battery(weakest_dbm0):
     cases = [("q24_all_sixteen", generate(DIGITS), DIGITS)]
     for deviation in (-0.015, 0.015):
@@ -331,7 +422,7 @@ def test_dtmf_receiver_battery_from_the_caller_behind_the_canceller(models, far_
     from appliance.dsp import g711
 
     lead, gap = 4 * RATE, RATE // 4
-    cases = _dtmf_battery(-33.0 if far_talks else -36.0)
+    cases = _dtmf_battery(-36.0)
     total = lead + sum(audio.size + 2 * gap for _, audio, _ in cases)
     prompt = g168.far_end_speech(40.0)
     tx = scaled(np.tile(prompt, -(-total // prompt.size))[:total], -13.0)
@@ -360,7 +451,8 @@ def test_dtmf_receiver_battery_from_the_caller_behind_the_canceller(models, far_
             on = np.abs(sent) > 0
             level = level_dbm0(out[span][on]) - level_dbm0(sent[on])
             corr = np.dot(out[span], sent) / np.sqrt(np.dot(out[span], out[span]) * np.dot(sent, sent))
-            if abs(level) > 1.0 or corr < 0.98:
+            min_corr = 0.9 if far_talks and name == "-36 dBm0" else 0.98
+            if abs(level) > 1.0 or corr < min_corr:
                 failures.append(f"{name}: level {level:+.1f} dB, correlation {corr:.3f}")
     assert not failures, "; ".join(failures)
 

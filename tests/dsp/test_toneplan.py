@@ -140,6 +140,8 @@ BAD_PLANS = [
     (("cadence_s = [0.35, 0.35]", "cadence_s = []"), "tones.busy.cadence_s"),
     (("cadence_s = [0.35, 0.35]", "cadence_s = [0.35]"), "tones.busy.cadence_s"),
     (("cadence_s = [0.35, 0.35]", "cadence_s = [0.35, -0.35]"), "tones.busy.cadence_s[1]"),
+    # shorter than a tick: found by the fuzz test, the tone generator refused it
+    (("cadence_s = [0.35, 0.35]", "cadence_s = [2e-33, 0.35]"), "tones.busy.cadence_s[0]"),
     (("cadence_s = [0.35, 0.35]", 'cadence_s = "fast"'), "tones.busy.cadence_s"),
     (("[tones.busy]\nfrequencies_hz = [450.0]", "[tones.busy]\nfrequencies_hz = [4500.0]"),
      "tones.busy.frequencies_hz[0]"),

@@ -21,13 +21,12 @@ from appliance.drivers.emulator.people import (
     PhoneReport, PhoneSpec, Press, Talk, Wait, WaitForAgent,
 )
 from appliance.drivers.emulator.ports import LineState, PortState
-from appliance.drivers.emulator.session import BoardSession
 from appliance.drivers.emulator.scenario import (
     Scenario, load_scenario, parse_scenario, run_scenario,
 )
 
 __all__ = [
-    "AbcdChanged", "Ack", "Alarm", "AlarmsChanged", "BoardModel", "BoardSession", "CalleeSpec",
+    "AbcdChanged", "Ack", "Alarm", "AlarmsChanged", "BoardModel", "CalleeSpec",
     "CallerIdTiming", "CallerReport", "CallerSpec", "ClearSignal", "Completed", "Connect",
     "Disconnect", "EmulatorConfigError", "EmulatorError", "ErrorCode", "ExchangeConfig",
     "Flash", "HangUp", "HookChanged", "HookFlash", "Law", "LineConfig", "LineReading",

@@ -10,7 +10,7 @@ decides how fast ticks come (as fast as the host consumes them, or paced in real
 Per tick the board does O(ports) Python work for signalling and a fixed number of numpy and
 G.711 calls for the audio of all ports together.
 
-**Seam for the wire protocol (voiceboard-v1)**, as `session.BoardSession` uses it: it owns a
+**Seam for the wire protocol (voiceboard-v1)**, as `appliance.drivers.emulated_board.session.BoardSession` uses it: it owns a
 `VirtualBoard` and a codec. HELLO -> `hello()` then CAPABILITIES from `model` and `now`;
 each decoded command -> `apply(command, ref=seq)` -> ACK / ERROR / LINE_READING (None:
 the reply comes later as `Completed(ref, reply)` in a tick's `replies`); each tick ->

@@ -14,7 +14,6 @@
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 from appliance.dsp import callerid
 from appliance.dtmf import generate
@@ -80,6 +79,7 @@ class SpeechSource:
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
     def _syllable(self):
+        from scipy.signal import lfilter  # lazy: scipy.signal takes ~2 s to import
         rng = self.rng
         parts = []
         if rng.random() < 0.35:  # unvoiced onset: high-passed noise

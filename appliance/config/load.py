@@ -1,0 +1,664 @@
+"""`load_config(path)`: the TOML file checked as a whole, every problem reported at once.
+
+File layout (see sample.toml for a complete, commented example)::
+
+    [site]            name, country (a country profile), tone_plan (default: the profile's)
+    skills            = ["sales", ...]: the skill names queues and agents use
+    [boards.NAME]     url, ports ("4fxo+4fxs+1e1"), model (expected), emulated
+    [trunks.NAME]     board, ports (FXO port numbers) or spans (E1 span numbers),
+                      direction (inbound | outbound | both), flow (IVR flow) or station
+    [stations.NAME]   extension, board, port (an FXS port)
+    [queues.NAME]     skills, max_wait_s, overflow, schedule
+    [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station
+    [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
+    [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |
+                      stereo), format (wav-pcm16 | wav-alaw | wav-ulaw | flac)
+    [storage]         data_dir, recordings_dir, prompts_dir (relative to the file's folder)
+    [dial]            trunk, allow, deny (number prefixes), min_digits, max_digits
+    [ivr.NODE]        the IVR nodes (appliance.ivr's README has the shape)
+
+Problems are `ConfigIssue`s with the dotted key path; `load_config` raises one `ConfigError`
+holding all of them (and the warnings), or returns a `Config` whose `warnings` lists what
+`appliance config check` should still show.
+"""
+
+import datetime
+import os
+import re
+import tomllib
+import zoneinfo
+from pathlib import Path
+
+from appliance.config.issues import ConfigError, ConfigIssue, key_path
+from appliance.config.model import (
+    WEEKDAYS,
+    Agent,
+    Board,
+    Config,
+    DialPolicy,
+    Direction,
+    PortKind,
+    Queue,
+    Recording,
+    RecordingFormat,
+    RecordingLayout,
+    RecordingMode,
+    Schedule,
+    Station,
+    Storage,
+    TrunkGroup,
+)
+from appliance.config.ports import parse_port_spec
+from appliance.config.reader import Reader, did_you_mean, type_name
+
+DEFAULT_PATH = Path("/etc/appliance/appliance.toml")
+
+MAX_WAIT_S = (0, 86400)
+SKILL_LEVEL = (1, 10)
+DIGITS = (1, 32)  # a dialled number's length
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_EXTENSION = re.compile(r"^[0-9]{2,8}$")
+_PIN = re.compile(r"^[0-9]{4,8}$")
+_PREFIX = re.compile(r"^[0-9]{0,16}$")
+_SPAN = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
+_URL_SCHEMES = ("socket", "loop", "usb", "inprocess")
+_URL_USAGE = ("a device path (/dev/ttyACM0), socket://HOST:PORT, usb://VID:PID[/SERIAL] or "
+              "inprocess://NAME")
+_TOML_POSITION = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
+
+_TOP = ("site", "skills", "boards", "trunks", "stations", "queues", "agents", "schedules",
+        "recording", "storage", "dial", "ivr")
+
+
+def load_config(path=DEFAULT_PATH):
+    """The configuration in the TOML file at `path`, validated as a whole.
+    Raises ConfigError listing every problem (key path, what is allowed, the fix)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read the file ({exc.strerror}); give "
+                                       "the path of the appliance's .toml config with "
+                                       "--config")], str(path)) from None
+    return parse_config(data, source=str(path), folder=path.parent)
+
+
+def parse_config(text, *, source="<config>", folder=None):
+    """Like `load_config` for the TOML text (str or bytes) of a config; relative storage
+    paths are taken from `folder` (default: the current directory)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([ConfigIssue("", f"not UTF-8 text (byte {exc.start}); save "
+                                           "the file as UTF-8")], source) from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_issue(exc)], source) from None
+    reader = Reader()
+    config = _Builder(reader, source, Path(folder) if folder is not None else Path(".")) \
+        .build(doc)
+    if reader.errors:
+        raise ConfigError(reader.issues, source)
+    return config
+
+
+def _syntax_issue(exc):
+    match = _TOML_POSITION.match(str(exc))
+    if match:
+        what, line, column = match.group(1), match.group(2), match.group(3)
+        return ConfigIssue(f"line {line}, column {column}",
+                           f"not valid TOML: {what}; fix the syntax there")
+    return ConfigIssue("", f"not valid TOML: {exc}; fix the syntax")
+
+
+class _Builder:
+    def __init__(self, reader, source, folder):
+        self.r = reader
+        self.source = source
+        self.folder = folder
+        # every board, trunk group and station named in the file, by section: an entry with
+        # errors of its own is left out, but a reference to it is not an error too
+        self.declared = {"boards": set(), "trunks": set(), "stations": set()}
+
+    def build(self, doc):
+        r = self.r
+        for section in ("boards", "trunks", "stations"):
+            if isinstance(doc.get(section), dict):
+                self.declared[section].update(doc[section])
+        r.table(doc, "", _TOP, required=("site", "boards"), hints={
+            "site": "add [site] with country = \"cn\" (or another country profile)",
+            "boards": "add a board, e.g. [boards.main] with url = \"inprocess://main\", "
+                      "ports = \"4fxo+4fxs\" and emulated = true"})
+        site, country, tone_plan = (self.site(doc["site"]) if "site" in doc
+                                    else ("appliance", None, None))
+        skills = r.get_list(doc, "skills", "", str, default=())
+        for index, skill in enumerate(skills):
+            self.check_name(skill, key_path("skills", index), "skill")
+        boards = {name: b for name, entry in r.named_tables(doc.get("boards"), "boards",
+                                                             "boards").items()
+                  if (b := self.board(name, entry)) is not None}
+        urls = {}
+        for board in boards.values():
+            if board.url and board.url in urls:
+                r.error(key_path("boards", board.name, "url"), f"{board.url!r} is already the "
+                        f"URL of board {urls[board.url]!r}; each board has its own link")
+            urls.setdefault(board.url, board.name)
+        if doc.get("boards") == {}:
+            r.error("boards", "is empty; add a board, e.g. [boards.main] with url = "
+                    "\"inprocess://main\", ports = \"4fxo+4fxs\" and emulated = true")
+        schedules = {name: self.schedule(name, entry) for name, entry in
+                     r.named_tables(doc.get("schedules"), "schedules", "schedules").items()}
+        ivr = self.ivr_table(doc.get("ivr"))
+        stations = self.stations(doc.get("stations"), boards)
+        trunks = self.trunks(doc.get("trunks"), boards, ivr, stations)
+        queues = {name: self.queue(name, entry, skills, schedules, ivr, stations)
+                  for name, entry in r.named_tables(doc.get("queues"), "queues",
+                                                    "queues").items()}
+        # overflow to another queue: checked once all queues are known
+        for queue in queues.values():
+            if queue.overflow.startswith("queue:"):
+                target = queue.overflow[6:]
+                where = key_path("queues", queue.name, "overflow")
+                if target == queue.name:
+                    r.error(where, "overflows to its own queue; name another queue, "
+                            "'voicemail' or 'hangup'")
+                elif target not in queues:
+                    r.error(where, f"names queue {target!r}, which is not defined"
+                            f"{did_you_mean(target, queues)}; queues: "
+                            + (", ".join(queues) or "none"))
+        agents = self.agents(doc.get("agents"), skills, stations)
+        recording = self.recording(doc.get("recording", {}), queues)
+        storage = self.storage(doc.get("storage", {}))
+        dial = self.dial(doc.get("dial", {}), trunks)
+        entries = [t.flow for t in trunks.values() if t.flow] + \
+            [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
+        # every station in the file, with errors of its own or not: no cascade into the IVR
+        declared = tuple(doc["stations"]) if isinstance(doc.get("stations"), dict) else ()
+        flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=declared,
+                           prompt_dirs=(str(storage.prompts_dir),) if storage.prompts_dir
+                           else (), schedules=tuple(schedules), dial_policy=dial.refusal,
+                           entries=entries, folder=self.folder)
+        self.coverage(queues, agents, skills)
+        return Config(
+            source=self.source, site=site, country=country, tone_plan=tone_plan,
+            boards=boards, trunks=trunks, stations=stations, skills=skills, queues=queues,
+            agents=agents, schedules=schedules, recording=recording, storage=storage,
+            dial=dial, ivr=flows,
+            warnings=tuple(i for i in r.issues if i.severity == "warning"))
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    def check_name(self, name, where, what):
+        if not _NAME.match(str(name)):
+            self.r.error(where, f"{name!r} is not a usable {what} name; use 1-40 letters, "
+                         "digits, '_' or '-'")
+
+    def reference(self, table, key, path, known, what, default=None, section=None):
+        """table[key] as the name of one of `known` (an issue when it is not; none when it
+        names an entry that is in the file but has errors of its own, already reported)."""
+        value = self.r.get(table, key, path, str, default=default)
+        if value is None or value == default:
+            return value
+        if value not in known and value in self.declared.get(section, ()):
+            return None
+        if value not in known:
+            self.r.error(key_path(path, key), f"names {what} {value!r}, which is not defined"
+                         f"{did_you_mean(value, known)}; {what}s: "
+                         + (", ".join(map(str, known)) or "none"))
+            return None
+        return value
+
+    # ---- sections ---------------------------------------------------------------------
+
+    def site(self, table):
+        from appliance.drivers.profiles import ProfileError, available_profiles, load_profile
+        from appliance.dsp.toneplan import ToneplanError, available_plans, load_plan
+
+        r = self.r
+        table = r.table(table, "site", ("name", "country", "tone_plan"), required=("country",),
+                        top=_TOP, hints={"country": "a country profile: "
+                                         + ", ".join(available_profiles())})
+        name = r.get(table, "name", "site", str, default="appliance")
+        country = r.get(table, "country", "site", str, default=None)
+        plan = None
+        if country is not None:
+            try:
+                profile = load_profile(country if "/" in country or country.endswith(".toml")
+                                       else country.lower())
+                plan = profile.tone_plan.name
+            except ProfileError as exc:
+                hint = "" if "/" in country else did_you_mean(country, available_profiles())
+                r.error("site.country", f"{country!r} is not a usable country profile{hint}: "
+                        f"{exc.problem}")
+                country = None
+        tone_plan = r.get(table, "tone_plan", "site", str, default=None)
+        if tone_plan is not None:
+            try:
+                load_plan(tone_plan)
+            except ToneplanError as exc:
+                hint = "" if "/" in tone_plan else did_you_mean(tone_plan, available_plans())
+                r.error("site.tone_plan", f"{tone_plan!r} is not a usable tone plan{hint}: "
+                        + str(exc).split(": ", 1)[-1])
+                tone_plan = None
+        return name, country, tone_plan or plan
+
+    def board(self, name, table):
+        r = self.r
+        path = key_path("boards", name)
+        self.check_name(name, path, "board")
+        table = r.table(table, path, ("url", "ports", "model", "emulated"),
+                        required=("url", "ports"))
+        url = r.get(table, "url", path, str, default=None)
+        if url is not None:
+            scheme = url.split("://", 1)[0] if "://" in url else ""
+            if (scheme == "" and not url.startswith("/")) or \
+                    (scheme and scheme not in _URL_SCHEMES) or url.endswith("://"):
+                r.error(key_path(path, "url"), f"{url!r} is not a board URL; use {_URL_USAGE}")
+        spec = r.get(table, "ports", path, str, default=None)
+        model = r.get(table, "model", path, str, default=None)
+        emulated = r.get(table, "emulated", path, bool, default=False)
+        if emulated and url is not None and not url.startswith("inprocess://"):
+            r.error(key_path(path, "url"), f"an emulated board is reached in-process; write "
+                    f"url = \"inprocess://{name}\"")
+        if spec is None:
+            return None
+        try:
+            layout = parse_port_spec(spec)
+        except ValueError as exc:
+            r.error(key_path(path, "ports"), str(exc))
+            return None
+        if emulated and model is not None and model != layout.model:
+            r.error(key_path(path, "model"), f"is {model!r}, but an emulated {spec.lower()} "
+                    f"board reports {layout.model!r}; write that or leave model out")
+        return Board(name=name, url=url or "", ports=spec.lower(), port_kinds=layout.kinds,
+                     spans=layout.spans, model=model, emulated=bool(emulated))
+
+    def port(self, value, where, board, kind, what):
+        """A port number of `board` that must be of `kind`; None when it is not."""
+        number = self.r.check(value, where, int, low=0)
+        if number is None:
+            return None
+        if number >= len(board.port_kinds):
+            self.r.error(where, f"port {number} is not on board {board.name!r}, whose ports "
+                         f"are 0-{len(board.port_kinds) - 1} ({board.ports})")
+            return None
+        actual = board.port_kinds[number]
+        if actual is not kind:
+            self.r.error(where, f"port {number} of board {board.name!r} is {actual.name}; "
+                         f"{what} needs an {kind.name} port (" + _ports_of(board, kind) + ")")
+            return None
+        return number
+
+    def stations(self, value, boards):
+        r = self.r
+        stations, taken, extensions = {}, {}, {}
+        for name, table in r.named_tables(value, "stations", "stations").items():
+            path = key_path("stations", name)
+            self.check_name(name, path, "station")
+            table = r.table(table, path, ("extension", "board", "port"),
+                            required=("extension", "board", "port"))
+            extension = r.get(table, "extension", path, str, default=None)
+            if extension is not None and not _EXTENSION.match(extension):
+                r.error(key_path(path, "extension"), f"{extension!r} is not an extension; "
+                        "use 2-8 digits, e.g. \"101\"")
+                extension = None
+            elif extension is not None and extension in extensions:
+                r.error(key_path(path, "extension"), f"{extension} is already the extension "
+                        f"of station {extensions[extension]!r}; give each station its own")
+                extension = None
+            board = self.reference(table, "board", path, boards, "board", section="boards")
+            port = None
+            if board is not None and "port" in table:
+                port = self.port(table["port"], key_path(path, "port"), boards[board],
+                                 PortKind.FXS, "a station")
+            if port is not None:
+                if (board, port) in taken:
+                    r.error(key_path(path, "port"), f"port {port} of board {board!r} already "
+                            f"feeds station {taken[board, port]!r}; one station per FXS port")
+                    port = None
+                else:
+                    taken[board, port] = name
+            if extension is not None:
+                extensions[extension] = name
+            if None not in (extension, board, port):
+                stations[name] = Station(name, extension, board, port)
+        return stations
+
+    def trunks(self, value, boards, ivr, stations):
+        r = self.r
+        trunks, taken = {}, {}
+        for name, table in r.named_tables(value, "trunks", "trunk groups").items():
+            path = key_path("trunks", name)
+            self.check_name(name, path, "trunk group")
+            table = r.table(table, path, ("board", "ports", "spans", "direction", "flow",
+                                          "station"), required=("board",))
+            board_name = self.reference(table, "board", path, boards, "board", section="boards")
+            direction = r.get(table, "direction", path, str, default="both",
+                              choices=[d.value for d in Direction])
+            flow = self.reference(table, "flow", path, ivr, "IVR node")
+            station = self.reference(table, "station", path, stations, "station",
+                                     section="stations")
+            if flow is not None and station is not None:
+                r.error(key_path(path, "station"), "a trunk group's inbound calls go to a "
+                        "flow or a station, not both; remove one")
+            if direction in ("inbound", "both") and "flow" not in table \
+                    and "station" not in table:
+                r.warning(path, "inbound calls have nowhere to go; set flow (the IVR node they "
+                          "start at) or station, or direction = \"outbound\"")
+            if ("ports" in table) == ("spans" in table):
+                r.error(path, "give ports (FXO port numbers) or spans (E1 span numbers), "
+                        "one of them")
+                continue
+            if board_name is None:
+                continue
+            board = boards[board_name]
+            ports, spans = (), ()
+            if "ports" in table:
+                kind = PortKind.FXO
+                numbers = r.get_list(table, "ports", path, int)
+                ports = tuple(p for index, number in enumerate(numbers)
+                              if (p := self.port(number, key_path(path, "ports", index),
+                                                 board, PortKind.FXO, "an FXO trunk"))
+                              is not None)
+                owned = [((board_name, "port", p), key_path(path, "ports", i))
+                         for i, p in enumerate(ports)]
+                if not numbers:
+                    r.error(key_path(path, "ports"), "is empty; list the FXO ports")
+            else:
+                kind = PortKind.E1
+                numbers = r.get_list(table, "spans", path, int, low=0)
+                spans = []
+                for index, span in enumerate(numbers):
+                    if span not in board.spans:
+                        r.error(key_path(path, "spans", index), f"span {span} is not on board "
+                                f"{board_name!r}, which has "
+                                + (f"spans {_list(board.spans)}" if board.spans
+                                   else "no E1 span"))
+                    else:
+                        spans.append(span)
+                spans = tuple(spans)
+                owned = [((board_name, "span", s), key_path(path, "spans", i))
+                         for i, s in enumerate(spans)]
+                if not numbers:
+                    r.error(key_path(path, "spans"), "is empty; list the E1 spans")
+            clash = False
+            for resource, where in owned:
+                if resource in taken:
+                    r.error(where, f"{resource[1]} {resource[2]} of board {board_name!r} is "
+                            f"already in trunk group {taken[resource]!r}; a line belongs to "
+                            "one group")
+                    clash = True
+                else:
+                    taken[resource] = name
+            if not clash and direction is not None and (ports or spans):
+                trunks[name] = TrunkGroup(name, board_name, kind, ports, spans,
+                                          Direction(direction), flow, station)
+        return trunks
+
+    def schedule(self, name, table):
+        r = self.r
+        path = key_path("schedules", name)
+        self.check_name(name, path, "schedule")
+        table = r.table(table, path, ("time_zone", "holidays") + WEEKDAYS,
+                        required=("time_zone",))
+        zone = r.get(table, "time_zone", path, str, default=None)
+        if zone is not None:
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                r.error(key_path(path, "time_zone"), f"{zone!r} is not a time zone"
+                        f"{did_you_mean(zone, zoneinfo.available_timezones())}; use an IANA "
+                        "name such as \"Asia/Shanghai\" or \"Europe/London\"")
+        hours = []
+        for day in WEEKDAYS:
+            spans = []
+            for index, text in enumerate(r.get_list(table, day, path, str, default=())):
+                where = key_path(path, day, index)
+                match = _SPAN.match(text)
+                minutes = None
+                if match:
+                    h1, m1, h2, m2 = map(int, match.groups())
+                    if h1 <= 24 and h2 <= 24 and m1 < 60 and m2 < 60:
+                        minutes = (h1 * 60 + m1, h2 * 60 + m2)
+                if minutes is None or minutes[1] > 1440 or minutes[0] >= minutes[1]:
+                    r.error(where, f"{text!r} is not a span of hours; write \"HH:MM-HH:MM\" "
+                            "with the start before the end, e.g. \"09:00-17:30\"")
+                    continue
+                for other in spans:
+                    if minutes[0] < other[1] and other[0] < minutes[1]:
+                        r.error(where, f"{text!r} overlaps another span of {day}; merge them")
+                        break
+                else:
+                    spans.append(minutes)
+            hours.append(tuple(sorted(spans)))
+        holidays = []
+        raw = table.get("holidays", [])
+        if not isinstance(raw, list):
+            r.error(key_path(path, "holidays"), f"is {type_name(raw)}; expected an array of "
+                    "dates, e.g. [2026-10-01, 2026-12-25]")
+            raw = []
+        for index, day in enumerate(raw):
+            where = key_path(path, "holidays", index)
+            if isinstance(day, str):
+                try:
+                    day = datetime.date.fromisoformat(day)
+                except ValueError:
+                    pass
+            if type(day) is not datetime.date:
+                r.error(where, f"{day!r} is not a date; write YYYY-MM-DD, e.g. 2026-10-01")
+            elif day in holidays:
+                r.error(where, f"{day} is listed twice; list it once")
+            else:
+                holidays.append(day)
+        return Schedule(name, zone or "UTC", tuple(hours), tuple(sorted(holidays)))
+
+    def queue(self, name, table, skills, schedules, ivr, stations):
+        r = self.r
+        path = key_path("queues", name)
+        self.check_name(name, path, "queue")
+        table = r.table(table, path, ("skills", "max_wait_s", "overflow", "schedule"),
+                        required=("skills",))
+        wanted = r.get_list(table, "skills", path, str, default=())
+        for index, skill in enumerate(wanted):
+            if skill not in skills:
+                r.error(key_path(path, "skills", index), f"skill {skill!r} is not defined"
+                        f"{did_you_mean(skill, skills)}; add it to skills = [...] at the top "
+                        "or use one of: " + (", ".join(skills) or "none defined"))
+        if "skills" in table and not wanted and isinstance(table["skills"], list):
+            r.error(key_path(path, "skills"), "is empty; a queue needs at least one skill")
+        max_wait = r.get(table, "max_wait_s", path, int, default=300, low=MAX_WAIT_S[0],
+                         high=MAX_WAIT_S[1], unit="s")
+        overflow = r.get(table, "overflow", path, str, default="voicemail")
+        if overflow is not None:
+            kind, _, target = overflow.partition(":")
+            where = key_path(path, "overflow")
+            if overflow in ("hangup", "voicemail") or kind == "queue" and target:
+                pass  # queue targets are checked once every queue is known
+            elif kind == "station" and target:
+                if target not in stations and target not in self.declared["stations"]:
+                    r.error(where, f"names station {target!r}, which is not defined"
+                            f"{did_you_mean(target, stations)}; stations: "
+                            + (", ".join(stations) or "none"))
+            elif kind == "flow" and target:
+                if target not in ivr:
+                    r.error(where, f"names IVR node {target!r}, which is not defined"
+                            f"{did_you_mean(target, ivr)}; IVR nodes: "
+                            + (", ".join(ivr) or "none"))
+            else:
+                r.error(where, f"{overflow!r} is not an overflow target; use \"hangup\", "
+                        "\"voicemail\", \"queue:NAME\", \"station:NAME\" or \"flow:NODE\"")
+                overflow = None
+        schedule = self.reference(table, "schedule", path, schedules, "schedule")
+        return Queue(name, wanted, max_wait if max_wait is not None else 300,
+                     overflow or "voicemail", schedule)
+
+    def agents(self, value, skills, stations):
+        r = self.r
+        agents = {}
+        for agent_id, table in r.named_tables(value, "agents", "agents").items():
+            path = key_path("agents", agent_id)
+            self.check_name(agent_id, path, "agent id")
+            table = r.table(table, path, ("name", "skills", "pin", "station"),
+                            required=("name", "pin"))
+            name = r.get(table, "name", path, str, default="")
+            pin = r.get(table, "pin", path, str, default=None)
+            if pin is not None and not _PIN.match(pin):
+                r.error(key_path(path, "pin"), "is not a PIN; use 4-8 digits in quotes, e.g. "
+                        "pin = \"4821\"")
+            elif "pin" in table and isinstance(table["pin"], int):
+                pass  # already reported as a wrong type
+            levels = []
+            raw = table.get("skills", {})
+            if not isinstance(raw, dict):
+                r.error(key_path(path, "skills"), f"is {type_name(raw)}; expected a table of "
+                        "skill = level (1-10), e.g. { sales = 7, english = 5 }")
+                raw = {}
+            for skill, level in raw.items():
+                where = key_path(path, "skills", skill)
+                if skill not in skills:
+                    r.error(where, f"skill {skill!r} is not defined{did_you_mean(skill, skills)}"
+                            "; add it to skills = [...] at the top or use one of: "
+                            + (", ".join(skills) or "none defined"))
+                    continue
+                level = r.check(level, where, int, low=SKILL_LEVEL[0], high=SKILL_LEVEL[1])
+                if level is not None:
+                    levels.append((skill, level))
+            station = self.reference(table, "station", path, stations, "station",
+                                     section="stations")
+            agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
+                                     pin or "", station)
+        return agents
+
+    def recording(self, table, queues):
+        r = self.r
+        table = r.table(table, "recording", ("mode", "queues", "layout", "format"), top=_TOP)
+        mode = r.get(table, "mode", "recording", str, default="off",
+                     choices=[m.value for m in RecordingMode])
+        listed = r.get_list(table, "queues", "recording", str, default=())
+        for index, queue in enumerate(listed):
+            if queue not in queues:
+                r.error(key_path("recording", "queues", index), f"names queue {queue!r}, "
+                        f"which is not defined{did_you_mean(queue, queues)}; queues: "
+                        + (", ".join(queues) or "none"))
+        if mode == "queues" and not listed:
+            r.error("recording.queues", "is missing or empty; with mode = \"queues\" list the "
+                    "queues whose calls are recorded")
+        elif mode not in (None, "queues") and listed:
+            r.warning("recording.queues", f"is ignored with mode = {mode!r}; use mode = "
+                      "\"queues\" to record only these queues")
+        layout = r.get(table, "layout", "recording", str, default="mixed",
+                       choices=[m.value for m in RecordingLayout])
+        fmt = r.get(table, "format", "recording", str, default="wav-pcm16",
+                    choices=[m.value for m in RecordingFormat])
+        return Recording(RecordingMode(mode or "off"), listed,
+                         RecordingLayout(layout or "mixed"), RecordingFormat(fmt or "wav-pcm16"))
+
+    def storage(self, table):
+        r = self.r
+        table = r.table(table, "storage", ("data_dir", "recordings_dir", "prompts_dir"),
+                        top=_TOP)
+
+        def folder(key, default):
+            text = r.get(table, key, "storage", str, default=default)
+            if text is None:
+                return None
+            if not text.strip():
+                r.error(key_path("storage", key), "is empty; give a folder")
+                return None
+            path = Path(os.path.expanduser(text))
+            return path if path.is_absolute() else self.folder / path
+
+        data_dir = folder("data_dir", "/var/lib/appliance") or Path("/var/lib/appliance")
+        recordings = folder("recordings_dir", None) or data_dir / "recordings"
+        return Storage(data_dir, recordings, folder("prompts_dir", None))
+
+    def dial(self, table, trunks):
+        r = self.r
+        table = r.table(table, "dial", ("trunk", "allow", "deny", "min_digits", "max_digits"),
+                        top=_TOP)
+        trunk = self.reference(table, "trunk", "dial", trunks, "trunk group", section="trunks")
+        if trunk is not None and trunks[trunk].direction is Direction.INBOUND:
+            r.error("dial.trunk", f"trunk group {trunk!r} is inbound only; transfers go out on "
+                    "a group with direction \"outbound\" or \"both\"")
+        prefixes = {}
+        for key in ("allow", "deny"):
+            values = r.get_list(table, key, "dial", str, default=() if key == "deny" else ("",))
+            for index, prefix in enumerate(values):
+                if not _PREFIX.match(prefix):
+                    r.error(key_path("dial", key, index), f"{prefix!r} is not a number prefix; "
+                            "use up to 16 digits (\"\" matches every number)")
+            prefixes[key] = values
+        low = r.get(table, "min_digits", "dial", int, default=3, low=DIGITS[0], high=DIGITS[1])
+        high = r.get(table, "max_digits", "dial", int, default=20, low=DIGITS[0],
+                     high=DIGITS[1])
+        if low is not None and high is not None and low > high:
+            r.error("dial.min_digits", f"is {low}, more than max_digits ({high}); make it at "
+                    "most max_digits")
+        if trunk is None and ("allow" in table or "deny" in table):
+            r.warning("dial", "allow / deny have no effect without trunk: no transfer to an "
+                      "outside number is possible; set trunk to an outbound trunk group")
+        return DialPolicy(trunk, prefixes["allow"], prefixes["deny"], low or 3, high or 20)
+
+    def ivr_table(self, value):
+        """The [ivr] table: {node name: node table}, as `_parse_ivr` takes it."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.r.error("ivr", f"is {type_name(value)}; expected a table of IVR nodes, "
+                         "e.g. [ivr.main]")
+            return {}
+        return value
+
+    def coverage(self, queues, agents, skills):
+        """Warnings: a queue no agent can take, a skill nobody uses."""
+        for queue in queues.values():
+            if queue.skills and not any(set(queue.skills) <= {s for s, _ in a.skills}
+                                        for a in agents.values()):
+                self.r.warning(key_path("queues", queue.name, "skills"),
+                               "no agent has all of " + ", ".join(queue.skills)
+                               + f"; callers wait {queue.max_wait_s} s and overflow")
+        used = {s for q in queues.values() for s in q.skills} | \
+            {s for a in agents.values() for s, _ in a.skills}
+        for index, skill in enumerate(skills):
+            if skill not in used:
+                self.r.warning(key_path("skills", index), f"skill {skill!r} is used by no "
+                               "queue and no agent")
+
+
+def _parse_ivr(table, reader, *, queues, stations, prompt_dirs, schedules, dial_policy,
+               entries, folder):
+    """The [ivr] table (node name -> node table) parsed by appliance.ivr.parse_flows and
+    checked by check_flows (missing prompt files, unreachable nodes, loops without input),
+    their issues added to `reader`'s. `entries`: the nodes calls start at; prompt files are
+    looked for on disk, relative paths from `folder`."""
+    from appliance.ivr import check_flows, parse_flows  # appliance.ivr imports config.issues
+
+    flows, issues = parse_flows(table, where="ivr", queues=queues, stations=stations,
+                                prompt_dirs=prompt_dirs, schedules=schedules,
+                                dial_policy=dial_policy)
+    reader.issues.extend(issues)
+    if not any(i.severity == "error" for i in issues):
+        reader.issues.extend(check_flows(flows, lambda path: (folder / path).is_file(),
+                                         entries=entries))
+    return flows
+
+
+def _ports_of(board, kind):
+    numbers = [i for i, k in enumerate(board.port_kinds) if k is kind]
+    return (f"its {kind.name} ports are {_list(numbers)}" if numbers
+            else f"it has no {kind.name} port")
+
+
+def _list(numbers):
+    """[0, 1, 2, 3, 6] -> "0-3, 6"."""
+    numbers = sorted(numbers)
+    runs, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            runs.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(runs)
