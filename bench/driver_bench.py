@@ -25,10 +25,8 @@ per FXS port; the ``digits ok`` column counts the digits the host DSP found agai
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -38,6 +36,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine as bench_machine  # noqa: E402
 
 from appliance.drivers.board import AudioReceived, Board, DigitDetected  # noqa: E402
 from appliance.drivers.protocol import (  # noqa: E402
@@ -56,18 +57,7 @@ DIGITS = "0123456789*#ABCD"
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-    }
+    return bench_machine.machine()
 
 
 def traffic(ticks, ports=PORTS, seed=5, digit_ports=None):

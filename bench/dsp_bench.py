@@ -30,10 +30,7 @@ this benchmark only.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import subprocess
 import sys
 import sysconfig
@@ -48,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the shared references: spandsp, g191,
 sys.path.insert(0, str(ROOT / "bench"))  # the other benchmarks, folded in
 
 import g191  # noqa: E402
+import machine as bench_machine  # noqa: E402
 import spandsp  # noqa: E402
 from appliance.dsp import ChannelBank, g711  # noqa: E402
 from appliance.dsp._binding import c_array, check, ffi, lib  # noqa: E402
@@ -66,30 +64,15 @@ FRAME = 160  # one 20 ms tick
 # --- machine ---------------------------------------------------------------------------
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
     try:
         compiler = subprocess.run([cc, "--version"], capture_output=True, text=True,
                                   check=False).stdout.splitlines()[0]
     except (OSError, IndexError):
         compiler = cc
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "compiler": compiler,
-        "cflags": sysconfig.get_config_var("CFLAGS"),
-        "spandsp": "available" if spandsp.load() else "missing",
-    }
+    return bench_machine.machine(numpy=np.__version__, compiler=compiler,
+                                 cflags=sysconfig.get_config_var("CFLAGS"),
+                                 spandsp="available" if spandsp.load() else "missing")
 
 
 def cpu_seconds(functions, repeats):

@@ -23,10 +23,7 @@ arrive intact: the ``frames ok`` column counts them against those sent.
 """
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import random
 import sys
 import time
@@ -34,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import machine as bench_machine  # noqa: E402
 
 from appliance.drivers.protocol import (  # noqa: E402
     TICK_MS,
@@ -51,22 +51,9 @@ TICKS_PER_SECOND = 1000 // TICK_MS
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import construct
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "construct": construct.__version__,
-    }
+
+    return bench_machine.machine(construct=construct.__version__)
 
 
 def traffic(ticks, seed=4):
