@@ -1,0 +1,1 @@
+"""The call engine: the tick loop and what it does to audio each tick (conference mixing)."""
