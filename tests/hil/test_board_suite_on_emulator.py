@@ -1,8 +1,9 @@
 """CI runs the board suite (hil-tests/) against the emulator over a pty, as it would run
 against real hardware: the emulator serves a pty from a thread of this process (what
 `appliance emulate` does; its own test is in tests/cli), and `pytest hil-tests --board
-URL` runs in another process. The whole suite runs on a virtual clock (fast); the
-tick-timing check runs again against an emulator in real time."""
+URL` runs in another process, on a virtual clock: CI has no wall-clock checks (the suite's
+50 ticks/s check is for real boards; the emulator's real-time pacing is tested with a fake
+monotonic clock in tests/drivers/emulator)."""
 
 import asyncio
 import contextlib
@@ -55,17 +56,11 @@ def _suite(url, *args):
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
-@pytest.mark.parametrize("clock", ["virtual", "realtime"])
-def test_board_suite_passes_against_the_emulator_over_a_pty(clock):
-    with _emulator(virtual=clock == "virtual") as url:
-        if clock == "virtual":
-            result = _suite(url, "--virtual-clock")
-            expected = "11 passed"
-        else:
-            result = _suite(url, "-k", "ticks_come_every_20_ms")
-            expected = "1 passed"
+def test_board_suite_passes_against_the_emulator_over_a_pty():
+    with _emulator(virtual=True) as url:
+        result = _suite(url, "--virtual-clock")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert expected in result.stdout and "skipped" not in result.stdout
+    assert "11 passed" in result.stdout and "skipped" not in result.stdout
 
 
 def test_board_suite_is_skipped_without_a_board():

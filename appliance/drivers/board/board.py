@@ -135,12 +135,13 @@ class Port:
         """FXO: go off-hook (answer a ringing line, or seize it to dial)."""
         await self.board.command(wire.OffHook(self.index))
         self.off_hook, self.ringing, self._ring_tick = True, False, None
-        self.board._reset_dsp(self.index)  # caller ID assembly ends with the answer
+        self.board._listen_for_caller_id(self.index)  # caller ID ends with the answer
 
     async def release(self):
         """FXO: go on-hook."""
         await self.board.command(wire.OnHook(self.index))
         self.off_hook = False
+        self.board._listen_for_caller_id(self.index)
 
     async def flash(self, duration_ms=None):
         """FXO: hook flash (default: the middle of the profile's window); returns when done."""
@@ -229,22 +230,26 @@ class _Bank:
         self.channel = {p: i for i, p in enumerate(ports)}
         self.bank = ChannelBank(len(ports), law="alaw" if law is Law.ALAW else "ulaw",
                                 tone_plan=tone_plan)
-        self.fxo = [(p, self.channel[p]) for p in ports if p in fxo]
-        self.listening = {}
-        for channel in range(len(ports)):
+        self.fxo = {p for p in ports if p in fxo}
+        for port, channel in self.channel.items():
             self.bank.enable(channel, "ns", False)
             self.bank.enable(channel, "agc", False)
+            self.bank.enable(channel, "callerid", port in self.fxo)  # ports start on-hook
         self.frames = np.full((len(ports), TICK_SAMPLES), IDLE_CODE[law], dtype=np.uint8)
         self.idle = IDLE_CODE[law]
+        self._rows = {}
 
-    def listen_for_caller_id(self, board_ports):
-        """Caller ID on exactly the FXO ports that are on-hook now (from a fresh start when
-        a port goes back on-hook)."""
-        for port, channel in self.fxo:
-            on = not board_ports[port].off_hook
-            if self.listening.get(channel) != on:
-                self.bank.enable(channel, "callerid", on)
-                self.listening[channel] = on
+    def rows(self, ports):
+        """For a frame carrying `ports`: (rows of the frame that are this bank's, their
+        channels, whether the frame is exactly the bank). Kept per port set: the set
+        changes with SELECT_AUDIO, not with the tick."""
+        found = self._rows.get(ports)
+        if found is None:
+            pairs = [(row, self.channel[p]) for row, p in enumerate(ports) if p in self.channel]
+            src, dst = [r for r, _ in pairs], [c for _, c in pairs]
+            whole = src == dst == list(range(len(self.channel))) and len(ports) == len(src)
+            found = self._rows[ports] = (src, dst, whole)
+        return found
 
 
 class _Found:
@@ -293,6 +298,7 @@ class Board:
         self._wqueue = asyncio.Queue()
         self._ready = None
         self._banks = {}
+        self._timed = set()  # ports with a ring or flash-window timer running
 
     # --- opening and closing ------------------------------------------------------------
     @classmethod
@@ -524,6 +530,7 @@ class Board:
                 spans.setdefault(port.span, []).append(port)
         self.spans = tuple(Span(self, s, spans[s]) for s in sorted(spans))
         self._banks = {}
+        self._timed = set()
         if self.dsp:
             fxo = {p.index for p in self.ports if p.kind is PortKind.FXO}
             for law in Law:
@@ -545,7 +552,7 @@ class Board:
     def _saw_tick(self, tick):
         self.tick = tick
         ring_gap = int(self.profile.ringing.period_s * 50 * 1.5) + 10
-        for port in self.ports:
+        for port in list(self._timed):
             if port._ring_tick is not None and port.kind is PortKind.FXO and \
                     tick - port._ring_tick > ring_gap:
                 # No burst for 1.5 cadences: the caller gave up before the answer.
@@ -554,6 +561,8 @@ class Board:
                     (tick - port._onhook_tick) * 20 > self.profile.hook_flash.max_ms:
                 self._emit(ev.HookChanged(self.name, port.index, False, port._onhook_tick))
                 port._onhook_tick = None
+            if port._ring_tick is None and port._onhook_tick is None:
+                self._timed.discard(port)
 
     def _board_keepalive(self, message):
         self._saw_tick(message.tick)
@@ -567,6 +576,7 @@ class Board:
         on = isinstance(message, wire.RingOn)
         if port is not None and on:
             port.ringing, port._ring_tick = True, message.tick
+            self._timed.add(port)
         self._emit((ev.RingStarted if on else ev.RingStopped)(self.name, message.port,
                                                                message.tick))
 
@@ -591,6 +601,7 @@ class Board:
                 return
             port.off_hook = False
             port._onhook_tick = message.tick  # reported once the flash window has passed
+            self._timed.add(port)
 
     def _polarity(self, message):
         port = self._port(message.port)
@@ -635,15 +646,13 @@ class Board:
         linear = np.empty((len(ports), TICK_SAMPLES), dtype=np.int16)
         out = []
         for bank in self._banks.values():
-            rows = [(row, bank.channel[p]) for row, p in enumerate(ports) if p in bank.channel]
-            if not rows:
+            src, dst, whole = bank.rows(tuple(ports))
+            if not src:
                 continue
-            src = [r for r, _ in rows]
-            dst = [c for _, c in rows]
-            bank.listen_for_caller_id(self.ports)
-            if len(rows) == bank.bank.channels:
-                whole = src == dst and len(src) == len(codes)
-                result = bank.bank.process(codes if whole else codes[src])
+            if whole:
+                result = bank.bank.process(codes)
+            elif len(src) == bank.bank.channels:
+                result = bank.bank.process(codes[src])
             else:
                 bank.frames[dst] = codes[src]
                 result = bank.bank.process(bank.frames)
@@ -676,6 +685,16 @@ class Board:
         for bank in self._banks.values():
             if index in bank.channel:
                 bank.bank.reset(bank.channel[index])
+                if index in bank.fxo:
+                    bank.bank.enable(bank.channel[index], "callerid",
+                                     not self.ports[index].off_hook)
+
+    def _listen_for_caller_id(self, index):
+        """Caller ID on an FXO port exactly while it is on-hook, from a fresh start."""
+        for bank in self._banks.values():
+            if index in bank.fxo:
+                bank.bank.enable(bank.channel[index], "callerid", False)
+                bank.bank.enable(bank.channel[index], "callerid", not self.ports[index].off_hook)
 
     def _enable_tones(self, index, on):
         for bank in self._banks.values():

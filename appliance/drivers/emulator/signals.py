@@ -14,6 +14,7 @@
 import math
 
 import numpy as np
+from scipy.signal import lfilter  # at import: the emulator may share the host's event loop
 
 from appliance.dsp import callerid
 from appliance.dtmf import generate
@@ -79,7 +80,6 @@ class SpeechSource:
         return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
     def _syllable(self):
-        from scipy.signal import lfilter  # lazy: scipy.signal takes ~2 s to import
         rng = self.rng
         parts = []
         if rng.random() < 0.35:  # unvoiced onset: high-passed noise
