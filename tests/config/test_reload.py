@@ -1,6 +1,7 @@
 """plan_reload: what a changed file applies to new calls, what waits for a restart, and
 nothing at all from an invalid file."""
 
+from appliance.config.load import SHIPPED_PROMPTS
 from appliance.config import (
     Change,
     ChangeKind,
@@ -77,12 +78,13 @@ def test_invalid_new_file_plans_nothing():
 
 def test_missing_prompt_file_plans_nothing(tmp_path):
     old = _old()
-    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"welcome.wav\"")
+    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"our-welcome.wav\"")
     result = plan_reload(old, text, folder=tmp_path)
     assert isinstance(result, ConfigError)
     assert [(i.path, i.message) for i in result.issues] == [
-        ("ivr.menu.prompts.0", "prompt 'welcome.wav' not found (looked for welcome.wav)")]
-    (tmp_path / "welcome.wav").write_bytes(b"RIFF")
+        ("ivr.menu.prompts.0", f"prompt 'our-welcome.wav' not found (looked for "
+         f"{tmp_path}/our-welcome.wav, {SHIPPED_PROMPTS}/our-welcome.wav)")]
+    (tmp_path / "our-welcome.wav").write_bytes(b"RIFF")
     plan = plan_reload(old, text, folder=tmp_path)
     assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
 
