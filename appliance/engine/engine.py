@@ -81,6 +81,7 @@ class Engine:
                                        ms=self.calendar.ms, last_voice=self._last_voice)
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+        self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
 
     def _schedules(self, config):
         return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
@@ -328,6 +329,8 @@ class Engine:
         self.store.cdr_close(c.call_id, self.calendar.ms(c.tick), c.disposition, c.cause)
 
     def _do_LogEvent(self, c):
-        self.store.append_event(self.calendar.ms(c.tick), c.kind, c.call_id, c.queue,
-                                c.agent, c.data)
+        time_ms = self.calendar.ms(c.tick)
+        self.store.append_event(time_ms, c.kind, c.call_id, c.queue, c.agent, c.data)
+        for listener in self.listeners:
+            listener(c, time_ms)
 
