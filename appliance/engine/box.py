@@ -49,6 +49,7 @@ class Box:
         self.store = None
         self.recorder = None
         self.closed_on_start = []
+        self.closed_on_stop = []
 
     @property
     def database(self):
@@ -145,6 +146,9 @@ class Box:
             await asyncio.to_thread(self.recorder.close)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+            # calls still up at a clean stop get their CDR closed now, not at the next start
+            with Store.open(self.database) as store:
+                self.closed_on_stop = store.close_open_calls("the box stopped during the call")
 
     def report(self, board=None):
         """The emulator's report of an emulated board (what every simulated person did
