@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import json
 import logging
+import os
 import signal
 import zoneinfo
 from pathlib import Path
@@ -125,10 +126,16 @@ def _check_scenario(config, scenario, path):
                         "emulated board to play it on; add `emulated = true` to a board "
                         "(with url = \"inprocess://NAME\") or drop --scenario")
     kinds = [p.kind.name.lower() for p in scenario.model.ports]
-    wanted = [k.value for k in board.port_kinds]
-    if kinds != wanted:
-        raise UserError(f"--scenario {path}: its [board] has {len(kinds)} ports "
-                        f"({'+'.join(kinds) or 'none'}), but boards.{board.name} in "
+    if kinds != [k.value for k in board.port_kinds]:
+        runs = []  # "fxo", "fxo", "fxs" -> "2fxo+1fxs"
+        for kind in kinds:
+            if runs and runs[-1][1] == kind:
+                runs[-1][0] += 1
+            else:
+                runs.append([1, kind])
+        raise UserError(f"--scenario {path}: its [board] has ports "
+                        f"{'+'.join(f'{n}{k}' for n, k in runs) or 'none'}, but "
+                        f"boards.{board.name} in "
                         f"{config.source} has ports = {board.ports!r}; give the scenario "
                         f"ports = {board.ports!r}")
 
@@ -239,9 +246,9 @@ class EventView:
 
     def started(self, box, seconds, virtual):
         self._engine = box.engine
-        recordings = box.config.storage.recordings_dir
-        self.note("database", str(box.database), path=str(box.database))
-        self.note("recordings", str(recordings), path=str(recordings))
+        database, recordings = _where(box)
+        self.note("database", database, path=database)
+        self.note("recordings", recordings, path=recordings)
         boards = ", ".join(f"{name} ({b.url}, {b.ports}"
                            f"{', emulated' if b.emulated else ''})"
                            for name, b in box.config.boards.items())
@@ -342,14 +349,13 @@ class EventView:
             dispositions[key] = dispositions.get(key, 0) + 1
         recordings = [c.recording_path for c in cdrs
                       if c.recording_path and Path(c.recording_path).exists()]
-        storage = box.config.storage
+        database, folder = _where(box)
         if self.as_json:
             self._json({"event": "summary", "calls": len(cdrs),
                         "answered": dispositions.get("answered", 0),
                         "abandoned": dispositions.get("abandoned", 0),
                         "dispositions": dispositions, "recordings": len(recordings),
-                        "database": str(box.database),
-                        "recordings_dir": str(storage.recordings_dir)})
+                        "database": database, "recordings_dir": folder})
             return
         others = ", ".join(f"{n} {what}" for what, n in sorted(dispositions.items())
                            if what not in ("answered", "abandoned"))
@@ -357,8 +363,14 @@ class EventView:
                    f"answered, {dispositions.get('abandoned', 0)} abandoned"
                    + (f", {others}" if others else "")
                    + f"; {len(recordings)} recording(s) written")
-        click.echo(f"database  {box.database}  (CDRs and the event log; SQLite)")
-        click.echo(f"recordings  {storage.recordings_dir}")
+        click.echo(f"database  {database}  (CDRs and the event log; SQLite)")
+        click.echo(f"recordings  {folder}")
+
+
+def _where(box):
+    """The database and the recordings folder, as absolute paths."""
+    return (os.path.abspath(box.database),
+            os.path.abspath(box.config.storage.recordings_dir))
 
 
 class _StderrHandler(logging.Handler):
