@@ -22,6 +22,7 @@ import contextlib
 import datetime
 import json
 import logging
+import math
 import os
 import signal
 import zoneinfo
@@ -40,7 +41,7 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="APPLIANCE_CONFIG",
               help=f"The configuration file (TOML); $APPLIANCE_CONFIG also sets it. Default: "
-                   f"{DEFAULT_PATH} when it exists, otherwise the demo (see below).")
+                   f"{DEFAULT_PATH} when it exists, otherwise the demo (see above).")
 @click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False), default=None,
               help="A scenario file (TOML: callers, agents' phones) for the config's "
                    "emulated board; it must have the board's ports. Default: nobody calls "
@@ -49,6 +50,7 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
               help="Emulated boards tick as fast as the box keeps up instead of every 20 ms "
                    "(real boards keep their own time).")
 @click.option("--seconds", type=click.FloatRange(0.0, min_open=True), default=None,
+              metavar="S",
               help="Stop after this many seconds of board time. Default: the scenario's "
                    "length with a scenario (the demo: 120 s), otherwise until SIGINT or "
                    "SIGTERM.")
@@ -58,11 +60,11 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
-    runs the demo: the sample configuration (`appliance config show --config` on it
-    tells what it holds) on its emulated board, with scripted callers who press 1 or 2 at
+    runs the demo: the sample configuration shipped with the package (its path is the
+    first line printed) on its emulated board, with scripted callers who press 1 or 2 at
     the menu, wait in the queue and talk to the agents (16 calls in 120 s of board time).
     It stops by itself at the end of the scenario and exits 0; with --virtual-clock it
-    takes a few seconds instead of two minutes. Its database and recordings go to
+    takes about 15 s instead of two minutes. Its database and recordings go to
     ~/.local/share/appliance. Since the sample's queues keep office hours in Asia/Shanghai,
     outside them the demo's clock starts at a moment of the latest office hours instead of
     now, so that the calls reach agents.
@@ -72,6 +74,10 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
     from appliance.drivers.emulator import EmulatorConfigError, load_scenario
     from appliance.engine.demo import office_hours_origin, scenario_path as demo_scenario
 
+    if seconds is not None and not math.isfinite(seconds):
+        raise click.BadParameter(f"{seconds} is not a number of seconds; give one such as 60, "
+                                 "or leave --seconds out to run until stopped",
+                                 param_hint="'--seconds'")
     demo = config_path is None and not Path(DEFAULT_PATH).exists()
     if config_path is None:
         config_path = str(sample_path() if demo else DEFAULT_PATH)
@@ -321,7 +327,7 @@ class EventView:
         for change in plan.changes:
             self._reload_line(f"{'needs a restart' if change.restart else 'applied'}: "
                               f"{change.path} {change.kind.value}"
-                              + (" (kept as it was until the box restarts)"
+                              + (" (restart the box for it to take effect)"
                                  if change.restart else " (new calls)"))
 
     def reload_refused(self, head, issues):

@@ -175,6 +175,17 @@ def test_json_gives_one_object_per_line_and_a_summary(appliance):
     assert Path(summary["database"]).exists()
 
 
+def test_the_default_config_file_is_used_when_it_exists(appliance, tmp_path, monkeypatch):
+    path = sample_with(tmp_path)
+    monkeypatch.setattr(run_cli, "DEFAULT_PATH", path)
+    result = appliance("run", "--virtual-clock", "--seconds", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "demo" not in result.stdout  # no scenario: a box with nobody calling
+    assert f"database  {tmp_path / 'data' / 'appliance.db'}" in result.stdout
+    assert "summary  0 call(s)" in result.stdout
+    assert (tmp_path / "data" / "appliance.db").exists()
+
+
 # ---- mistakes ----------------------------------------------------------------------------
 
 def test_a_bad_config_is_exit_2_with_its_key_paths_and_nothing_starts(appliance, tmp_path):
@@ -187,6 +198,14 @@ def test_a_bad_config_is_exit_2_with_its_key_paths_and_nothing_starts(appliance,
     assert "agents.1003.station" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "soon"])
+def test_seconds_must_be_a_positive_number(appliance, value):
+    result = appliance("run", "--seconds", value)
+    assert result.exit_code == 2
+    assert "--seconds" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_a_config_that_cannot_be_read_is_exit_2(appliance, tmp_path):
@@ -244,6 +263,15 @@ def test_a_data_dir_the_box_cannot_write_is_exit_2(appliance, tmp_path):
     result = appliance("run", "--config", path, "--seconds", "1")
     assert result.exit_code == 2
     assert "storage.data_dir" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_damaged_database_is_exit_2_naming_it(appliance, tmp_path):
+    path = sample_with(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "appliance.db").write_bytes(b"not a database, " * 512)
+    result = appliance("run", "--config", path, "--seconds", "1")
+    assert result.exit_code == 2
+    assert "appliance.db" in result.stderr and "Traceback" not in result.stderr
 
 
 # ---- signals, in a subprocess ------------------------------------------------------------
