@@ -166,9 +166,12 @@ async def _run(box, view, seconds, virtual):
         except StoreError as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
+            source = box.config.source
+            fix = (f"copy {source}, set storage.data_dir in the copy to a folder you may "
+                   "write and run with --config COPY" if source == str(sample_path()) else
+                   f"set storage.data_dir in {source} to a folder the box may write")
             raise UserError(f"storage: cannot write in {box.config.storage.data_dir} "
-                            f"({exc.strerror or exc}); set storage.data_dir in "
-                            f"{box.config.source} to a folder the box may write") from None
+                            f"({exc.strerror or exc}); {fix}") from None
         if box.closed_on_start:
             view.note("recovered", f"{len(box.closed_on_start)} call(s) a previous run left "
                                    "open were closed", calls=list(box.closed_on_start))
