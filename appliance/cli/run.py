@@ -310,6 +310,9 @@ class EventView:
         waited = data.pop("waited_ticks", None)
         if waited is not None:
             out.append(f"waited {waited * 0.02:.1f} s")
+        length = data.pop("ticks", None)  # a voicemail's
+        if length is not None:
+            out.append(f"length {length * 0.02:.1f} s")
         for key in ("first", "transfer", "priority"):
             data.pop(key, None)
         out += [f"{key} {value}" for key, value in data.items()]
