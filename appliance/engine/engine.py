@@ -62,10 +62,11 @@ class Engine:
         self.lookup = lookup
         if origin_ms is None:
             origin_ms = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
-        self.calendar = TickCalendar(origin_ms)
-        self._origin_set = False
+        # the clock board's tick when its session started is `origin_ms`
+        caps = self.boards[self.clock_board].capabilities
+        self.calendar = TickCalendar(origin_ms, caps.tick if caps is not None else 0)
+        self.now = self.calendar.origin_tick
         self.stats = EngineStats()
-        self.now = 0
         self.playback = Playback()
         self.playing = {name: set() for name in self.boards}  # ports with a playout
         self.connected = {}        # port key -> the port key it hears (switch or bridge)
@@ -129,13 +130,16 @@ class Engine:
         elif isinstance(event, ev.BoardBack):
             self._spawn(board.select_audio(range(len(board.ports))))
         else:
-            self._run(self.switchboard.handle(event, self.now))
+            # the clock board stamps its events with the tick they happened in (its audio
+            # for that tick comes after them); other boards' events happen "now"
+            now = self.now
+            if name == self.clock_board and getattr(event, "tick", None) is not None:
+                now = max(now, event.tick)
+            self._run(self.switchboard.handle(event, now))
 
     # ---- the tick ------------------------------------------------------------------------
     def _on_tick(self, name, board, event):
         if name == self.clock_board:
-            if not self._origin_set:
-                self.calendar.origin_tick, self._origin_set = event.tick, True
             self.now = event.tick
             self.stats.ticks += 1
             if self.until_tick is not None and \
