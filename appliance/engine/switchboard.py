@@ -803,8 +803,9 @@ class Switchboard:
             call.ivr_path = list(call.ivr.path)
             call.ivr.caller_hung_up(self.now)
         call.ivr = None
-        if call.voicemail is not None:
+        if call.voicemail is not None:  # hung up while leaving a message: keep it
             self._stop_voicemail(call, self.now - call.voicemail[1], out)
+            disposition = "voicemail"
         for end in (call.a, call.b):
             if end is None:
                 continue
