@@ -25,6 +25,7 @@ from appliance.dsp import g711
 from appliance.dtmf import generate as dtmf_generate
 
 from .clock import ScheduleClock, TickCalendar
+from .mixer import ConferenceMixer
 from .playback import Playback
 from .switchboard import Switchboard
 
@@ -40,6 +41,7 @@ class EngineStats:
         self.ticks = 0
         self.commands = 0
         self.command_errors = 0
+        self.event_errors = 0
         self.recorded_frames = 0
         self.dropped_frames = 0
 
@@ -71,6 +73,7 @@ class Engine:
         self.playing = {name: set() for name in self.boards}  # ports with a playout
         self.connected = {}        # port key -> the port key it hears (switch or bridge)
         self.bridges = {}          # port key -> port key on another board (host copies)
+        self.mixers = {name: ConferenceMixer() for name in self.boards}  # by board
         self.recordings = {}       # recording id -> (caller's port key, is voicemail)
         self.recording_paths = {}  # recording id -> its file
         self.latest = {}           # board -> (row of port, linear) of its last tick
@@ -120,7 +123,9 @@ class Engine:
             try:
                 self._on_event(name, board, event)
             except Exception:  # a bug must not stop the box: log it, keep serving calls
-                log.exception("engine: handling %r failed", event)
+                self.stats.event_errors += 1
+                log.exception("engine: handling %s from board %s failed",
+                              type(event).__name__, name)
 
     def _on_event(self, name, board, event):
         if isinstance(event, ev.AudioReceived):
@@ -159,6 +164,11 @@ class Engine:
         out = {}
         for i, port in enumerate(keys):
             out[port] = frames[i]
+        mixer = self.mixers[name]
+        if mixer.conferences:  # every conference of the board in one product
+            mix = mixer.mix(self._all_rows(board, event.ports, linear))
+            for i, port in enumerate(mix.rows.tolist()):
+                out[port] = mix.audio[i]
         for key, other in self.bridges.items():
             if key[0] == name and other[0] in self.latest:
                 o_rows, o_linear = self.latest[other[0]]
@@ -170,6 +180,15 @@ class Engine:
         for key, tag in finished:
             self.playing[key[0]].discard(key[1])
             self._run(self.switchboard.playout_finished(key, tag, self.now))
+
+    @staticmethod
+    def _all_rows(board, ports, linear):
+        """The tick's audio with row i = port i (the mixer's parties are port numbers)."""
+        if len(ports) == len(board.ports):
+            return linear
+        full = np.zeros((len(board.ports), linear.shape[1]), dtype=np.int16)
+        full[list(ports)] = linear
+        return full
 
     def _levels(self, name, ports, linear):
         frame = linear.astype(np.float32)
@@ -263,6 +282,19 @@ class Engine:
             self.bridges.pop(other, None)
         else:
             self._spawn(self._port(c.port).disconnect())
+
+    def _do_JoinConference(self, c):
+        if c.to is not None and c.to[0] != c.port[0]:
+            raise ValueError("a conference's members must be on one board")
+        conference = (c.conference, c.port[0])
+        self.mixers[c.port[0]].join(conference, c.port[1], c.mode,
+                                    c.to[1] if c.to else None)
+        self.connected.pop(c.port, None)
+
+    def _do_LeaveConference(self, c):
+        mixer = self.mixers[c.port[0]]
+        if mixer.conference_of(c.port[1]) is not None:
+            mixer.leave(c.port[1])
 
     def _do_DetectTones(self, c):
         self._port(c.port).detect_tones(c.on)

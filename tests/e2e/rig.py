@@ -27,6 +27,8 @@ def run_box(tmp_path, config_text, scenario_text, *, before=None, origin_ms=ORIG
             await box.run()
 
     asyncio.run(limited())
+    stats = box.engine.stats
+    assert (stats.event_errors, stats.command_errors) == (0, 0), "the engine logged errors"
     return box
 
 

@@ -173,3 +173,67 @@ def test_an_agent_transfers_the_caller_to_a_colleague_after_talking_to_them(tmp_
     assert cdr.disposition == "answered" and cdr.hangup_cause == "far end: polarity reversal"
     # after the transfer the caller hears Wang talking
     assert rms_db(caller.heard[-int(25 * 8000):]) > 45
+
+
+THREE_WAY_SCENARIO = """
+[board]
+ports = "2fxo+2fxs"
+[run]
+seconds = 40.0
+seed = 4
+[exchange]
+clear_signal = "loop_drop"
+[[callers]]
+name = "caller"
+line = 0
+at_s = 0.5
+number = "5550002"
+actions = [{ wait_for_agent_s = 30.0 }, { listen_s = 17.5 }, { talk_s = 3.0 },
+           { listen_s = 5.0 }, { hang_up = true }]
+[[phones]]
+name = "li"
+port = 2
+answer_after_s = 1.0
+actions = [{ listen_s = 1.0 }, { flash_s = 0.3 }, { listen_s = 1.0 }, { press = "102" },
+           { listen_s = 4.0 }, { flash_s = 0.3 }, { listen_s = 3.0 }, { talk_s = 2.0 },
+           { listen_s = 30.0 }]
+[[phones]]
+name = "wang"
+port = 3
+answer_after_s = 1.0
+actions = [{ listen_s = 9.0 }, { talk_s = 2.0 }, { listen_s = 30.0 }]
+"""
+
+
+def test_flash_flash_makes_a_three_way_call_mixed_on_the_host(tmp_path):
+    config = BASE.format(board="e2e-3way", flow="hours", data=tmp_path)
+    box = run_box(tmp_path, config, THREE_WAY_SCENARIO, origin_ms=MONDAY_10_UTC_MS)
+    report = box.report()
+    caller = report.callers[0]
+    li, wang = report.phones[0].calls[0], report.phones[1].calls[0]
+    with Store.open(box.database) as store:
+        cdr = [c for c in store.cdrs() if c.direction == "inbound"][0]
+        kinds = [e.kind for e in store.events(call_id=cdr.call_id)]
+    assert "three_way" in kinds
+    assert len(li.flashes) == 2
+
+    def level(heard, start_s, at_s, seconds):
+        begin = int((at_s - start_s) * 8000)
+        return rms_db(heard[begin:begin + int(seconds * 8000)])
+
+    joined = li.flashes[1] + 0.8
+    li_talks = joined + 3.0 - 0.8  # li: listen 3 s after the second flash, then talk 2 s
+    # Wang's 2 s of talk come 9 s after he answered; the caller's 3 s come 17.5 s after Li
+    # answered: one talker at a time
+    wang_talks = wang.off_hook_at_s + 9.0
+    caller_talks = caller.agent_at_s + 17.5
+    assert li_talks + 2.0 < wang_talks and wang_talks + 2.0 < caller_talks
+    assert wang_talks > joined and li_talks > joined
+    # everyone hears each talker, and nobody hears silence where a talker spoke
+    assert level(caller.heard, caller.answered_at_s, wang_talks + 0.2, 1.5) > 55
+    assert level(caller.heard, caller.answered_at_s, li_talks + 0.2, 1.5) > 55
+    assert level(li.heard, li.off_hook_at_s, wang_talks + 0.2, 1.5) > 55
+    assert level(wang.heard, wang.off_hook_at_s, caller_talks + 0.2, 2.5) > 55
+    assert level(li.heard, li.off_hook_at_s, caller_talks + 0.2, 2.5) > 55
+    # and a talker does not hear itself (the N-1 mix)
+    assert level(wang.heard, wang.off_hook_at_s, wang_talks + 0.2, 1.5) < 45

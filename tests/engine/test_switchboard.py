@@ -471,3 +471,75 @@ def test_reload_applies_to_new_calls_and_live_calls_keep_their_flows():
     rig.send(ev.RingStopped, LINE)
     rig.send(ev.DigitDetected, LINE, digit="9")
     assert closes(rig.out)[-1].cause == "new reason"
+
+
+# ---- conferences -------------------------------------------------------------------------------
+
+def consulting(rig):
+    call = rig.connected(DESK1)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    return call
+
+
+def test_flash_while_the_consultation_talks_makes_a_three_way_call():
+    rig = Rig()
+    call = consulting(rig)
+    got = rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    joined = {c.port for c in got if isinstance(c, cmd.JoinConference)}
+    assert joined == {LINE, DESK1, DESK2}
+    assert cmd.Disconnect(LINE) in got and cmd.Disconnect(DESK1) in got
+    # the agent leaves: the caller and the colleague go on, back on the board's switch
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.LeaveConference(DESK1) in got and cmd.Connect(LINE, DESK2) in got
+    assert not call.ended and call.b.key == DESK2 and call.agent == "1002"
+    assert call.conference is None
+    got = rig.send(ev.LoopCurrentDropped, LINE)
+    assert closes(got)[0].disposition == "answered"
+    assert rig.sb.stations[DESK2].state is StationState.CLEARED
+
+
+def test_a_caller_who_leaves_a_three_way_call_ends_it_for_everyone():
+    rig = Rig()
+    call = consulting(rig)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    got = rig.send(ev.ToneDetected, LINE, tone=Tone.BUSY)
+    left = {c.port for c in got if isinstance(c, cmd.LeaveConference)}
+    assert left == {LINE, DESK1, DESK2}
+    assert cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    assert cmd.Play(DESK2, ("tone:busy",), loop=True) in got
+    assert call.ended
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "talk"])
+def test_a_supervisor_joins_a_call(mode):
+    rig = Rig()
+    call = rig.connected(DESK1)
+    with pytest.raises(ValueError, match="off-hook with dial tone"):
+        rig.sb.supervise(call.id, "desk2", mode, rig.now)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)  # the supervisor lifts the handset
+    got = rig.sb.supervise(call.id, "desk2", mode, rig.now)
+    assert cmd.JoinConference(call.id, DESK2, mode, DESK1 if mode == "whisper" else None) in got
+    assert cmd.JoinConference(call.id, LINE) in got
+    assert cmd.JoinConference(call.id, DESK1) in got
+    # the supervisor hangs up: the call is back on the switch, untouched
+    got = rig.sb.handle(ev.HookChanged(B, DESK2[1], False, rig.now), rig.now)
+    assert cmd.Connect(LINE, DESK1) in got and not call.ended and call.b.key == DESK1
+
+
+def test_barge_in_supervisor_takes_over_when_the_agent_hangs_up():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    rig.out += rig.sb.supervise(call.id, "desk2", "talk", rig.now)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Connect(LINE, DESK2) in got and call.b.key == DESK2 and not call.ended
+
+
+def test_recording_on_demand():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    assert rig.sb.record(call.id, rig.now) == [cmd.StartRecording(call.id, call.id, LINE)]
+    assert rig.sb.record(call.id, rig.now) == []  # already recording
