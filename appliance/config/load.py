@@ -176,10 +176,13 @@ class _Builder:
             [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
         # every station in the file, with errors of its own or not: no cascade into the IVR
         declared = tuple(doc["stations"]) if isinstance(doc.get("stations"), dict) else ()
+        # the installer's prompts first, then the shipped set (welcome.wav, ...)
+        from appliance.engine.prompts import default_prompt_dir
+        prompt_dirs = ((str(storage.prompts_dir),) if storage.prompts_dir else ()) \
+            + (str(default_prompt_dir()),)
         flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=declared,
-                           prompt_dirs=(str(storage.prompts_dir),) if storage.prompts_dir
-                           else (), schedules=tuple(schedules), dial_policy=dial.refusal,
-                           entries=entries, folder=self.folder)
+                           prompt_dirs=prompt_dirs, schedules=tuple(schedules),
+                           dial_policy=dial.refusal, entries=entries, folder=self.folder)
         self.coverage(queues, agents, skills)
         return Config(
             source=self.source, site=site, country=country, tone_plan=tone_plan,

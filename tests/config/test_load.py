@@ -16,6 +16,7 @@ from appliance.config import (
     parse_config,
     sample_path,
 )
+from appliance.engine.prompts import default_prompt_dir
 
 SAMPLE = sample_path().read_text(encoding="utf-8")
 
@@ -221,7 +222,8 @@ BAD = [
                                    "queue = \"suport\"\n\n[ivr.operator]")],
      "ivr.support.queue", "'suport' is not a configured queue (did you mean 'support'?)"),
     ("ivr-missing-prompt-file", [("prompts = \"builtin:beep\"", "prompts = \"no-such.wav\"")],
-     "ivr.menu.prompts.0", "prompt 'no-such.wav' not found (looked for no-such.wav)"),
+     "ivr.menu.prompts.0", "prompt 'no-such.wav' not found (looked for "
+     f"{default_prompt_dir() / 'no-such.wav'})"),
     ("missing-required", [("name = \"Sam Taylor\"\n", "")], "agents.1003.name",
      "is missing; it is required"),
 ]

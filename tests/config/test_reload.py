@@ -7,9 +7,11 @@ from appliance.config import (
     ConfigError,
     ReloadPlan,
     load_config,
+    parse_config,
     plan_reload,
     sample_path,
 )
+from appliance.engine.prompts import default_prompt_dir
 
 SAMPLE = sample_path().read_text(encoding="utf-8")
 
@@ -76,14 +78,24 @@ def test_invalid_new_file_plans_nothing():
 
 
 def test_missing_prompt_file_plans_nothing(tmp_path):
-    old = _old()
-    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"welcome.wav\"")
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    with_dir = SAMPLE.replace("[storage]\n", "[storage]\nprompts_dir = \"prompts\"\n")
+    old = parse_config(with_dir, folder=tmp_path)
+    text = with_dir.replace("prompts = \"builtin:beep\"", "prompts = \"greeting.wav\"")
     result = plan_reload(old, text, folder=tmp_path)
     assert isinstance(result, ConfigError)
     assert [(i.path, i.message) for i in result.issues] == [
-        ("ivr.menu.prompts.0", "prompt 'welcome.wav' not found (looked for welcome.wav)")]
-    (tmp_path / "welcome.wav").write_bytes(b"RIFF")
+        ("ivr.menu.prompts.0", f"prompt 'greeting.wav' not found (looked for "
+         f"{folder / 'greeting.wav'}, {default_prompt_dir() / 'greeting.wav'})")]
+    (folder / "greeting.wav").write_bytes(b"RIFF")
     plan = plan_reload(old, text, folder=tmp_path)
+    assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
+
+
+def test_shipped_prompt_needs_no_prompts_dir():
+    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"main-menu.wav\"")
+    plan = plan_reload(_old(), text)
     assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
 
 
