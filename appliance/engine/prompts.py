@@ -163,10 +163,11 @@ def read_prompt(path, name=None):
     from appliance.dsp.audiofile import AudioFileError, read_audio
     name = path if name is None else name
     try:
-        try:
-            channels = soundfile.info(os.fspath(path)).channels
-        except (soundfile.SoundFileError, OSError):
-            channels = 1  # read_audio tells what is wrong with it
+        try:  # by content, not by the name's suffix
+            with open(path, "rb") as raw, soundfile.SoundFile(raw) as sound:
+                channels = sound.channels
+        except (soundfile.SoundFileError, OSError, TypeError):  # TypeError: a .raw name
+            channels = 1  # not opened: read_audio tells what is wrong with it
         if channels <= 1:
             audio = read_audio(path, RATE)
         else:
