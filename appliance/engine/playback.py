@@ -89,6 +89,11 @@ class Playback:
         slot = self._slot_of.get(key)
         return slot is not None and bool(self._active[slot])
 
+    @property
+    def pool_samples(self):
+        """Samples the pool holds now (sequences played, or kept to be shared)."""
+        return self._pool.size
+
     def tag(self, key):
         """The tag of what `key` is playing (None when idle)."""
         slot = self._slot_of.get(key)
