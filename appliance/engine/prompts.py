@@ -110,22 +110,19 @@ class PromptLibrary:
     # ---- built-ins and tones ----------------------------------------------------------
 
     def _builtin(self, name):
-        which = name[len(BUILTIN_PREFIX):]
-        if which == "beep":
-            return beep()
-        if which == "silence":
-            return np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.int16)
-        raise PromptError(name, "no such built-in prompt",
-                          "use builtin:beep or builtin:silence")
+        make = BUILTINS.get(name[len(BUILTIN_PREFIX):])
+        if make is None:
+            raise PromptError(name, "no such built-in prompt", "use one of "
+                              + ", ".join(BUILTIN_PREFIX + b for b in BUILTINS))
+        return make()
 
     def _tone(self, name):
-        from appliance.dsp.toneplan import Tone
         tones = {tone.value: tone for tone in self.tone_plan.tones}
         tone = tones.get(name[len(TONE_PREFIX):])
         if tone is None:
             raise PromptError(name, f"tone plan {self.tone_plan.name!r} has no such tone",
                               "use one of " + ", ".join(TONE_PREFIX + t for t in tones))
-        return tone_cycle(self.tone_plan, Tone(tone))
+        return tone_cycle(self.tone_plan, tone)
 
     # ---- files ------------------------------------------------------------------------
 
@@ -203,6 +200,13 @@ def beep():
     shaped[:ramp] *= edge
     shaped[-ramp:] *= edge[::-1]
     return np.round(shaped).astype(np.int16)
+
+
+def silence():
+    return np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.int16)
+
+
+BUILTINS = {"beep": beep, "silence": silence}  # appliance.ivr's BUILTIN_PROMPTS names these
 
 
 def tone_cycle(plan, tone):

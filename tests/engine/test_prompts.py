@@ -21,9 +21,11 @@ from appliance.dsp.toneplan import Tone, available_plans, load_plan
 from appliance.dsp.tones import ToneDetector, classify
 from appliance.dtmf.detector import detect
 from appliance.engine import prompts as prompts_module
+from appliance.ivr import BUILTIN_PREFIX, BUILTIN_PROMPTS
 from appliance.engine.playback import Playback
 from appliance.engine.prompts import (
     BEEP_DBM0,
+    BUILTINS,
     BEEP_HZ,
     BEEP_SECONDS,
     NORMAL_DBOV,
@@ -308,6 +310,13 @@ def test_beep_is_at_its_frequency_level_and_length():
     assert detect(beep) == []
     for plan in available_plans():
         assert classify(np.tile(beep, 4), plan) == []
+
+
+def test_every_builtin_the_ivr_accepts_is_made_here():
+    library = PromptLibrary()
+    assert set(BUILTINS) == set(BUILTIN_PROMPTS)
+    for name in BUILTIN_PROMPTS:
+        assert library.load(BUILTIN_PREFIX + name).dtype == np.int16
 
 
 def test_silence_is_one_second_of_zeros():
