@@ -25,11 +25,11 @@ FRAME = 160  # samples per 20 ms tick at 8 kHz
 class _Sequence:
     """Clips laid end to end in the pool, from `start`, `length` samples, then FRAME zeros."""
 
-    __slots__ = ("start", "length", "users", "clips", "shared")
+    __slots__ = ("start", "length", "users", "clips")
 
-    def __init__(self, start, length, clips, shared):
+    def __init__(self, start, length, clips):
         self.start, self.length, self.users = start, length, 0
-        self.clips, self.shared = clips, shared  # clips kept so their ids stay unique
+        self.clips = clips  # a shared sequence keeps its clips, so their ids stay unique
 
 
 class Playback:
@@ -175,7 +175,7 @@ class Playback:
             self._pool[at:at + clip.size] = clip
             at += clip.size
         self._pool[at:at + FRAME] = 0
-        sequence = _Sequence(start, length, clips if shared else (), shared)
+        sequence = _Sequence(start, length, clips if shared else ())
         if shared:
             self._shared[ident] = sequence
         return sequence
