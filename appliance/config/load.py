@@ -70,6 +70,10 @@ _TOP = ("site", "skills", "boards", "trunks", "stations", "queues", "agents", "s
         "recording", "storage", "dial", "ivr")
 
 
+# The default prompt set shipped in the package (appliance/engine/prompts/default).
+SHIPPED_PROMPTS = Path(__file__).resolve().parent.parent / "engine" / "prompts" / "default"
+
+
 def load_config(path=DEFAULT_PATH):
     """The configuration in the TOML file at `path`, validated as a whole.
     Raises ConfigError listing every problem (key path, what is allowed, the fix)."""
@@ -176,13 +180,12 @@ class _Builder:
             [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
         # every station in the file, with errors of its own or not: no cascade into the IVR
         declared = tuple(doc["stations"]) if isinstance(doc.get("stations"), dict) else ()
-        # the installer's prompts first, then the shipped set (welcome.wav, ...)
-        from appliance.engine.prompts import default_prompt_dir
-        prompt_dirs = ((str(storage.prompts_dir),) if storage.prompts_dir else ()) \
-            + (str(default_prompt_dir()),)
+        # the installer's prompts (storage.prompts_dir, else the config file's folder)
+        # first, then the shipped default set
+        prompt_dirs = (str(storage.prompts_dir or self.folder), str(SHIPPED_PROMPTS))
         flows = _parse_ivr(ivr, r, queues=tuple(queues), stations=declared,
-                           prompt_dirs=prompt_dirs, schedules=tuple(schedules),
-                           dial_policy=dial.refusal, entries=entries, folder=self.folder)
+                           prompt_dirs=prompt_dirs, schedules=tuple(schedules), dial_policy=dial.refusal,
+                           entries=entries, folder=self.folder)
         self.coverage(queues, agents, skills)
         return Config(
             source=self.source, site=site, country=country, tone_plan=tone_plan,

@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 
+from appliance.config.load import SHIPPED_PROMPTS
 from appliance.config import (
     ConfigError,
     Direction,
@@ -16,7 +17,6 @@ from appliance.config import (
     parse_config,
     sample_path,
 )
-from appliance.engine.prompts import default_prompt_dir
 
 SAMPLE = sample_path().read_text(encoding="utf-8")
 
@@ -222,8 +222,9 @@ BAD = [
                                    "queue = \"suport\"\n\n[ivr.operator]")],
      "ivr.support.queue", "'suport' is not a configured queue (did you mean 'support'?)"),
     ("ivr-missing-prompt-file", [("prompts = \"builtin:beep\"", "prompts = \"no-such.wav\"")],
-     "ivr.menu.prompts.0", "prompt 'no-such.wav' not found (looked for "
-     f"{default_prompt_dir() / 'no-such.wav'})"),
+     "ivr.menu.prompts.0",
+     f"prompt 'no-such.wav' not found (looked for ./no-such.wav, "
+     f"{SHIPPED_PROMPTS}/no-such.wav)"),
     ("missing-required", [("name = \"Sam Taylor\"\n", "")], "agents.1003.name",
      "is missing; it is required"),
 ]

@@ -1,17 +1,16 @@
 """plan_reload: what a changed file applies to new calls, what waits for a restart, and
 nothing at all from an invalid file."""
 
+from appliance.config.load import SHIPPED_PROMPTS
 from appliance.config import (
     Change,
     ChangeKind,
     ConfigError,
     ReloadPlan,
     load_config,
-    parse_config,
     plan_reload,
     sample_path,
 )
-from appliance.engine.prompts import default_prompt_dir
 
 SAMPLE = sample_path().read_text(encoding="utf-8")
 
@@ -78,24 +77,15 @@ def test_invalid_new_file_plans_nothing():
 
 
 def test_missing_prompt_file_plans_nothing(tmp_path):
-    folder = tmp_path / "prompts"
-    folder.mkdir()
-    with_dir = SAMPLE.replace("[storage]\n", "[storage]\nprompts_dir = \"prompts\"\n")
-    old = parse_config(with_dir, folder=tmp_path)
-    text = with_dir.replace("prompts = \"builtin:beep\"", "prompts = \"greeting.wav\"")
+    old = _old()
+    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"our-welcome.wav\"")
     result = plan_reload(old, text, folder=tmp_path)
     assert isinstance(result, ConfigError)
     assert [(i.path, i.message) for i in result.issues] == [
-        ("ivr.menu.prompts.0", f"prompt 'greeting.wav' not found (looked for "
-         f"{folder / 'greeting.wav'}, {default_prompt_dir() / 'greeting.wav'})")]
-    (folder / "greeting.wav").write_bytes(b"RIFF")
+        ("ivr.menu.prompts.0", f"prompt 'our-welcome.wav' not found (looked for "
+         f"{tmp_path}/our-welcome.wav, {SHIPPED_PROMPTS}/our-welcome.wav)")]
+    (tmp_path / "our-welcome.wav").write_bytes(b"RIFF")
     plan = plan_reload(old, text, folder=tmp_path)
-    assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
-
-
-def test_shipped_prompt_needs_no_prompts_dir():
-    text = SAMPLE.replace("prompts = \"builtin:beep\"", "prompts = \"main-menu.wav\"")
-    plan = plan_reload(_old(), text)
     assert [str(c) for c in plan.changes] == ["ivr.menu: changed; applies to new calls"]
 
 

@@ -1,0 +1,154 @@
+"""The whole box from a config: store, recordings, prompts, boards (emulated ones included),
+the engine, live reload. What `appliance run` starts and what the end-to-end tests drive.
+
+Start-up order: the store (calls a crash left open are closed with a reason), cut
+recordings repaired, prompts loaded (every prompt the flows name, converted once), emulated
+boards started, boards opened, then the engine. Shut-down: the engine stops taking events,
+live calls are ended by closing the boards (their CDRs are closed on the next start if the
+process dies first), the recording and store threads are flushed.
+"""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from appliance.config import ConfigError
+from appliance.config.reload import plan_reload
+from appliance.drivers.board import Board
+from appliance.drivers.emulated_board import EmulatorRunner, emulated_board, serve_inprocess
+from appliance.recording import RecordingWriter, recover
+from appliance.store import Store, StoreWriter
+
+from .engine import Engine
+from .prompts import PromptLibrary, default_prompt_dir
+
+log = logging.getLogger("appliance.box")
+
+INPROCESS = "inprocess://"
+
+
+class Box:
+    """`config`: a validated Config; `scenario`: an emulator Scenario for the emulated board
+    (the first board with ``emulated = true``; default: its ports with nobody calling);
+    `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
+    `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
+    first tick (default: now)."""
+
+    def __init__(self, config, *, scenario=None, virtual=False, until_s=None, origin_ms=None,
+                 config_path=None):
+        self.config = config
+        self.config_path = config_path
+        self.scenario = scenario
+        self.virtual = virtual
+        self.until_s = until_s
+        self.origin_ms = origin_ms
+        self.sessions = {}   # emulated board name -> BoardSession (its .board has the report)
+        self.runners = []
+        self.boards = {}
+        self.engine = None
+        self.store = None
+        self.recorder = None
+        self.closed_on_start = []
+
+    @property
+    def database(self):
+        return Path(self.config.storage.data_dir) / "appliance.db"
+
+    async def run(self):
+        try:
+            await self.start()
+            await self.engine.run()
+        finally:
+            await self.close()
+
+    async def start(self):
+        storage = self.config.storage
+        for folder in (storage.data_dir, storage.recordings_dir):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        with Store.open(self.database) as store:
+            self.closed_on_start = store.close_open_calls("the box stopped during the call")
+        recover(storage.recordings_dir)
+        self.store = StoreWriter(self.database)
+        self.recorder = RecordingWriter(on_error=self._recording_failed)
+        prompts = PromptLibrary(self._prompt_dirs(), tone_plan=self.config.tone_plan)
+        for problem in prompts.preload(self._prompt_names()):
+            log.warning("%s", problem)
+        for name, board in self.config.boards.items():
+            if board.emulated:
+                await self._emulate(name, board)
+        for name, board in self.config.boards.items():
+            self.boards[name] = await Board.open(board.url, name=name,
+                                                 profile=self.config.country)
+        until = None if self.until_s is None else int(round(self.until_s * 50))
+        self.engine = Engine(self.config, self.boards, store=self.store,
+                             recorder=self.recorder, prompts=prompts,
+                             origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
+
+    def _prompt_dirs(self):
+        dirs = [str(self.config.storage.prompts_dir)] if self.config.storage.prompts_dir else []
+        return dirs + [str(default_prompt_dir())]
+
+    def _prompt_names(self):
+        names = {"builtin:beep", "leave-message.wav"}
+        for node in self.config.ivr.nodes.values():
+            for _, prompt in node.prompt_refs():
+                names.add(prompt)
+        return sorted(names)
+
+    async def _emulate(self, name, board):
+        # the config check made sure an emulated board's URL is inprocess://NAME
+        scenario = self.scenario if self.scenario is not None and not self.sessions else None
+        session = emulated_board(board.ports, scenario=scenario, virtual=self.virtual)
+        runner = EmulatorRunner(session).start()
+        self.runners.append(runner)
+        self.sessions[name] = session
+        await serve_inprocess(runner, board.url[len(INPROCESS):])
+
+    def _lookup(self, number):
+        with Store.open(self.database) as store:
+            customer = store.customer_by_number(number)
+        if customer is None:
+            return None
+        return {"number": customer.number, "name": customer.name,
+                "account": customer.account, "vip": "1" if customer.vip else "0",
+                "notes": customer.notes}
+
+    def _recording_failed(self, call_id, exc):
+        log.error("recording of call %s failed: %s", call_id, exc)
+
+    def reload(self):
+        """Re-read the config file: IVR, queue, agent, schedule, recording and dial changes
+        apply to new calls; nothing changes when the new file is invalid. Returns the
+        ReloadPlan, or the ConfigError."""
+        text = Path(self.config_path).read_bytes()
+        plan = plan_reload(self.config, text, source=str(self.config_path),
+                           folder=Path(self.config_path).parent)
+        if isinstance(plan, ConfigError):
+            log.error("reload refused, nothing changed:\n%s", plan)
+            return plan
+        for change in plan.restart:
+            log.warning("reload: %s", change)
+        self.config = plan.config
+        self.engine.reload(plan.config)
+        return plan
+
+    async def close(self):
+        if self.engine is not None:
+            self.engine.stop()
+        for board in self.boards.values():
+            await board.close()
+        for runner in self.runners:
+            await runner.stop()
+        for session in self.sessions.values():
+            session.board.finish()
+        if self.recorder is not None:
+            await asyncio.to_thread(self.recorder.close)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    def report(self, board=None):
+        """The emulator's report of an emulated board (what every simulated person did
+        and heard), after `run`."""
+        name = board or next(iter(self.sessions))
+        return self.sessions[name].board.report()
+

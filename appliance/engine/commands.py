@@ -1,0 +1,135 @@
+"""What the switchboard asks of the world: frozen dataclasses the engine's shell carries out.
+
+The switchboard (`switchboard.py`) is sans-I/O: it is fed board events and ticks and returns
+these. A port is named by its key, ``(board name, port index)``. Port commands are sent to
+the board without waiting on the tick (their answers come back as events or errors);
+playback, recording and store writes never touch the disk on the tick.
+"""
+
+from dataclasses import dataclass, field
+
+
+# ---- ports -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Seize:
+    """FXO: go off-hook (answer a ringing line, or take it to dial out)."""
+    port: tuple
+
+
+@dataclass(frozen=True)
+class Release:
+    """FXO: go on-hook."""
+    port: tuple
+
+
+@dataclass(frozen=True)
+class Ring:
+    """FXS: ring the station (the country's cadence) until it answers or StopRing."""
+    port: tuple
+
+
+@dataclass(frozen=True)
+class StopRing:
+    port: tuple
+
+
+@dataclass(frozen=True)
+class Connect:
+    """Two ports hear each other (the board's switch, or a host bridge across boards)."""
+    a: tuple
+    b: tuple
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    """Undo the port's Connect (both ends)."""
+    port: tuple
+
+
+@dataclass(frozen=True)
+class DetectTones:
+    """Call-progress tone detection on the port's audio (busy tone as a far-end clear,
+    dial tone and ringback on outbound lines)."""
+    port: tuple
+    on: bool
+
+
+# ---- audio -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Play:
+    """Play prompts to the port one after the other (names as the IVR gives them, plus
+    "builtin:...", "tone:busy"..., "music", "dtmf:DIGITS"); `loop` repeats them until
+    StopPlay. A playout that ends by itself is reported back with its `tag`."""
+    port: tuple
+    prompts: tuple
+    loop: bool = False
+    tag: object = None
+
+
+@dataclass(frozen=True)
+class StopPlay:
+    port: tuple
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    """Record the call: `a` is the caller's port; the other side is what the caller hears
+    (the box's playout, or the port connected to it). `name` is the recording's file stem."""
+    call_id: str
+    name: str
+    a: tuple
+    mailbox: str | None = None  # a voicemail (the caller only) instead of a call recording
+
+
+@dataclass(frozen=True)
+class StopRecording:
+    call_id: str
+    mailbox: str | None = None
+    caller: str = ""
+    start_tick: int = 0
+    length_ticks: int = 0
+
+
+# ---- data ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LookUp:
+    """Find the customer for the IVR off the tick; the answer goes back to the call."""
+    call_id: str
+    value: str
+    request_id: int
+
+
+@dataclass(frozen=True)
+class CdrOpen:
+    call_id: str
+    direction: str
+    tick: int
+    fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CdrUpdate:
+    call_id: str
+    fields: dict  # answer_tick (a tick, converted), ivr_path, station, agent, queue, ...
+
+
+@dataclass(frozen=True)
+class CdrClose:
+    call_id: str
+    tick: int
+    disposition: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One row of the event log the ACD's KPIs are computed from."""
+    tick: int
+    kind: str
+    call_id: str | None = None
+    queue: str | None = None
+    agent: str | None = None
+    data: dict = field(default_factory=dict)

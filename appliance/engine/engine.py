@@ -1,0 +1,337 @@
+"""The engine: the tick loop around the switchboard, on asyncio.
+
+Per board, one task reads the driver's events. A board's `AudioReceived` is its tick: the
+driver has already run the DSP batch over it (one `ChannelBank` call: digits, tones and
+caller ID came as events before it), so the tick here is
+1. the switchboard's timers (the clock board's tick is the engine's tick);
+2. who carries voice (one vector check over all ports, for the silence clear);
+3. the playouts of all ports in one gather (`Playback.frame`), bridges across boards, and
+   one G.711 encode per law -> one AUDIO_TX back;
+4. every recorded call's two sides handed to the recording thread;
+5. playouts that ended go back to the switchboard.
+Commands that need the board's answer (hook, ring, switch) run as tasks: the tick never
+waits for them; a refused one is logged and counted. CDR and event rows go through the
+store's writer thread, lookups run in a worker thread: nothing blocks the tick.
+"""
+
+import asyncio
+import datetime
+import logging
+
+import numpy as np
+
+from appliance.drivers.board import events as ev
+from appliance.dsp import g711
+from appliance.dtmf import generate as dtmf_generate
+
+from .clock import ScheduleClock, TickCalendar
+from .playback import Playback
+from .switchboard import Switchboard
+
+log = logging.getLogger("appliance.engine")
+
+VOICE_RMS = 100.0  # linear RMS (about -47 dBm0) above which a port's tick counts as voice
+_FORMATS = {"wav-pcm16": ("pcm16", ".wav"), "wav-alaw": ("alaw", ".wav"),
+            "wav-ulaw": ("ulaw", ".wav"), "flac": ("flac", ".flac")}
+
+
+class EngineStats:
+    def __init__(self):
+        self.ticks = 0
+        self.commands = 0
+        self.command_errors = 0
+        self.recorded_frames = 0
+        self.dropped_frames = 0
+
+
+class Engine:
+    """The box: `config` (appliance.config.Config), `boards` ({name: opened Board}, the
+    first is the clock), `store` (appliance.store.StoreWriter), `recorder`
+    (appliance.recording.RecordingWriter), `prompts` (appliance.engine.prompts
+    .PromptLibrary), `origin_ms`: the wall-clock time of the clock board's first tick
+    (default: now), `lookup`: callable(number) -> customer dict or None, run in a thread."""
+
+    def __init__(self, config, boards, *, store, recorder, prompts, origin_ms=None,
+                 lookup=None, until_tick=None):
+        self.config = config
+        self.boards = dict(boards)
+        self.clock_board = next(iter(self.boards))
+        self.store = store
+        self.recorder = recorder
+        self.prompts = prompts
+        self.lookup = lookup
+        if origin_ms is None:
+            origin_ms = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
+        # the clock board's tick when its session started is `origin_ms`
+        caps = self.boards[self.clock_board].capabilities
+        self.calendar = TickCalendar(origin_ms, caps.tick if caps is not None else 0)
+        self.now = self.calendar.origin_tick
+        self.stats = EngineStats()
+        self.playback = Playback()
+        self.playing = {name: set() for name in self.boards}  # ports with a playout
+        self.connected = {}        # port key -> the port key it hears (switch or bridge)
+        self.bridges = {}          # port key -> port key on another board (host copies)
+        self.recordings = {}       # recording id -> (caller's port key, is voicemail)
+        self.recording_paths = {}  # recording id -> its file
+        self.latest = {}           # board -> (row of port, linear) of its last tick
+        self.last_voice = {name: np.full(len(b.ports), -1, dtype=np.int64)
+                           for name, b in self.boards.items()}
+        self._rows = {}
+        self._tasks = set()
+        self.switchboard = Switchboard(config, schedules=self._schedules(config),
+                                       ms=self.calendar.ms, last_voice=self._last_voice)
+        self.stopped = asyncio.Event()
+        self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+
+    def _schedules(self, config):
+        return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
+
+    def _last_voice(self, key):
+        tick = int(self.last_voice[key[0]][key[1]])
+        return None if tick < 0 else tick
+
+    # ---- running -------------------------------------------------------------------------
+    async def run(self):
+        """Select every port's audio on every board, then serve events until `stop`."""
+        for board in self.boards.values():
+            await board.select_audio(range(len(board.ports)))
+        readers = [asyncio.create_task(self._serve(name, board))
+                   for name, board in self.boards.items()]
+        try:
+            await self.stopped.wait()
+        finally:
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=2.0)
+
+    def stop(self):
+        self.stopped.set()
+
+    def reload(self, config):
+        """Apply a new, validated config to new calls (live calls keep theirs)."""
+        self.config = config
+        self.switchboard.apply(config, self._schedules(config))
+
+    async def _serve(self, name, board):
+        while True:
+            event = await board.next_event()
+            try:
+                self._on_event(name, board, event)
+            except Exception:  # a bug must not stop the box: log it, keep serving calls
+                log.exception("engine: handling %r failed", event)
+
+    def _on_event(self, name, board, event):
+        if isinstance(event, ev.AudioReceived):
+            self._on_tick(name, board, event)
+        elif isinstance(event, ev.BoardLost):
+            self._run(self.switchboard.board_lost(name, self.now))
+        elif isinstance(event, ev.BoardBack):
+            self._spawn(board.select_audio(range(len(board.ports))))
+        else:
+            # the clock board stamps its events with the tick they happened in (its audio
+            # for that tick comes after them); other boards' events happen "now"
+            now = self.now
+            if name == self.clock_board and getattr(event, "tick", None) is not None:
+                now = max(now, event.tick)
+            self._run(self.switchboard.handle(event, now))
+
+    # ---- the tick ------------------------------------------------------------------------
+    def _on_tick(self, name, board, event):
+        if name == self.clock_board:
+            self.now = event.tick
+            self.stats.ticks += 1
+            if self.until_tick is not None and \
+                    self.now - self.calendar.origin_tick >= self.until_tick:
+                self.stop()
+            self._run(self.switchboard.tick(self.now))
+        rows = self._rows.get((name, event.ports))
+        if rows is None:
+            rows = self._rows[(name, event.ports)] = {p: i for i, p in enumerate(event.ports)}
+        linear = event.linear
+        if linear is None:
+            return
+        self.latest[name] = (rows, linear)
+        self._levels(name, event.ports, linear)
+        keys = sorted(self.playing[name])
+        frames, finished = self.playback.frame([(name, p) for p in keys])
+        out = {}
+        for i, port in enumerate(keys):
+            out[port] = frames[i]
+        for key, other in self.bridges.items():
+            if key[0] == name and other[0] in self.latest:
+                o_rows, o_linear = self.latest[other[0]]
+                if other[1] in o_rows:
+                    out[key[1]] = o_linear[o_rows[other[1]]]
+        if out:
+            self._send(board, event.tick, out)
+        self._record(name, rows, linear, out)
+        for key, tag in finished:
+            self.playing[key[0]].discard(key[1])
+            self._run(self.switchboard.playout_finished(key, tag, self.now))
+
+    def _levels(self, name, ports, linear):
+        frame = linear.astype(np.float32)
+        loud = np.einsum("ij,ij->i", frame, frame) > VOICE_RMS ** 2 * frame.shape[1]
+        if loud.any():
+            self.last_voice[name][np.asarray(ports)[loud]] = self.now
+
+    def _send(self, board, tick, out):
+        ports = sorted(out)
+        audio = np.stack([out[p] for p in ports])
+        codes = np.empty(audio.shape, dtype=np.uint8)
+        laws = np.array([board.ports[p].law.name == "ALAW" for p in ports])
+        if laws.any():
+            codes[laws] = g711.alaw_encode(audio[laws])
+        if not laws.all():
+            codes[~laws] = g711.ulaw_encode(audio[~laws])
+        board.send_audio(tick, codes, tuple(ports))
+
+    def _record(self, name, rows, linear, out):
+        silence = None
+        for rec_id, (key, voicemail) in self.recordings.items():
+            if key[0] != name or key[1] not in rows:
+                continue
+            a = linear[rows[key[1]]]
+            b = None  # what the caller hears: the port it is connected to, or our playout
+            other = None if voicemail else self.connected.get(key)
+            if other is not None and other[0] in self.latest:
+                o_rows, o_linear = self.latest[other[0]]
+                if other[1] in o_rows:
+                    b = o_linear[o_rows[other[1]]]
+            elif not voicemail:
+                b = out.get(key[1])
+            if b is None:
+                if silence is None:
+                    silence = np.zeros(linear.shape[1], dtype=np.int16)
+                b = silence
+            if self.recorder.write(rec_id, a, b):
+                self.stats.recorded_frames += 1
+            else:
+                self.stats.dropped_frames += 1
+
+    # ---- carrying out commands -----------------------------------------------------------
+    def _run(self, commands):
+        for command in commands:
+            self.stats.commands += 1
+            try:
+                getattr(self, "_do_" + type(command).__name__)(command)
+            except Exception:
+                self.stats.command_errors += 1
+                log.exception("engine: %r failed", command)
+
+    def _port(self, key):
+        return self.boards[key[0]].ports[key[1]]
+
+    def _spawn(self, coro):
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._command_done)
+
+    def _command_done(self, task):
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.stats.command_errors += 1
+            log.warning("engine: board command failed: %s", task.exception())
+
+    def _do_Seize(self, c):
+        self._spawn(self._port(c.port).seize())
+
+    def _do_Release(self, c):
+        self._spawn(self._port(c.port).release())
+
+    def _do_Ring(self, c):
+        self._spawn(self._port(c.port).ring())
+
+    def _do_StopRing(self, c):
+        self._spawn(self._port(c.port).stop_ring())
+
+    def _do_Connect(self, c):
+        self.connected[c.a], self.connected[c.b] = c.b, c.a
+        if c.a[0] == c.b[0]:
+            self._spawn(self._port(c.a).connect(c.b[1]))
+        else:
+            self.bridges[c.a], self.bridges[c.b] = c.b, c.a
+
+    def _do_Disconnect(self, c):
+        other = self.connected.pop(c.port, None)
+        if other is None:
+            return
+        self.connected.pop(other, None)
+        if self.bridges.pop(c.port, None) is not None:
+            self.bridges.pop(other, None)
+        else:
+            self._spawn(self._port(c.port).disconnect())
+
+    def _do_DetectTones(self, c):
+        self._port(c.port).detect_tones(c.on)
+
+    def _do_Play(self, c):
+        clips = [self._clip(name) for name in c.prompts]
+        self.playback.play(c.port, clips, loop=c.loop, tag=c.tag)
+        self.playing[c.port[0]].add(c.port[1])
+
+    def _clip(self, name):
+        if name.startswith("dtmf:"):
+            return dtmf_generate(name[len("dtmf:"):], level_dbm0=-8.0, on_ms=80.0, off_ms=80.0)
+        if name == "music":
+            return self.prompts.music()
+        return self.prompts.load(name)
+
+    def _do_StopPlay(self, c):
+        self.playback.stop(c.port)
+        self.playing[c.port[0]].discard(c.port[1])
+
+    def _do_StartRecording(self, c):
+        if c.mailbox is not None:
+            folder = self.config.storage.data_dir / "voicemail" / c.mailbox
+            path = folder / f"{c.name}.wav"
+            fmt, layout = "pcm16", "mono"
+        else:
+            policy = self.config.recording
+            fmt, ext = _FORMATS[policy.format.value]
+            day = self.calendar.datetime(self.now).strftime("%Y-%m-%d")
+            folder = self.config.storage.recordings_dir / day
+            path = folder / f"{c.name}{ext}"
+            layout = policy.layout.value
+            self.store.cdr_update(c.call_id, recording_path=str(path))
+        folder.mkdir(parents=True, exist_ok=True)
+        self.recorder.start(c.call_id, path, fmt, layout)
+        self.recordings[c.call_id] = (c.a, c.mailbox is not None)
+        self.recording_paths[c.call_id] = path
+
+    def _do_StopRecording(self, c):
+        if self.recordings.pop(c.call_id, None) is None:
+            return
+        self.recorder.stop(c.call_id)
+        path = self.recording_paths.pop(c.call_id)
+        if c.mailbox is not None:
+            self.store.voicemail_add(c.mailbox, c.caller, self.calendar.ms(c.start_tick),
+                                     c.length_ticks * 20, str(path))
+
+    def _do_LookUp(self, c):
+        async def look():
+            record = None
+            if self.lookup is not None and c.value:
+                record = await asyncio.to_thread(self.lookup, c.value)
+            self._run(self.switchboard.lookup_answered(c.call_id, record, c.request_id,
+                                                       self.now))
+        self._spawn(look())
+
+    def _do_CdrOpen(self, c):
+        self.store.cdr_open(c.call_id, c.direction, self.calendar.ms(c.tick), **c.fields)
+
+    def _do_CdrUpdate(self, c):
+        fields = dict(c.fields)
+        if "answer_tick" in fields:
+            fields["answer_ms"] = self.calendar.ms(fields.pop("answer_tick"))
+        self.store.cdr_update(c.call_id, **fields)
+
+    def _do_CdrClose(self, c):
+        self.store.cdr_close(c.call_id, self.calendar.ms(c.tick), c.disposition, c.cause)
+
+    def _do_LogEvent(self, c):
+        self.store.append_event(self.calendar.ms(c.tick), c.kind, c.call_id, c.queue,
+                                c.agent, c.data)
+

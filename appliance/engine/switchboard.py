@@ -1,0 +1,864 @@
+"""The switchboard: call control for the whole box, sans-I/O.
+
+Fed the board events (`appliance.drivers.board` events) with the engine's tick, timer ticks
+and the end of playouts, it keeps every line, station and call, and returns the commands
+(`commands.py`) that carry its decisions out. It never waits and never reads a clock, so
+every hang-up kind, transfer and race is a unit test (tests/engine/test_switchboard.py).
+
+Inbound on an analog line: ring -> caller ID (before or between rings) -> answer on the
+caller ID or the second ring -> the trunk's IVR flow -> queue (until the ACD lands: the
+longest-idle free station of an agent with the queue's skills rings) or transfer -> the
+station answers -> the board's switch connects them -> a hang-up ends the call:
+- the line: loop-current drop, polarity reversal, a busy (or congestion) tone heard on it,
+  or, as the last resort, nothing but silence from it for `SILENCE_CLEAR_S` while talking;
+- the station: on-hook; the other party then hears busy tone until it hangs up too.
+A station's hook flash puts its caller on hold (music) and gives it dial tone: it dials an
+extension to consult (flash again returns to the caller), hangs up while the extension rings
+(blind transfer) or after it answered (attended transfer). A line that goes on ringing after
+the answer is released and left alone for `FAULTY_LINE_S`; a line rung while we take it to
+dial out (glare) takes the inbound call, and the outbound dial goes to another line.
+"""
+
+import heapq
+import itertools
+
+from appliance.drivers.board import events as ev
+from appliance.dsp.toneplan import Tone
+from appliance.ivr import IvrSession, session as ivr
+from appliance.ivr.flows import Flows, HangupNode, VoicemailNode
+
+from . import commands as cmd
+from .call import Call, CallState
+from .clock import ticks
+from .endpoints import Line, LineState, Station, StationState
+
+ANSWER_ON_RING = 2            # answer at the start of this ring when no caller ID came first
+STUCK_RING_S = 8.0            # a ring burst longer than this: answer anyway (ring trip)
+RING_GONE_S = 6.0             # no new burst for this long after one: the caller gave up
+FAULTY_LINE_S = 60.0          # a line that rang on after the answer is left alone this long
+GLARE_GUARD_S = 6.0           # never dial out on a line that rang this recently
+OFFER_S = 20.0                # a station rings this long for a queued call, then the next
+TRANSFER_RING_S = 30.0        # a transfer's station rings this long before the call ends
+SILENCE_CLEAR_S = 60.0        # a connected line silent this long is taken as cleared
+SILENCE_CHECK_S = 5.0
+DIAL_TONE_WAIT_S = 2.0        # dialling out: dial at the dial tone, or after this
+INTERDIGIT_S = 4.0            # a station's number is complete after this pause
+FIRST_DIGIT_S = 15.0          # dial tone without a digit: busy tone
+MAX_CALL_S = 4 * 3600.0       # the last resort against a call nobody can end
+CLEAR_TONES = (Tone.BUSY, Tone.CONGESTION)
+
+
+class Switchboard:
+    """Lines, stations and calls of the box. `config`: an `appliance.config.Config`;
+    `ports`: {board name: [appliance.config.PortKind per port]} of the boards present;
+    `schedules`: {name: object with state_at(tick)}; `ms(tick)`: epoch ms of a tick (for
+    call ids); `last_voice(port key) -> tick`: when the port last carried voice (the
+    engine's per-tick level check) for the silence clear."""
+
+    def __init__(self, config, *, schedules, ms=lambda tick: tick * 20,
+                 last_voice=lambda key: None):
+        self.ms = ms
+        self.last_voice = last_voice
+        self.lines = {}
+        self.stations = {}
+        for trunk in config.trunks.values():
+            for port in trunk.ports:
+                key = (trunk.board, port)
+                self.lines[key] = Line(key, trunk)
+        for station in config.stations.values():
+            key = (station.board, station.port)
+            self.stations[key] = Station(key, station)
+        self.calls = {}
+        self.waiting = {}         # queue name -> [calls], in arrival order
+        self._timers = []         # heap of (tick, seq, call or endpoint)
+        self._seq = itertools.count()
+        self.now = 0
+        self.apply(config, schedules)
+
+    # ---- configuration -------------------------------------------------------------------
+    def apply(self, config, schedules):
+        """Use `config` for new calls (a reload): flows, queues, agents, schedules,
+        recording and dial policy. Live calls keep the flows and queue they have."""
+        self.config = config
+        self.schedules = schedules
+        self.by_extension = {s.config.extension: s for s in self.stations.values()}
+        self.by_name = {s.name: s for s in self.stations.values()}
+        self.agent_at = {a.station: a for a in config.agents.values() if a.station}
+        self.trunks = {}
+        for line in self.lines.values():
+            line.trunk = config.trunks.get(line.trunk.name, line.trunk)
+            self.trunks.setdefault(line.trunk.name, []).append(line)
+        self._overflow_flows = {}
+
+    # ---- the way in ----------------------------------------------------------------------
+    def handle(self, event, now):
+        """One board event at engine tick `now`; returns commands."""
+        self.now = now
+        out = []
+        key = (event.board, getattr(event, "port", None))
+        line, station = self.lines.get(key), self.stations.get(key)
+        kind = type(event)
+        if line is not None:
+            handler = _LINE_EVENTS.get(kind)
+            if handler:
+                getattr(self, handler)(line, event, out)
+        elif station is not None:
+            handler = _STATION_EVENTS.get(kind)
+            if handler:
+                getattr(self, handler)(station, event, out)
+        return out
+
+    def tick(self, now):
+        """Fire the timers due by `now`; returns commands."""
+        self.now = now
+        out = []
+        while self._timers and self._timers[0][0] <= now:
+            due, _, owner = heapq.heappop(self._timers)
+            if owner.deadline == due:
+                owner.deadline = None
+                self._timer(owner, out)
+        return out
+
+    def playout_finished(self, key, tag, now):
+        """A Play with `tag` ended by itself on port `key`."""
+        self.now = now
+        out = []
+        if tag is None:
+            return out
+        kind, call_id, extra = tag
+        call = self.calls.get(call_id)
+        if call is None or call.ended:
+            return out
+        if kind == "ivr" and call.ivr is not None:
+            self._ivr(call, call.ivr.prompt_finished(now, extra), out)
+        elif kind == "dial" and call.state is CallState.DIALING:
+            self._dialled(call, out)
+        elif kind == "end":
+            self._end(call, "answered" if call.connected else "ivr", extra, out)
+        return out
+
+    def lookup_answered(self, call_id, record, request_id, now):
+        self.now = now
+        out = []
+        call = self.calls.get(call_id)
+        if call is not None and call.ivr is not None and not call.ended:
+            self._ivr(call, call.ivr.lookup_result(record, now, request_id), out)
+        return out
+
+    def board_lost(self, board, now):
+        """Every call on `board` ends (the driver sends CallEnded per port, too)."""
+        self.now = now
+        out = []
+        for call in list(self.calls.values()):
+            ends = [e for e in (call.a, call.b) if e is not None]
+            if any(e.key[0] == board for e in ends):
+                self._end(call, "interrupted", "board lost", out, hardware=False)
+        return out
+
+    # ---- timers --------------------------------------------------------------------------
+    def _arm(self, owner, delay_ticks, what=""):
+        owner.deadline = self.now + max(1, delay_ticks)
+        if hasattr(owner, "timer"):
+            owner.timer = what
+        heapq.heappush(self._timers, (owner.deadline, next(self._seq), owner))
+
+    def _disarm(self, owner):
+        owner.deadline = None
+
+    def _timer(self, owner, out):
+        if isinstance(owner, Line):
+            self._line_timer(owner, out)
+        elif isinstance(owner, Station):
+            self._station_timer(owner, out)
+        elif not owner.ended:
+            self._call_timer(owner, out)
+
+    # ---- analog lines --------------------------------------------------------------------
+    def _ring_started(self, line, event, out):
+        line.last_ring = self.now
+        if line.state is LineState.FAULTY:
+            return
+        if line.state is LineState.IN_CALL:
+            call = line.call
+            if call is not None and call.direction == "outbound" and call.connected is None:
+                self._glare(line, out)
+            elif call is not None:
+                self._line_fault(line, out)  # off-hook, yet it rings: the answer did not hold
+            return
+        if line.trunk.direction.value == "outbound":
+            return  # an outbound-only group never answers
+        if line.state is LineState.IDLE:
+            call = self._new_call(line, "inbound", out)
+            line.state, line.call, line.rings = LineState.RINGING, call, 0
+            if line.caller_id is not None and self.now - line.caller_id.tick < ticks(10.0):
+                self._take_caller_id(call, line.caller_id)
+            line.caller_id = None
+        line.rings += 1
+        line.ring_on, line.ring_off = self.now, None
+        if line.rings >= ANSWER_ON_RING:
+            self._answer(line, out)
+        else:
+            self._arm(line, ticks(STUCK_RING_S))
+
+    def _ring_stopped(self, line, event, out):
+        if line.state is LineState.RINGING:
+            line.ring_on, line.ring_off = None, self.now
+            if line.call.caller:  # caller ID came during the burst
+                self._answer(line, out)
+            else:
+                self._arm(line, ticks(RING_GONE_S))
+
+    def _caller_id(self, line, event, out):
+        if line.state is LineState.IDLE:
+            line.caller_id = event  # sent before the first ring (ETSI)
+        elif line.state is LineState.RINGING:
+            self._take_caller_id(line.call, event)
+            if line.ring_on is None:
+                self._answer(line, out)
+
+    def _take_caller_id(self, call, event):
+        call.caller = event.number or ""
+        call.caller_name = event.name or ""
+        details = getattr(event, "details", None)
+        absent = getattr(details, "absence", None) or getattr(details, "reason", None)
+        if not call.caller and absent:
+            call.caller_name = str(absent)
+
+    def _line_timer(self, line, out):
+        if line.state is LineState.RINGING:
+            if line.ring_on is not None:  # a burst that never ends
+                self._answer(line, out)
+            else:  # the caller gave up before the answer
+                call = line.call
+                line.state, line.call = LineState.IDLE, None
+                self._close(call, "abandoned", "caller hung up while ringing", out)
+        elif line.state is LineState.FAULTY:
+            line.state = LineState.IDLE
+
+    def _answer(self, line, out):
+        call = line.call
+        self._disarm(line)
+        line.state, line.ring_on = LineState.IN_CALL, None
+        call.answer = self.now
+        out += [cmd.Seize(line.key), cmd.DetectTones(line.key, True),
+                cmd.CdrUpdate(call.id, {"answer_tick": self.now, "caller_number": call.caller,
+                                        "caller_name": call.caller_name}),
+                cmd.LogEvent(self.now, "call_answered", call.id, data={"trunk": line.trunk.name})]
+        self._arm(call, ticks(MAX_CALL_S), "max")
+        self._record_if(call, None, out)
+        trunk = line.trunk
+        if trunk.flow:
+            self._start_ivr(call, self.config.ivr, trunk.flow, out)
+        elif trunk.station:
+            self._transfer_to_station(call, self.by_name.get(trunk.station), out)
+        else:
+            self._end(call, "ivr", "no flow or station for the trunk", out)
+
+    def _line_fault(self, line, out):
+        call = line.call
+        self._end(call, "failed", "line rang on after the answer", out)
+        line.state, line.out_until = LineState.FAULTY, self.now + ticks(FAULTY_LINE_S)
+        self._arm(line, ticks(FAULTY_LINE_S))
+        out.append(cmd.LogEvent(self.now, "line_fault", call.id, data={"port": line.name}))
+
+    def _glare(self, line, out):
+        """We took the line to dial out as the exchange rang it: our off-hook answered the
+        inbound call. It becomes an inbound call; the outbound dial tries another line."""
+        outbound = line.call
+        origin = outbound.a
+        line.call = None
+        line.state = LineState.IDLE
+        out.append(cmd.StopPlay(line.key))
+        call = self._new_call(line, "inbound", out)
+        line.state, line.call = LineState.IN_CALL, call
+        call.answer = self.now
+        out += [cmd.CdrUpdate(call.id, {"answer_tick": self.now}),
+                cmd.LogEvent(self.now, "glare", call.id, data={"port": line.name})]
+        self._arm(call, ticks(MAX_CALL_S), "max")
+        if line.trunk.flow:
+            self._start_ivr(call, self.config.ivr, line.trunk.flow, out)
+        outbound.b = None
+        self._dial_out(outbound, origin, outbound.outside, out)
+
+    def _far_end_cleared(self, line, cause, out):
+        call = line.call
+        if line.state is not LineState.IN_CALL or call is None or call.ended:
+            return
+        self._end(call, "answered" if call.connected else
+                  ("abandoned" if call.queue is not None else "ivr"),
+                  f"far end: {cause}", out, by_line=line)
+
+    def _polarity(self, line, event, out):
+        call = line.call
+        if call is not None and call.direction == "outbound" and line is call.b \
+                and call.connected is None:
+            self._outside_answered(call, out)  # answer supervision
+            return
+        self._far_end_cleared(line, "polarity reversal", out)
+
+    def _loop_dropped(self, line, event, out):
+        self._far_end_cleared(line, "loop current drop", out)
+
+    def _tone(self, line, event, out):
+        if event.tone in CLEAR_TONES:
+            self._far_end_cleared(line, f"{event.tone.value} tone", out)
+        elif event.tone is Tone.DIAL and line.call is not None \
+                and line.call.state is CallState.DIALING and line.call.timer == "dial tone":
+            self._send_digits(line.call, out)
+
+    def _line_digit(self, line, event, out):
+        call = line.call
+        if call is not None and call.ivr is not None and call.a is line:
+            self._ivr(call, call.ivr.digit(event.digit, self.now), out)
+
+    def _call_ended_by_board(self, endpoint, event, out):
+        call = endpoint.call
+        if call is not None and not call.ended:
+            self._end(call, "interrupted", event.reason, out, hardware=False)
+
+    # ---- stations ------------------------------------------------------------------------
+    def _hook(self, station, event, out):
+        if event.off_hook:
+            self._off_hook(station, out)
+        else:
+            self._on_hook(station, out)
+
+    def _off_hook(self, station, out):
+        call = station.call
+        if station.state is StationState.RINGING and call is not None:
+            self._station_answered(station, call, out)
+        elif station.state is StationState.IDLE:
+            station.state, station.digits = StationState.DIALING, ""
+            out.append(cmd.Play(station.key, ("tone:dial",), loop=True))
+            self._arm(station, ticks(FIRST_DIGIT_S))
+
+    def _on_hook(self, station, out):
+        state, call = station.state, station.call
+        self._disarm(station)
+        if state is StationState.TALKING and call is not None:
+            self._end(call, "answered", "agent hung up" if call.a is not station
+                      else "caller hung up", out, by_station=station)
+        elif state is StationState.HOLDING and call is not None:
+            self._complete_transfer(station, call, out)
+        elif state is StationState.DIALING and call is not None:  # an internal call it made
+            self._end(call, "abandoned", "caller hung up", out, by_station=station)
+        self._idle(station, out)
+
+    def _idle(self, station, out):
+        if station.state is not StationState.IDLE:
+            out.append(cmd.StopPlay(station.key))
+        station.state, station.call, station.consult, station.digits = \
+            StationState.IDLE, None, None, ""
+        station.idle_since = self.now
+        self._disarm(station)
+        self._dispatch(out)
+
+    def _flash(self, station, event, out):
+        call = station.call
+        if station.state is StationState.TALKING and call is not None and call.a is not station:
+            # hold: the caller hears music, the station dial tone to consult
+            other = call.a
+            out += [cmd.Disconnect(other.key), cmd.Play(other.key, ("music",), loop=True),
+                    cmd.Play(station.key, ("tone:dial",), loop=True),
+                    cmd.LogEvent(self.now, "hold", call.id, agent=call.agent)]
+            call.state = CallState.HELD
+            station.state, station.digits = StationState.HOLDING, ""
+        elif station.state is StationState.HOLDING and call is not None:
+            self._drop_consult(station, out)
+            self._reconnect(station, call, out)
+
+    def _digit(self, station, event, out):
+        if station.state not in (StationState.DIALING, StationState.HOLDING) \
+                or station.consult is not None:
+            return
+        if not station.digits:
+            out.append(cmd.StopPlay(station.key))
+        station.digits += event.digit
+        target = self.by_extension.get(station.digits)
+        if target is not None:
+            self._dial_station(station, target, out)
+        elif event.digit == "#" and len(station.digits) > 1:
+            station.digits = station.digits[:-1]
+            self._dial_outside(station, out)
+        else:
+            self._arm(station, ticks(INTERDIGIT_S))
+
+    def _station_timer(self, station, out):
+        if station.state in (StationState.DIALING, StationState.HOLDING) \
+                and station.consult is None:
+            if station.digits:
+                self._dial_outside(station, out)
+            else:
+                self._busy(station, out)
+
+    def _busy(self, station, out):
+        station.state = StationState.CLEARED
+        out.append(cmd.Play(station.key, ("tone:busy",), loop=True))
+
+    # ---- station dialling ----------------------------------------------------------------
+    def _dial_station(self, station, target, out):
+        if station.state is StationState.HOLDING:
+            consult = self._new_internal(station, target.config.extension, out)
+            station.consult = consult
+            if target.free and target is not station:
+                self._offer(consult, target, out, ring_s=TRANSFER_RING_S)
+                out.append(cmd.Play(station.key, ("tone:ringback",), loop=True))
+            else:
+                station.consult = None
+                self._close(consult, "busy", "extension busy", out)
+                out.append(cmd.Play(station.key, ("tone:busy",), loop=True))
+            return
+        call = self._new_internal(station, target.config.extension, out)
+        station.call = call
+        if target.free:
+            self._offer(call, target, out, ring_s=TRANSFER_RING_S)
+            out.append(cmd.Play(station.key, ("tone:ringback",), loop=True))
+        else:
+            self._close(call, "busy", "extension busy", out)
+            station.call = None
+            self._busy(station, out)
+
+    def _dial_outside(self, station, out):
+        number = station.digits
+        refusal = self.config.dial.refusal(number)
+        if refusal or station.state is StationState.HOLDING:
+            # consultations go to extensions only; an outside number must pass the policy
+            self._busy(station, out)
+            return
+        call = self._new_internal(station, number, out, direction="outbound")
+        station.call = call
+        self._dial_out(call, station, number, out)
+
+    # ---- IVR -----------------------------------------------------------------------------
+    def _start_ivr(self, call, flows, entry, out):
+        info = {"caller": call.caller, "caller_name": call.caller_name, "called": call.called,
+                "trunk": call.a.trunk.name if isinstance(call.a, Line) else "",
+                "call_id": call.id}
+        call.ivr = IvrSession(flows, entry, info, schedules=self.schedules)
+        call.state = CallState.IVR
+        self._ivr(call, call.ivr.start(self.now), out)
+
+    def _ivr(self, call, actions, out):
+        session = call.ivr
+        for action in actions:
+            kind = type(action)
+            if kind is ivr.Play:
+                out.append(cmd.Play(call.a.key, tuple(action.prompts),
+                                    tag=("ivr", call.id, action.play_id)))
+            elif kind is ivr.Beep:
+                out.append(cmd.Play(call.a.key, ("builtin:beep",),
+                                    tag=("ivr", call.id, action.play_id)))
+            elif kind is ivr.StopPlayback:
+                out.append(cmd.StopPlay(call.a.key))
+            elif kind is ivr.StartRecording:
+                call.voicemail = (action.mailbox, self.now)
+                out.append(cmd.StartRecording(f"{call.id}.vm", f"{call.id}", call.a.key,
+                                              mailbox=action.mailbox))
+            elif kind is ivr.StopRecording:
+                self._stop_voicemail(call, action.length_ticks, out)
+            elif kind is ivr.LookUpCustomer:
+                out.append(cmd.LookUp(call.id, action.value, action.request_id))
+        call.ivr_path = list(session.path)
+        if session.done:
+            call.ivr = None
+            out.append(cmd.CdrUpdate(call.id, {"ivr_path": call.ivr_path}))
+            result = session.result
+            if isinstance(result, ivr.Queue):
+                call.variables = dict(result.variables)
+                self._enqueue(call, result.name, result.priority, out)
+            elif isinstance(result, ivr.Transfer):
+                if result.station:
+                    self._transfer_to_station(call, self.by_name.get(result.station), out)
+                else:
+                    self._dial_out(call, call.a, result.number, out)
+            elif isinstance(result, ivr.Hangup):
+                self._end(call, "voicemail" if "voicemail.mailbox" in session.variables
+                          else "ivr", result.reason, out)
+        elif session.deadline is not None:
+            self._arm(call, session.deadline - self.now, "ivr")
+
+    def _stop_voicemail(self, call, length_ticks, out):
+        if call.voicemail is None:
+            return
+        mailbox, start = call.voicemail
+        call.voicemail = None
+        out.append(cmd.StopRecording(f"{call.id}.vm", mailbox=mailbox, caller=call.caller,
+                                     start_tick=start, length_ticks=length_ticks))
+        out.append(cmd.LogEvent(self.now, "voicemail", call.id,
+                                data={"mailbox": mailbox, "ticks": length_ticks}))
+
+    # ---- queues --------------------------------------------------------------------------
+    def _enqueue(self, call, name, priority, out):
+        queue = self.config.queues.get(name)
+        if queue is None:
+            self._end(call, "failed", f"queue {name!r} is not configured any more", out)
+            return
+        call.queue, call.priority = queue, priority
+        call.queued_at, call.state = self.now, CallState.QUEUED
+        out += [cmd.CdrUpdate(call.id, {"queue": name}),
+                cmd.LogEvent(self.now, "queued", call.id, queue=name,
+                             data={"priority": priority, "caller": call.caller})]
+        schedule = self.schedules.get(queue.schedule) if queue.schedule else None
+        if schedule is not None and schedule.state_at(self.now) != "open":
+            self._overflow(call, "closed", out)
+            return
+        self._record_if(call, queue, out)
+        out.append(cmd.Play(call.a.key, ("music",), loop=True))
+        waiting = self.waiting.setdefault(name, [])
+        # callers with a higher priority go ahead of lower ones, in arrival order
+        at = next((i for i, c in enumerate(waiting) if c.priority < priority), len(waiting))
+        waiting.insert(at, call)
+        self._arm(call, ticks(queue.max_wait_s), "max wait")
+        self._dispatch(out)
+
+    def _leave_queue(self, call):
+        if call.queue is not None:
+            waiting = self.waiting.get(call.queue.name, [])
+            if call in waiting:
+                waiting.remove(call)
+
+    def _dispatch(self, out):
+        """Offer every waiting call that a free station can take (not only the heads)."""
+        for name, waiting in self.waiting.items():
+            for call in list(waiting):
+                if call.state is not CallState.QUEUED:
+                    continue
+                station = self._free_station_for(call)
+                if station is not None:
+                    self._offer(call, station, out, ring_s=OFFER_S)
+
+    def _free_station_for(self, call):
+        needs = set(call.queue.skills)
+        best = None
+        for station in self.stations.values():
+            agent = self.agent_at.get(station.name)
+            if not station.free or agent is None or call.id in station.refused:
+                continue
+            if not needs <= {skill for skill, _ in agent.skills}:
+                continue
+            if best is None or station.idle_since < best.idle_since:
+                best = station
+        return best
+
+    def _offer(self, call, station, out, ring_s):
+        station.state, station.call = StationState.RINGING, call
+        call.state, call.b = CallState.ALERTING, station
+        agent = self.agent_at.get(station.name)
+        out += [cmd.Ring(station.key),
+                cmd.LogEvent(self.now, "offered", call.id,
+                             queue=call.queue.name if call.queue else None,
+                             agent=agent.id if agent else None,
+                             data={"station": station.name})]
+        self._arm(call, ticks(ring_s), "offer")
+
+    def _offer_timed_out(self, call, out):
+        station = call.b
+        call.b = None
+        if station is not None:
+            station.refused.add(call.id)
+            out.append(cmd.StopRing(station.key))
+            self._idle(station, out)
+        if call.queue is not None and call.direction == "inbound" and not call.connected:
+            call.state = CallState.QUEUED
+            out.append(cmd.LogEvent(self.now, "offer_timeout", call.id, queue=call.queue.name))
+            remaining = ticks(call.queue.max_wait_s) - (self.now - call.queued_at)
+            if remaining <= 0:
+                self._overflow(call, "max wait", out)
+            else:
+                self._arm(call, remaining, "max wait")
+                self._dispatch(out)
+        elif call.direction == "internal":
+            origin = call.a
+            self._close(call, "no answer", "extension did not answer", out)
+            if origin.consult is call:
+                origin.consult = None
+                out.append(cmd.Play(origin.key, ("tone:busy",), loop=True))
+            elif origin.call is call:
+                origin.call = None
+                self._busy(origin, out)
+        else:
+            self._end(call, "no answer", "station did not answer", out)
+
+    def _overflow(self, call, why, out):
+        queue = call.queue
+        self._leave_queue(call)
+        out.append(cmd.LogEvent(self.now, "overflow", call.id, queue=queue.name,
+                                data={"why": why, "to": queue.overflow}))
+        out.append(cmd.StopPlay(call.a.key))
+        call.overflowed = True
+        target = queue.overflow
+        if target == "hangup":
+            self._end(call, "overflow", why, out)
+        elif target == "voicemail":
+            flows = self._overflow_flows.get(queue.name)
+            if flows is None:
+                vm = VoicemailNode("_voicemail", mailbox=queue.name,
+                                   prompts=("leave-message.wav",), next="_bye")
+                bye = HangupNode("_bye", reason="voicemail")
+                flows = Flows({"_voicemail": vm, "_bye": bye}, self.config.ivr.prompt_dirs)
+                self._overflow_flows[queue.name] = flows
+            self._start_ivr(call, flows, "_voicemail", out)
+        elif target.startswith("queue:"):
+            self._enqueue(call, target[len("queue:"):], call.priority, out)
+        elif target.startswith("station:"):
+            self._transfer_to_station(call, self.by_name.get(target[len("station:"):]), out)
+        elif target.startswith("flow:"):
+            self._start_ivr(call, self.config.ivr, target[len("flow:"):], out)
+        else:
+            self._end(call, "overflow", why, out)
+
+    # ---- reaching a station --------------------------------------------------------------
+    def _transfer_to_station(self, call, station, out):
+        if station is None or not station.free:
+            out.append(cmd.Play(call.a.key, ("tone:busy",), tag=("end", call.id, "station busy")))
+            call.state = CallState.ALERTING
+            return
+        out.append(cmd.Play(call.a.key, ("tone:ringback",), loop=True))
+        self._offer(call, station, out, ring_s=TRANSFER_RING_S)
+
+    def _station_answered(self, station, call, out):
+        self._disarm(call)
+        station.state = StationState.TALKING
+        if call.direction == "internal" and call.a.consult is call:
+            # a consultation answered: the holding station talks to it
+            origin = call.a
+            call.state, call.connected = CallState.CONNECTED, self.now
+            out += [cmd.StopPlay(origin.key), cmd.Connect(origin.key, station.key),
+                    cmd.CdrUpdate(call.id, {"answer_tick": self.now, "station": station.name})]
+            return
+        held = getattr(call, "transferred_from", None)
+        call.state, call.b = CallState.CONNECTED, station
+        first = call.connected is None
+        call.connected = call.connected or self.now
+        agent = self.agent_at.get(station.name)
+        call.agent = agent.id if agent else call.agent
+        self._leave_queue(call)
+        out += [cmd.StopPlay(call.a.key), cmd.Connect(call.a.key, station.key),
+                cmd.CdrUpdate(call.id, {"station": station.name, "agent": call.agent,
+                                        **({"answer_tick": self.now}
+                                           if call.direction == "internal" else {})}),
+                cmd.LogEvent(self.now, "connected", call.id,
+                             queue=call.queue.name if call.queue else None, agent=call.agent,
+                             data={"station": station.name, "first": first,
+                                   "waited_ticks": self.now - (call.queued_at or call.start),
+                                   "transfer": held is not None})]
+        if isinstance(call.a, Station):
+            call.a.state = StationState.TALKING
+        self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+
+    def _reconnect(self, station, call, out):
+        other = call.a
+        out += [cmd.StopPlay(other.key), cmd.StopPlay(station.key),
+                cmd.Connect(other.key, station.key),
+                cmd.LogEvent(self.now, "unhold", call.id, agent=call.agent)]
+        call.state = CallState.CONNECTED
+        station.state, station.digits = StationState.TALKING, ""
+
+    def _drop_consult(self, station, out):
+        consult = station.consult
+        station.consult = None
+        if consult is None or consult.ended:
+            return
+        target = consult.b
+        self._close(consult, "answered" if consult.connected else "abandoned",
+                    "consultation ended", out)
+        if target is not None and target.call is consult:
+            if target.state is StationState.RINGING:
+                out.append(cmd.StopRing(target.key))
+                self._idle(target, out)
+            else:
+                out.append(cmd.Disconnect(target.key))
+                target.call = None
+                self._busy(target, out)
+
+    def _complete_transfer(self, station, call, out):
+        """The holding station hung up: its caller goes to the consulted extension (blind
+        while it rings, attended once it answered); with no consultation, the caller is
+        left on hold with nobody: the call ends."""
+        consult = station.consult
+        station.consult = None
+        target = consult.b if consult is not None else None
+        if consult is None or target is None or target.call is not consult:
+            self._end(call, "answered", "agent hung up while holding", out,
+                      by_station=station)
+            return
+        self._close(consult, "transferred", "transfer completed", out)
+        call.transferred_from = station.name
+        out.append(cmd.LogEvent(self.now, "transferred", call.id, agent=call.agent,
+                                data={"from": station.name, "to": target.name,
+                                      "attended": target.state is StationState.TALKING}))
+        target.call = call
+        if target.state is StationState.TALKING:
+            self._station_answered(target, call, out)
+        else:  # blind: it still rings; the caller hears music until it answers
+            call.state, call.b = CallState.ALERTING, target
+            self._arm(call, ticks(TRANSFER_RING_S), "offer")
+
+    # ---- dialling out --------------------------------------------------------------------
+    def _dial_out(self, call, origin, number, out):
+        call.outside = number
+        group = self.config.dial.trunk
+        line = None
+        for candidate in self.trunks.get(group, ()):
+            if candidate.state is LineState.IDLE and \
+                    self.now - candidate.last_ring >= ticks(GLARE_GUARD_S):
+                line = candidate
+                break
+        if line is None:
+            out.append(cmd.Play(origin.key, ("tone:congestion",),
+                                tag=("end", call.id, "no free line to dial out")))
+            return
+        line.state, line.call = LineState.IN_CALL, call
+        line.answer_polarity = None
+        call.b, call.state = line, CallState.DIALING
+        out += [cmd.Seize(line.key), cmd.DetectTones(line.key, True),
+                cmd.CdrUpdate(call.id, {"called": number, "trunk": line.trunk.name,
+                                        "port": line.name}),
+                cmd.LogEvent(self.now, "dial_out", call.id, data={"port": line.name})]
+        self._arm(call, ticks(DIAL_TONE_WAIT_S), "dial tone")
+
+    def _send_digits(self, call, out):
+        self._disarm(call)
+        call.timer = "dialling"
+        out.append(cmd.Play(call.b.key, (f"dtmf:{call.outside}",),
+                            tag=("dial", call.id, None)))
+
+    def _dialled(self, call, out):
+        """The number is out: the caller hears the far end (ringback, the answer) through
+        the switch from now on."""
+        origin = call.a
+        call.state = CallState.CONNECTED
+        call.connected = self.now
+        if isinstance(origin, Station):
+            origin.state = StationState.TALKING
+        out += [cmd.StopPlay(origin.key), cmd.Connect(origin.key, call.b.key)]
+        self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+
+    def _outside_answered(self, call, out):
+        out.append(cmd.CdrUpdate(call.id, {"answer_tick": self.now}))
+
+    # ---- call timers ---------------------------------------------------------------------
+    def _call_timer(self, call, out):
+        what = call.timer
+        if what == "ivr" and call.ivr is not None:
+            self._ivr(call, call.ivr.tick(self.now), out)
+        elif what == "max wait" and call.state is CallState.QUEUED:
+            self._overflow(call, "max wait", out)
+        elif what == "offer" and call.state is CallState.ALERTING:
+            self._offer_timed_out(call, out)
+        elif what == "dial tone" and call.state is CallState.DIALING:
+            self._send_digits(call, out)
+        elif what == "silence" and call.state in (CallState.CONNECTED, CallState.HELD):
+            line = call.a if isinstance(call.a, Line) else call.b
+            if isinstance(line, Line):
+                heard = self.last_voice(line.key)
+                since = max(heard if heard is not None else call.connected, call.connected)
+                if self.now - since >= ticks(SILENCE_CLEAR_S):
+                    self._far_end_cleared(line, "silence", out)
+                    return
+            self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+        elif what == "max":
+            self._end(call, "answered" if call.connected else "ivr", "call too long", out)
+
+    # ---- ending --------------------------------------------------------------------------
+    def _new_call(self, line, direction, out):
+        call = Call(f"{self.ms(self.now)}-{line.key[0]}-{line.key[1]}", direction, self.now,
+                    line, called=line.trunk.name)
+        self.calls[call.id] = call
+        out += [cmd.CdrOpen(call.id, direction, self.now,
+                            {"called": call.called, "trunk": line.trunk.name, "port": line.name}),
+                cmd.LogEvent(self.now, "call_arrived", call.id, data={"port": line.name})]
+        return call
+
+    def _new_internal(self, station, number, out, direction="internal"):
+        call = Call(f"{self.ms(self.now)}-{station.key[0]}-{station.key[1]}-{next(self._seq)}",
+                    direction, self.now, station, caller=station.config.extension,
+                    called=number)
+        call.answer = self.now
+        self.calls[call.id] = call
+        out += [cmd.CdrOpen(call.id, direction, self.now,
+                            {"caller_number": call.caller, "called": number,
+                             "station": station.name}),
+                cmd.CdrUpdate(call.id, {"answer_tick": self.now})]
+        return call
+
+    def _record_if(self, call, queue, out):
+        policy = self.config.recording
+        mode = policy.mode.value
+        if call.recording is not None:
+            return
+        if (mode == "all" and queue is None) or \
+                (mode == "queues" and queue is not None and queue.name in policy.queues):
+            call.recording = call.id
+            out.append(cmd.StartRecording(call.id, call.id, call.a.key))
+
+    def _end(self, call, disposition, cause, out, *, by_line=None, by_station=None,
+             hardware=True):
+        """End `call` everywhere: release the line, free or clear the stations, stop the
+        playouts and recordings, close the CDR."""
+        if call.ended:
+            return
+        self._leave_queue(call)
+        if call.ivr is not None and not call.ivr.done:
+            call.ivr_path = list(call.ivr.path)
+            call.ivr.caller_hung_up(self.now)
+        call.ivr = None
+        if call.voicemail is not None:  # hung up while leaving a message: keep it
+            self._stop_voicemail(call, self.now - call.voicemail[1], out)
+            disposition = "voicemail"
+        for end in (call.a, call.b):
+            if end is None:
+                continue
+            if isinstance(end, Line):
+                if end.call is call:
+                    if hardware:
+                        out += [cmd.StopPlay(end.key), cmd.Disconnect(end.key),
+                                cmd.DetectTones(end.key, False), cmd.Release(end.key)]
+                    end.state, end.call = LineState.IDLE, None
+            elif end.call is call:
+                if end is by_station:
+                    continue  # on-hook already; _on_hook idles it
+                if end.state is StationState.RINGING:
+                    if hardware:
+                        out.append(cmd.StopRing(end.key))
+                    self._idle(end, out)
+                elif end.state in (StationState.TALKING, StationState.HOLDING,
+                                   StationState.DIALING):
+                    self._drop_consult(end, out)
+                    end.call = None
+                    if hardware:
+                        out.append(cmd.Disconnect(end.key))
+                        self._busy(end, out)
+                    else:
+                        end.state = StationState.CLEARED
+        if call.recording is not None:
+            out.append(cmd.StopRecording(call.recording))
+        out.append(cmd.CdrUpdate(call.id, {"ivr_path": call.ivr_path}))
+        self._close(call, disposition, cause, out)
+
+    def _close(self, call, disposition, cause, out):
+        call.state = CallState.ENDED
+        self._disarm(call)
+        self.calls.pop(call.id, None)
+        out += [cmd.CdrClose(call.id, self.now, disposition, cause),
+                cmd.LogEvent(self.now, "call_ended", call.id,
+                             queue=call.queue.name if call.queue else None, agent=call.agent,
+                             data={"disposition": disposition, "cause": cause})]
+
+
+_LINE_EVENTS = {
+    ev.RingStarted: "_ring_started",
+    ev.RingStopped: "_ring_stopped",
+    ev.CallerIdReceived: "_caller_id",
+    ev.PolarityReversed: "_polarity",
+    ev.LoopCurrentDropped: "_loop_dropped",
+    ev.ToneDetected: "_tone",
+    ev.DigitDetected: "_line_digit",
+    ev.CallEnded: "_call_ended_by_board",
+}
+_STATION_EVENTS = {
+    ev.HookChanged: "_hook",
+    ev.FlashDetected: "_flash",
+    ev.DigitDetected: "_digit",
+    ev.CallEnded: "_call_ended_by_board",
+}
