@@ -431,3 +431,15 @@ def test_shipped_prompt_is_speech_level_and_dials_nothing(name):
     for plan in available_plans():
         assert classify(audio, plan) == []
 
+
+
+def test_config_check_finds_the_shipped_prompts_where_the_library_does(tmp_path):
+    from appliance.config import parse_config, sample_path
+    from appliance.config.load import SHIPPED_PROMPTS
+
+    assert SHIPPED_PROMPTS.resolve() == default_prompt_dir()
+    text = sample_path().read_text(encoding="utf-8").replace(
+        "prompts = \"builtin:beep\"", "prompts = [\"welcome.wav\", \"main-menu.wav\"]")
+    config = parse_config(text, folder=tmp_path)  # no prompts_dir: the file's folder
+    library = PromptLibrary(config.ivr.prompt_dirs)
+    assert library.preload(["welcome.wav", "main-menu.wav"]) == []
