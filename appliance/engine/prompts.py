@@ -7,8 +7,8 @@
 Names, as the IVR config writes them (appliance.ivr.Flows.prompt_paths finds files the
 same way, so `appliance config check` and the engine agree):
 - a file name: looked for under each folder of `dirs` in order (the installer's
-  storage.prompts_dir, then the shipped set, `default_prompt_dir()`); with no folders, as
-  is. An absolute path is used as is.
+  storage.prompts_dir, then the shipped set, `default_prompt_dir()`: config.ivr.prompt_dirs
+  holds them); with no folders, as is. An absolute path is used as is.
 - `builtin:beep` (the "after the tone" beep: BEEP_HZ for BEEP_SECONDS at BEEP_DBM0) and
   `builtin:silence` (one second).
 - `tone:NAME`, engine-internal: one cadence cycle of the tone plan's NAME tone (dial,
