@@ -85,8 +85,9 @@ class Box:
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
 
     def _prompt_dirs(self):
-        dirs = [str(self.config.storage.prompts_dir)] if self.config.storage.prompts_dir else []
-        return dirs + [str(default_prompt_dir())]
+        # where `appliance config check` looked: prompts_dir (or the config's folder), then
+        # the shipped set
+        return list(self.config.ivr.prompt_dirs) or [str(default_prompt_dir())]
 
     def _prompt_names(self):
         names = {"builtin:beep", "leave-message.wav"}
