@@ -326,7 +326,7 @@ class Engine:
             day = self.calendar.datetime(self.now).strftime("%Y-%m-%d")
             folder = self.config.storage.recordings_dir / day
             path = folder / f"{c.name}{ext}"
-            layout = policy.layout.value
+            layout = "mono" if policy.layout.value == "mixed" else "stereo"
             self.store.cdr_update(c.call_id, recording_path=str(path))
         folder.mkdir(parents=True, exist_ok=True)
         self.recorder.start(c.call_id, path, fmt, layout)

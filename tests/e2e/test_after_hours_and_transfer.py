@@ -237,3 +237,108 @@ def test_flash_flash_makes_a_three_way_call_mixed_on_the_host(tmp_path):
     assert level(li.heard, li.off_hook_at_s, caller_talks + 0.2, 2.5) > 55
     # and a talker does not hear itself (the N-1 mix)
     assert level(wang.heard, wang.off_hook_at_s, wang_talks + 0.2, 1.5) < 45
+
+
+TWO_BOARDS = """
+skills = ["sales"]
+[site]
+name = "e2e"
+country = "cn"
+[boards.lines]
+url = "inprocess://e2e-lines"
+ports = "2fxo"
+emulated = true
+[boards.phones]
+url = "inprocess://e2e-phones"
+ports = "2fxs"
+emulated = true
+[trunks.pstn]
+board = "lines"
+ports = [0, 1]
+flow = "sales"
+[stations.desk1]
+extension = "101"
+board = "phones"
+port = 0
+[queues.sales]
+skills = ["sales"]
+max_wait_s = 60
+overflow = "hangup"
+[agents.1001]
+name = "Li Na"
+skills = {{ sales = 8 }}
+pin = "4821"
+station = "desk1"
+[recording]
+mode = "all"
+layout = "mixed"
+[storage]
+data_dir = "{data}"
+[ivr.sales]
+type = "queue"
+queue = "sales"
+"""
+
+LINES = """
+[board]
+ports = "2fxo"
+[run]
+seconds = 20.0
+[exchange]
+clear_signal = "loop_drop"
+[[callers]]
+name = "caller"
+line = 1
+at_s = 0.5
+number = "5550003"
+# the lines board cannot see the switch to another board: listen, then talk
+actions = [{ listen_s = 9.0 }, { talk_s = 2.0 }, { listen_s = 3.0 }, { hang_up = true }]
+"""
+
+PHONES = """
+[board]
+ports = "2fxs"
+[run]
+seconds = 20.0
+[[phones]]
+name = "li"
+port = 0
+answer_after_s = 1.0
+actions = [{ listen_s = 3.0 }, { talk_s = 2.0 }, { listen_s = 30.0 }]
+"""
+
+
+def test_a_line_on_one_board_talks_to_a_station_on_another(tmp_path):
+    import asyncio
+
+    from appliance.config import parse_config
+    from appliance.drivers.emulator import parse_scenario
+    from appliance.engine.box import Box
+
+    config = parse_config(TWO_BOARDS.format(data=tmp_path), source="two.toml", folder=tmp_path)
+    box = Box(config, virtual=True, until_s=20.0, origin_ms=MONDAY_10_UTC_MS,
+              scenarios={"lines": parse_scenario(LINES, "lines.toml"),
+                         "phones": parse_scenario(PHONES, "phones.toml")})
+    asyncio.run(box.run())
+    assert (box.engine.stats.event_errors, box.engine.stats.command_errors) == (0, 0)
+    caller = box.report("lines").callers[0]
+    li = box.report("phones").phones[0].calls[0]
+    assert caller.outcome.value == "answered" and li.answered_ring
+
+    def level(heard, start_s, at_s, seconds):
+        begin = int((at_s - start_s) * 8000)
+        return rms_db(heard[begin:begin + int(seconds * 8000)])
+
+    # each hears the other through the host's bridge
+    caller_talks = caller.answered_at_s + 9.0
+    li_talks = li.off_hook_at_s + 3.0
+    assert level(li.heard, li.off_hook_at_s, caller_talks + 0.2, 1.5) > 55
+    assert level(caller.heard, caller.answered_at_s, li_talks + 0.2, 1.5) > 55
+    with Store.open(box.database) as store:
+        cdr = store.cdrs()[0]
+    assert cdr.station == "desk1" and cdr.hangup_cause == "far end: loop current drop"
+    audio, _ = soundfile.read(cdr.recording_path, dtype="int16")
+    assert audio.ndim == 1  # both parties mixed
+    rec = cdr.answer_ms / 1000 - MONDAY_10_UTC_MS / 1000
+    assert level(audio, rec, li_talks + 0.2, 1.5) > 55  # Li's voice
+    assert level(audio, rec, caller_talks + 0.2, 1.5) > 55  # the caller's
