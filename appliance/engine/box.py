@@ -29,16 +29,18 @@ INPROCESS = "inprocess://"
 
 class Box:
     """`config`: a validated Config; `scenario`: an emulator Scenario for the emulated board
-    (the first board with ``emulated = true``; default: its ports with nobody calling);
+    (the first board with ``emulated = true``; default: its ports with nobody calling), or
+    `scenarios`: {board name: Scenario} for several;
     `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
     `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
     first tick (default: now)."""
 
-    def __init__(self, config, *, scenario=None, virtual=False, until_s=None, origin_ms=None,
-                 config_path=None):
+    def __init__(self, config, *, scenario=None, scenarios=None, virtual=False, until_s=None,
+                 origin_ms=None, config_path=None):
         self.config = config
         self.config_path = config_path
         self.scenario = scenario
+        self.scenarios = dict(scenarios or {})
         self.virtual = virtual
         self.until_s = until_s
         self.origin_ms = origin_ms
@@ -86,8 +88,9 @@ class Box:
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
 
     def _prompt_dirs(self):
-        dirs = [str(self.config.storage.prompts_dir)] if self.config.storage.prompts_dir else []
-        return dirs + [str(default_prompt_dir())]
+        # where `appliance config check` looked: prompts_dir (or the config's folder), then
+        # the shipped set
+        return list(self.config.ivr.prompt_dirs) or [str(default_prompt_dir())]
 
     def _prompt_names(self):
         names = {"builtin:beep", "leave-message.wav"}
@@ -98,7 +101,9 @@ class Box:
 
     async def _emulate(self, name, board):
         # the config check made sure an emulated board's URL is inprocess://NAME
-        scenario = self.scenario if self.scenario is not None and not self.sessions else None
+        scenario = self.scenarios.get(name)
+        if scenario is None and not self.sessions:
+            scenario = self.scenario
         session = emulated_board(board.ports, scenario=scenario, virtual=self.virtual)
         runner = EmulatorRunner(session).start()
         self.runners.append(runner)

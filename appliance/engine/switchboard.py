@@ -14,7 +14,9 @@ station answers -> the board's switch connects them -> a hang-up ends the call:
 - the station: on-hook; the other party then hears busy tone until it hangs up too.
 A station's hook flash puts its caller on hold (music) and gives it dial tone: it dials an
 extension to consult (flash again returns to the caller), hangs up while the extension rings
-(blind transfer) or after it answered (attended transfer). A line that goes on ringing after
+(blind transfer) or after it answered (attended transfer); a flash while the consultation
+talks makes a three-way call, mixed on the host, as is a supervisor who listens, whispers to
+the agent or barges in (`supervise`). A line that goes on ringing after
 the answer is released and left alone for `FAULTY_LINE_S`; a line rung while we take it to
 dial out (glare) takes the inbound call, and the outbound dial goes to another line.
 """
@@ -143,6 +145,48 @@ class Switchboard:
         call = self.calls.get(call_id)
         if call is not None and call.ivr is not None and not call.ended:
             self._ivr(call, call.ivr.lookup_result(record, now, request_id), out)
+        return out
+
+    def supervise(self, call_id, station_name, mode, now):
+        """A supervisor at `station_name` (off-hook with dial tone, or already on the call)
+        listens to, whispers to the agent of, or barges into (mode "listen", "whisper",
+        "talk") a connected call. Returns commands; ValueError says why it cannot."""
+        self.now = now
+        out = []
+        call = self.calls.get(call_id)
+        station = self.by_name.get(station_name)
+        if call is None or call.state is not CallState.CONNECTED or call.b is None:
+            raise ValueError(f"call {call_id!r} is not a connected call")
+        if station is None:
+            raise ValueError(f"{station_name!r} is not a station")
+        if mode not in ("listen", "whisper", "talk"):
+            raise ValueError(f"mode must be listen, whisper or talk, not {mode!r}")
+        joined = call.conference is not None and station in call.conference
+        if not joined and not (station.state is StationState.DIALING and not station.digits
+                               and station.call is None):
+            raise ValueError(f"station {station_name!r} must be off-hook with dial tone")
+        self._mix(call, out)
+        if not joined:
+            out.append(cmd.StopPlay(station.key))
+            self._disarm(station)
+            station.state, station.call = StationState.TALKING, call
+        call.conference[station] = mode
+        out += [cmd.JoinConference(call.id, station.key, mode,
+                                   call.b.key if mode == "whisper" else None),
+                cmd.LogEvent(now, "supervise", call.id, agent=call.agent,
+                             data={"station": station.name, "mode": mode})]
+        return out
+
+    def record(self, call_id, now):
+        """Start recording a live call on demand (recording mode on_demand, or any)."""
+        self.now = now
+        out = []
+        call = self.calls.get(call_id)
+        if call is None or call.answer is None:
+            raise ValueError(f"call {call_id!r} is not an answered call")
+        if call.recording is None:
+            call.recording = call.id
+            out.append(cmd.StartRecording(call.id, call.id, call.a.key))
         return out
 
     def board_lost(self, board, now):
@@ -335,7 +379,10 @@ class Switchboard:
     def _on_hook(self, station, out):
         state, call = station.state, station.call
         self._disarm(station)
-        if state is StationState.TALKING and call is not None:
+        if state is StationState.TALKING and call is not None and call.conference \
+                and station in call.conference and self._leave_mix(call, station, out):
+            pass  # the call goes on without it
+        elif state is StationState.TALKING and call is not None:
             self._end(call, "answered", "agent hung up" if call.a is not station
                       else "caller hung up", out, by_station=station)
         elif state is StationState.HOLDING and call is not None:
@@ -355,7 +402,8 @@ class Switchboard:
 
     def _flash(self, station, event, out):
         call = station.call
-        if station.state is StationState.TALKING and call is not None and call.a is not station:
+        if station.state is StationState.TALKING and call is not None and call.a is not station \
+                and call.conference is None:
             # hold: the caller hears music, the station dial tone to consult
             other = call.a
             out += [cmd.Disconnect(other.key), cmd.Play(other.key, ("music",), loop=True),
@@ -364,6 +412,10 @@ class Switchboard:
             call.state = CallState.HELD
             station.state, station.digits = StationState.HOLDING, ""
         elif station.state is StationState.HOLDING and call is not None:
+            consult = station.consult
+            if consult is not None and consult.connected is not None:
+                self._three_way(station, call, consult, out)
+                return
             self._drop_consult(station, out)
             self._reconnect(station, call, out)
 
@@ -646,6 +698,51 @@ class Switchboard:
             call.a.state = StationState.TALKING
         self._arm(call, ticks(SILENCE_CHECK_S), "silence")
 
+    def _mix(self, call, out):
+        """Move a two-party call off the board's switch into a host-mixed conference."""
+        if call.conference is not None:
+            return
+        call.conference = {call.a: "talk", call.b: "talk"}
+        out += [cmd.Disconnect(call.a.key), cmd.StopPlay(call.a.key),
+                cmd.JoinConference(call.id, call.a.key), cmd.JoinConference(call.id, call.b.key)]
+
+    def _three_way(self, station, call, consult, out):
+        """Flash while the consultation talks: the caller, the agent and the consulted
+        extension all hear each other."""
+        target = consult.b
+        station.consult = None
+        self._close(consult, "answered", "joined a three-way call", out)
+        out.append(cmd.Disconnect(station.key))  # its consultation link
+        call.state = CallState.CONNECTED
+        station.state, station.digits = StationState.TALKING, ""
+        self._mix(call, out)
+        call.conference[target] = "talk"
+        target.call = call
+        out += [cmd.JoinConference(call.id, target.key),
+                cmd.LogEvent(self.now, "three_way", call.id, agent=call.agent,
+                             data={"station": station.name, "with": target.name})]
+
+    def _leave_mix(self, call, station, out):
+        """A station hangs up out of a mixed call: the call goes on with the others; back
+        on the board's switch when two talkers are left."""
+        del call.conference[station]
+        out.append(cmd.LeaveConference(station.key))
+        if station is call.b:  # the agent left: a talking member takes the call over
+            call.b = next((m for m, mode in call.conference.items()
+                           if mode == "talk" and m is not call.a), None)
+            if call.b is None:
+                return False
+            agent = self.agent_at.get(call.b.name)
+            call.agent = agent.id if agent else call.agent
+            out.append(cmd.CdrUpdate(call.id, {"station": call.b.name, "agent": call.agent}))
+        talkers = [m for m, mode in call.conference.items() if mode == "talk"]
+        if len(call.conference) == 2 and len(talkers) == 2:
+            for member in talkers:
+                out.append(cmd.LeaveConference(member.key))
+            out.append(cmd.Connect(call.a.key, call.b.key))
+            call.conference = None
+        return True
+
     def _reconnect(self, station, call, out):
         other = call.a
         out += [cmd.StopPlay(other.key), cmd.StopPlay(station.key),
@@ -803,9 +900,14 @@ class Switchboard:
             call.ivr_path = list(call.ivr.path)
             call.ivr.caller_hung_up(self.now)
         call.ivr = None
-        if call.voicemail is not None:
+        if call.voicemail is not None:  # hung up while leaving a message: keep it
             self._stop_voicemail(call, self.now - call.voicemail[1], out)
-        for end in (call.a, call.b):
+            disposition = "voicemail"
+        members = list(call.conference or ())
+        if call.conference is not None and hardware:
+            out += [cmd.LeaveConference(m.key) for m in members]
+        call.conference = None
+        for end in [call.a, call.b] + [m for m in members if m not in (call.a, call.b)]:
             if end is None:
                 continue
             if isinstance(end, Line):
