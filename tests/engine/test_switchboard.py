@@ -63,12 +63,18 @@ min_digits = 3
 [ivr.menu]
 type = "menu"
 prompts = "builtin:beep"
-options = {{ 1 = "sales", 9 = "bye" }}
+options = {{ 1 = "sales", 2 = "out", 3 = "desk", 9 = "bye" }}
 timeout = 5
 fallback = "bye"
 [ivr.sales]
 type = "queue"
 queue = "sales"
+[ivr.out]
+type = "transfer"
+number = "5550100"
+[ivr.desk]
+type = "transfer"
+station = "desk2"
 [ivr.bye]
 type = "hangup"
 reason = "{bye}"
@@ -543,3 +549,36 @@ def test_recording_on_demand():
     call = rig.connected(DESK1)
     assert rig.sb.record(call.id, rig.now) == [cmd.StartRecording(call.id, call.id, LINE)]
     assert rig.sb.record(call.id, rig.now) == []  # already recording
+
+
+def test_ivr_transfer_to_an_outside_number_dials_on_another_line_and_bridges():
+    rig = Rig()
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="2")
+    assert cmd.Seize(LINE2) in got
+    got = rig.run(2.1)  # no dial tone heard: dial anyway after 2 s
+    assert cmd.Play(LINE2, ("dtmf:5550100",), tag=("dial", call.id, None)) in got
+    got = rig.finish_playout(LINE2)
+    assert cmd.Connect(LINE, LINE2) in got
+    got = rig.send(ev.ToneDetected, LINE2, tone=Tone.BUSY)  # the far end hangs up
+    assert cmd.Release(LINE) in got and cmd.Release(LINE2) in got
+    assert rig.sb.lines[LINE].state is rig.sb.lines[LINE2].state is LineState.IDLE
+
+
+def test_ivr_transfer_to_a_station_rings_it_with_ringback_to_the_caller():
+    rig = Rig()
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="3")
+    assert cmd.Ring(DESK2) in got and cmd.Play(LINE, ("tone:ringback",), loop=True) in got
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    assert call.state is CallState.CONNECTED and call.agent == "1002"
+
+
+def test_ivr_transfer_to_a_busy_station_gives_busy_tone_then_ends():
+    rig = Rig()
+    rig.sb.stations[DESK2].state = StationState.TALKING
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="3")
+    assert any(isinstance(c, cmd.Play) and c.prompts == ("tone:busy",) for c in got)
+    got = rig.finish_playout(LINE)
+    assert closes(got)[0].cause == "station busy" and call.ended
