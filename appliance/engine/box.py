@@ -9,6 +9,7 @@ process dies first), the recording and store threads are flushed.
 """
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from .prompts import PromptLibrary, default_prompt_dir
 log = logging.getLogger("appliance.box")
 
 INPROCESS = "inprocess://"
+# Config fields a reload leaves alone until a restart (appliance.config.reload.RESTART).
+RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
 
 
 class Box:
@@ -134,8 +137,12 @@ class Box:
             return plan
         for change in plan.restart:
             log.warning("reload: %s", change)
-        self.config = plan.config
-        self.engine.reload(plan.config)
+        # what needs a restart (boards, trunks, stations, storage, country) stays as it
+        # runs; the rest applies to new calls
+        config = dataclasses.replace(
+            plan.config, **{f: getattr(self.config, f) for f in RESTART_FIELDS})
+        self.config = config
+        self.engine.reload(config)
         return plan
 
     async def close(self):

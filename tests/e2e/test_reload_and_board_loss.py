@@ -75,7 +75,8 @@ def test_reload_changes_new_calls_only_and_an_invalid_file_nothing(tmp_path):
         path.write_text(old.replace("[ivr.bye]", "[ivr.bye]\nno_such_key = 1"))
         outcomes.append(box.reload())
         path.write_text(CONFIG.format(board="e2e-reload", data=tmp_path,
-                                      prompt="goodbye.wav", reason="new"))
+                                      prompt="goodbye.wav", reason="new")
+                        .replace('extension = "101"', 'extension = "201"'))
         outcomes.append(box.reload())
 
     async def main():
@@ -87,7 +88,9 @@ def test_reload_changes_new_calls_only_and_an_invalid_file_nothing(tmp_path):
     refused, plan = outcomes
     assert isinstance(refused, ConfigError)
     assert sorted(str(c) for c in plan.changes) == [
-        "ivr.bye: changed; applies to new calls", "ivr.greeting: changed; applies to new calls"]
+        "ivr.bye: changed; applies to new calls", "ivr.greeting: changed; applies to new calls",
+        "stations.desk1: changed; needs a restart"]
+    assert box.config.stations["desk1"].extension == "101"  # kept until a restart
     with Store.open(box.database) as store:
         first, second = sorted(store.cdrs(), key=lambda c: c.start_ms)
     assert first.hangup_cause == "old" and second.hangup_cause == "new"
