@@ -182,7 +182,12 @@ class _Queue:
             del self.calls[key]
 
     def position(self, call):
-        return bisect.bisect_left(self.keys, call.key) + 1
+        """1 + the callers ahead that still wait for an agent (live or callback; a call
+        that rings is not ahead of anyone any more)."""
+        index = bisect.bisect_left(self.keys, call.key)
+        calls = self.calls
+        return 1 + sum(1 for key in self.keys[:index]
+                       if calls[key].state in (CallState.WAITING, CallState.CALLBACK))
 
     def in_order(self):
         calls = self.calls
