@@ -362,10 +362,11 @@ class Acd:
         call = self._calls.get(call_id)
         if call is None:
             return []
-        out = [act.Log("left", call.id, call.queue.name, None,
-                       {"why": why, "waited_ms": now - call.enqueued_at,
-                        "callback": call.number is not None})]
+        out = []
         agents = self._remove(call, now, out)
+        out.append(act.Log("left", call.id, call.queue.name, None,
+                           {"why": why, "waited_ms": now - call.enqueued_at,
+                            "callback": call.number is not None}))
         self._settle(out, now, agents=agents)
         return out
 
@@ -767,22 +768,20 @@ class Acd:
         queue = call.queue
         target = queue.spec.overflow
         agents = self._remove(call, now, out)
-        self._settle(out, now, agents=agents)
+        join = None
         if target.startswith("queue:"):
             name = target[len("queue:"):]
             visited = call.visited + (queue.name,)
             if name not in self.queues:
-                out.append(act.Overflow(call.id, queue.name, "hangup",
-                                        f"{why}; overflow queue {name!r} is not configured"))
+                target, why = "hangup", f"{why}; overflow queue {name!r} is not configured"
             elif name in visited or len(visited) > MAX_OVERFLOW_HOPS:
-                out.append(act.Overflow(call.id, queue.name, "hangup",
-                                        f"{why}; overflow loop through queue {name!r}"))
+                target, why = "hangup", f"{why}; overflow loop through queue {name!r}"
             else:
-                out.append(act.Overflow(call.id, queue.name, target, why))
-                self._join(call.id, self.queues[name], now, call.priority, call.variables,
-                           visited, out)
-        else:
-            out.append(act.Overflow(call.id, queue.name, target, why))
+                join = self.queues[name], visited
+        out.append(act.Overflow(call.id, queue.name, target, why))
+        self._settle(out, now, agents=agents)
+        if join is not None:
+            self._join(call.id, join[0], now, call.priority, call.variables, join[1], out)
 
     def _staffed_at_all(self, queue):
         """Whether a logged-in agent could take a call of `queue` at some escalation step."""
