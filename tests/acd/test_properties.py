@@ -6,8 +6,8 @@ only from the actions it returns (never from its internals):
 - offers go only to agents who are ready and idle and have the call's skills (with the
   escalation its wait has reached), never to one who let that call ring out;
 - after every request returns, no ready idle agent can take a waiting caller;
-- each offer goes to the first caller in its queue's order (priority, then arrival) that
-  the agent can take;
+- each offer goes to the first waiting caller, in routing order (queue priority, caller
+  priority, arrival) over all queues, that the agent can take;
 - every status / state change is logged, and the log agrees with the ACD's own view;
 - the same seed and requests give the same actions.
 
@@ -53,37 +53,54 @@ def scenarios(draw):
     names = [f"q{i}" for i in range(n_queues)]
     queues = {}
     for name in names:
-        skills = draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10),
-                                      min_size=1, max_size=2))
+        skills = draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5),
+                                      min_size=1, max_size=draw(st.sampled_from([1, 1, 2]))))
         overflow = draw(st.sampled_from(["voicemail", "hangup"]
                                         + [f"queue:{n}" for n in names if n != name]))
         queues[name] = QueueSpec(
             name, skills, priority=draw(st.integers(0, 2)),
             strategy=draw(st.sampled_from(sorted(STRATEGIES))),
-            max_wait_s=draw(st.integers(0, 300)), overflow=overflow,
-            wrap_up_s=draw(st.sampled_from([0, 0, 5, 30])),
+            max_wait_s=draw(st.sampled_from([0, 30, 600, 3600])), overflow=overflow,
+            wrap_up_s=draw(st.sampled_from([0, 5, 30])),
             announce_s=draw(st.sampled_from([0, 20, 60])),
             exit_digit="0", callback_digit="9",
             escalation=draw(escalations(names)),
             no_agents_overflow=draw(st.booleans()),
             ring_s=draw(st.sampled_from([5, 20])))
     agents = {}
-    for i in range(draw(st.integers(1, 6))):
+    for i in range(draw(st.integers(1, 4))):
         agent_id = f"a{i}"
         skills = draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 10),
-                                      max_size=3))
+                                      min_size=2, max_size=3))
         agents[agent_id] = AgentSpec(agent_id, skills=skills, station=f"st{i}",
                                      order=draw(st.integers(0, 3)),
                                      max_no_answer=draw(st.integers(0, 3)))
     return queues, agents
 
 
+@st.composite
+def contention(draw):
+    """Queues that all ask for one skill, agents who all have it: callers of every queue
+    compete for the same few agents."""
+    names = [f"q{i}" for i in range(draw(st.integers(2, 3)))]
+    queues = {name: QueueSpec(
+        name, {"s0": draw(st.integers(1, 3))}, priority=draw(st.integers(0, 1)),
+        strategy=draw(st.sampled_from(sorted(STRATEGIES))), max_wait_s=3600,
+        wrap_up_s=draw(st.sampled_from([0, 5])), announce_s=0, callback_digit="9",
+        exit_digit="0", no_agents_overflow=False) for name in names}
+    agents = {f"a{i}": AgentSpec(f"a{i}", skills={"s0": draw(st.integers(3, 10))},
+                                 station=f"st{i}", max_no_answer=0)
+              for i in range(draw(st.integers(1, 3)))}
+    return queues, agents
+
+
 OPS = st.lists(st.tuples(
-    st.sampled_from(["login", "logout", "ready", "not_ready", "enqueue", "enqueue",
-                     "enqueue", "leave", "answer", "answer", "fail", "end", "end", "digit",
-                     "wait"]),
-    st.integers(0, 1000), st.integers(0, 9), st.integers(0, 40_000)),
-    min_size=1, max_size=60)
+    st.sampled_from(["login", "logout", "ready", "ready", "not_ready", "enqueue", "enqueue",
+                     "enqueue", "enqueue", "enqueue", "leave", "answer", "answer", "answer", "fail", "end", "end",
+                     "end", "digit", "wait"]),
+    st.integers(0, 1000), st.integers(0, 9),
+    st.one_of(st.integers(0, 2_000), st.integers(0, 2_000), st.integers(0, 40_000))),
+    min_size=10, max_size=80)
 
 
 class Model:
@@ -122,8 +139,9 @@ class Model:
         return self.status[agent] == ("ready", "idle")
 
     def order(self, call):
+        """Routing order: queue priority, caller priority (both high first), arrival."""
         info = self.waiting[call]
-        return (-info["priority"], info["seq"])
+        return (-self.queues[info["queue"]].priority, -info["priority"], info["seq"])
 
     def apply(self, actions, now, request):
         """Feed one request's actions, checking each offer as it is made."""
@@ -176,9 +194,9 @@ class Model:
         ring_all = self.queues[info["queue"]].strategy == "ring_all" and not info["callback"]
         if self.offers.get(call):
             assert ring_all, f"{call} offered to {agent} while it rings elsewhere"
-        # the first caller of the queue (in order) that this agent could take
-        for other, o_info in self.waiting.items():
-            if other == call or o_info["queue"] != info["queue"] or self.offers.get(other):
+        # the first caller (in routing order, over all queues) that this agent could take
+        for other in self.waiting:
+            if other == call or self.offers.get(other):
                 continue
             if self.order(other) < self.order(call) and agent not in self.refused[other] \
                     and self.fits(agent, other, now):
@@ -230,6 +248,8 @@ def drive(scenario, ops, seed=0, check=True):
             model.apply(actions, t, request)
             model.check_settled(acd, t)
 
+    for agent in agent_ids[: max(1, len(agent_ids) - 1)]:   # most start logged in
+        run("login", now, acd.login, agent, None, now)
     for kind, pick, small, dt in ops:
         now += dt
         while acd.deadline is not None and acd.deadline <= now:
@@ -273,6 +293,12 @@ def drive(scenario, ops, seed=0, check=True):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), OPS)
 def test_offers_are_exclusive_matched_at_once_and_in_order(scenario, ops):
+    drive(scenario, ops)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(contention(), OPS)
+def test_callers_of_several_queues_competing_for_the_same_agents(scenario, ops):
     drive(scenario, ops)
 
 

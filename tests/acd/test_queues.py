@@ -49,6 +49,14 @@ def test_queue_priority_decides_between_queues_then_caller_priority():
     assert offers(acd.set_ready("a", 2 * S)) == [("h1", "a")]
 
 
+def test_between_queues_of_equal_priority_the_earlier_caller_goes_first():
+    acd = acd_with([queue("x"), queue("y")], [agent("a")], login="a")
+    acd.set_not_ready("a", "x", 0)
+    acd.enqueue("y1", "y", S)
+    acd.enqueue("x1", "x", 2 * S)
+    assert offers(acd.set_ready("a", 3 * S)) == [("y1", "a")]
+
+
 def test_every_waiting_caller_that_can_be_matched_is_matched_not_only_the_head():
     acd = acd_with([queue("sales", {"sales": 1}), queue("tech", {"tech": 1})],
                    [agent("s", {"sales": 5}), agent("t", {"tech": 5}),
