@@ -158,7 +158,7 @@ class _Call:
 
 
 class _Queue:
-    __slots__ = ("name", "spec", "keys", "calls", "aht_ms", "memory", "alts")
+    __slots__ = ("name", "spec", "keys", "calls", "aht_ms", "memory", "alts", "ringing")
 
     def __init__(self, spec):
         self.name = spec.name
@@ -168,6 +168,7 @@ class _Queue:
         self.aht_ms = None           # EWMA of handle time (talk + wrap-up)
         self.memory = {}             # the strategy's memory
         self.alts = {}               # escalation step -> requirement alternatives (cache)
+        self.ringing = set()         # keys of the calls with an offer or callback out
 
     def add(self, call):
         key = call.key
@@ -176,6 +177,7 @@ class _Queue:
 
     def remove(self, call):
         key = call.key
+        self.ringing.discard(key)
         index = bisect.bisect_left(self.keys, key)
         if index < len(self.keys) and self.keys[index] == key:
             del self.keys[index]
@@ -184,10 +186,9 @@ class _Queue:
     def position(self, call):
         """1 + the callers ahead that still wait for an agent (live or callback; a call
         that rings is not ahead of anyone any more)."""
-        index = bisect.bisect_left(self.keys, call.key)
-        calls = self.calls
-        return 1 + sum(1 for key in self.keys[:index]
-                       if calls[key].state in (CallState.WAITING, CallState.CALLBACK))
+        key = call.key
+        index = bisect.bisect_left(self.keys, key)
+        return 1 + index - sum(1 for other in self.ringing if other < key)
 
     def in_order(self):
         calls = self.calls
@@ -212,6 +213,7 @@ class Acd:
         self._arrivals = itertools.count()
         self._retired_queues = {}
         self._agent_specs = {}
+        self._fit_cache = {}         # (agent id, queue name, step) -> bool; reset by apply
         self.now = 0                 # the latest `now` given
         self.apply(queues, agents)
 
@@ -237,6 +239,7 @@ class Acd:
                                f"{type(spec).__name__}")
         old = self.queues
         self.queues = {}
+        self._fit_cache = {}
         for name, spec in sorted(queues.items(), key=lambda kv: -kv[1].priority):
             queue = old.pop(name, None) or self._retired_queues.pop(name, None) \
                 or _Queue(spec)
@@ -652,6 +655,7 @@ class Acd:
         self._state(agent, StateEvent.RELEASE, now, out, call=call)
         if not call.offers:
             call.state = CallState.WAITING if call.number is None else CallState.CALLBACK
+            call.queue.ringing.discard(call.key)
 
     def _fail_offer(self, call, agent, now, why, out):
         callback = call.number is not None
@@ -822,6 +826,13 @@ class Acd:
         return alts
 
     def _fits(self, agent, queue, step):
+        key = (agent.id, queue.name, step)
+        fit = self._fit_cache.get(key)
+        if fit is None:
+            fit = self._fit_cache[key] = self._fits_now(agent, queue, step)
+        return fit
+
+    def _fits_now(self, agent, queue, step):
         skills = agent.spec.skills
         for req in self._alternatives(queue, step):
             for skill, level in req:
@@ -899,6 +910,7 @@ class Acd:
             strategy.offered(agent, ctx)
             until = now + CALLBACK_WAIT_S * 1000
             call.state = CallState.CALLING_BACK
+            queue.ringing.add(call.key)
             call.offers[agent.id] = until
             agent.offer = call.id
             self._state(agent, StateEvent.RESERVE, now, out, call=call)
@@ -909,6 +921,7 @@ class Acd:
         chosen = candidates if strategy.ring_all else [strategy.pick(candidates, ctx)]
         until = now + queue.spec.ring_s * 1000
         call.state = CallState.RINGING
+        queue.ringing.add(call.key)
         for agent in chosen:
             strategy.offered(agent, ctx)
             call.offers[agent.id] = until
