@@ -144,7 +144,13 @@ class Load:
                                               priority=self.rng.randint(0, 2)))
 
     def on_decisions(self, decisions):
+        """Answer each routed call at its first offered agent (ring all offers one call to
+        several agents: one decision; the ACD cancels the others)."""
+        seen = set()
         for call, agent_id in decisions:
+            if call in seen:
+                continue
+            seen.add(call)
             self.router.answered(call, agent_id, self.now)
             self.busy.append((agent_id, call))
             self.decisions.append((call, agent_id))

@@ -266,6 +266,7 @@ class Acd:
         self.now = now
         for call in list(self._calls.values()):
             self._arm_call(call, now, fresh=False)
+        self._overflow_unstaffed(now, out)
         self._settle(out, now, everything=True)
         return out
 

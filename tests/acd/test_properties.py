@@ -97,7 +97,7 @@ def contention(draw):
 OPS = st.lists(st.tuples(
     st.sampled_from(["login", "logout", "ready", "ready", "not_ready", "enqueue", "enqueue",
                      "enqueue", "enqueue", "enqueue", "leave", "answer", "answer", "answer", "fail", "end", "end",
-                     "end", "digit", "wait"]),
+                     "end", "digit", "wait", "reload"]),
     st.integers(0, 1000), st.integers(0, 9),
     st.one_of(st.integers(0, 2_000), st.integers(0, 2_000), st.integers(0, 40_000))),
     min_size=10, max_size=80)
@@ -284,25 +284,27 @@ def drive(scenario, ops, seed=0, check=True):
             else:
                 why = ["no answer", "station busy"][small % 2]
                 run(kind, now, acd.offer_failed, call, agent, now, why)
+        elif kind == "reload":
+            run(kind, now, acd.apply, queues, agents, now)
         elif kind == "end" and model.talking:
             call = sorted(model.talking)[pick % len(model.talking)]
             run(kind, now, acd.call_ended, call, model.talking.pop(call), now)
     return trace
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), OPS)
 def test_offers_are_exclusive_matched_at_once_and_in_order(scenario, ops):
     drive(scenario, ops)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contention(), OPS)
 def test_callers_of_several_queues_competing_for_the_same_agents(scenario, ops):
     drive(scenario, ops)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), OPS, st.integers(0, 2**32 - 1))
 def test_the_same_seed_gives_the_same_decisions(scenario, ops, seed):
     assert drive(scenario, ops, seed, check=False) == drive(scenario, ops, seed, check=False)
