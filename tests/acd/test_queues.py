@@ -407,3 +407,24 @@ def test_deadline_is_none_when_nothing_is_pending():
     assert acd.deadline == 20 * S                     # the offer's ring time
     acd.offer_answered("c1", "a", S)
     assert acd.deadline is None
+
+
+def test_a_reload_that_leaves_a_queue_unstaffed_sends_its_callers_to_overflow():
+    acd = acd_with([queue()], [agent("a")], login="a")
+    acd.set_not_ready("a", "x", 0)
+    acd.enqueue("c1", "sales", 0)
+    out = acd.apply({"sales": queue()}, {"a": agent("a", {"tech": 5})}, now=S)
+    assert of(out, Overflow) == [Overflow("c1", "sales", "voicemail", "no agents")]
+
+
+def test_a_reload_adds_agents_logged_out_and_keeps_removed_ones_until_logout():
+    acd = acd_with([queue()], [agent("a")], login="a")
+    acd.apply({"sales": queue()}, {"b": agent("b")}, now=S)
+    assert acd.agent("b")["status"].value == "logged_out"
+    assert acd.agent("a")["status"].value == "ready"
+    assert offers(acd.enqueue("c1", "sales", 2 * S)) == [("c1", "a")]
+    acd.offer_answered("c1", "a", 3 * S)
+    acd.logout("a", 4 * S)
+    acd.call_ended("c1", "a", 5 * S)
+    with pytest.raises(AcdError, match="agent 'a' is not configured"):
+        acd.agent("a")
