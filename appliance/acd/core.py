@@ -19,8 +19,10 @@ waiting call: every caller who can be matched is matched at once, not only the h
 The three ways of keeping that true, each exact given it held before the request:
 - one call became waitable (enqueue, offer failed): offer it to its best free candidate;
 - one agent became free: give it the first call in the order above that it can take;
-- anything else (ring-all cancels, escalation steps, a reload, several changes in one tick):
-  walk all waiting calls in order over the free agents.
+- several agents became free (ring-all losers): walk the calls of the queues they serve, in
+  order, over them;
+- anything else (a failed offer: its agent and its call; a reload): walk all waiting calls
+  in order over the free agents.
 """
 
 import bisect
@@ -266,8 +268,8 @@ class Acd:
         self.now = now
         for call in list(self._calls.values()):
             self._arm_call(call, now, fresh=False)
-        self._overflow_unstaffed(now, out)
         self._settle(out, now, everything=True)
+        self._overflow_unstaffed(now, out)
         return out
 
     # ---- agents ----------------------------------------------------------------------------
@@ -642,11 +644,11 @@ class Acd:
             return []
         return [call]
 
-    def _overdue(self, call, now, out):
+    def _overdue(self, call, now, out, freed=()):
         """A live call back in line past its max wait (it was ringing then) overflows."""
         if call.state is CallState.WAITING and call.max_wait_at is not None \
                 and now >= call.max_wait_at:
-            self._overflow(call, "max wait", now, out)
+            self._overflow(call, "max wait", now, out, freed)
             return True
         return False
 
@@ -675,8 +677,8 @@ class Acd:
             out.append(act.Log("callback_failed", call.id, call.queue.name, agent.id,
                                {"why": why, "number": call.number}))
             self._remove(call, now, out)
-        elif self._overdue(call, now, out):
-            pass
+        elif self._overdue(call, now, out, freed=[agent]):
+            return
         self._settle(out, now, agents=[agent], calls=[call])
 
     # ---- internals: calls ------------------------------------------------------------------
@@ -769,10 +771,13 @@ class Acd:
             del self._retired_queues[call.queue.name]
         return agents
 
-    def _overflow(self, call, why, now, out):
+    def _overflow(self, call, why, now, out, freed=()):
+        """`call` leaves to its queue's overflow target. The agents its offers held, and
+        `freed` (agents the same request freed), are matched before the call joins a target
+        queue, so that it cannot take an agent from a caller ahead of it there."""
         queue = call.queue
         target = queue.spec.overflow
-        agents = self._remove(call, now, out)
+        agents = self._remove(call, now, out) + list(freed)
         join = None
         if target.startswith("queue:"):
             name = target[len("queue:"):]
@@ -857,8 +862,10 @@ class Acd:
                  if self._calls.get(c.id) is c and c.state in (CallState.WAITING, CallState.CALLBACK)]
         if not free or (not agents and not calls and not everything):
             return
-        if everything or len(agents) + len(calls) > 1:
+        if everything or (agents and calls) or len(calls) > 1:
             self._match_all(out, now)
+        elif len(agents) > 1:
+            self._match_agents(agents, out, now)
         elif agents:
             call = self._best_call_for(agents[0])
             if call is not None:
@@ -889,18 +896,34 @@ class Acd:
                     break
         return best
 
+    def _waiting_in_order(self, queues):
+        """The calls waiting for an agent in `queues`, lazily in routing order."""
+        return (call for _, call in heapq.merge(*map(_waiting_stream, queues),
+                                                 key=lambda kc: kc[0]))
+
     def _match_all(self, out, now):
         free = self._free
         if not free:
             return
-        streams = [((-q.spec.priority, -c.priority, c.seq), c)
-                   for q in self._all_queues() for c in q.in_order()
-                   if c.state in (CallState.WAITING, CallState.CALLBACK)]
-        streams.sort(key=lambda kc: kc[0])
-        for _, call in streams:
+        for call in self._waiting_in_order(list(self._all_queues())):
+            self._match_call(call, out, now)
             if not free:
                 break
-            self._match_call(call, out, now)
+
+    def _match_agents(self, agents, out, now):
+        """Several agents became free and nothing else changed: only they can take a
+        waiting call, so walk the calls of the queues they serve, in order, over them."""
+        queues = [q for q in self._all_queues()
+                  if q.calls and any(self._fits_any(a, q) for a in agents)]
+        free = self._free
+        pending = list(agents)
+        for call in self._waiting_in_order(queues):
+            candidates = [a for a in pending if a.id in free and self._can_take(a, call)]
+            if candidates:
+                self._offer(call, candidates, out, now)
+                pending = [a for a in pending if a.id in free]
+                if not pending:
+                    break
 
     def _offer(self, call, candidates, out, now):
         queue = call.queue
@@ -952,6 +975,15 @@ class Acd:
         if kind == "escalate":
             return call.escalate_at == due
         return call.announce_at == due
+
+
+def _waiting_stream(queue):
+    """(routing key, call) of the calls of `queue` waiting for an agent, in order."""
+    rank = -queue.spec.priority
+    waitable = (CallState.WAITING, CallState.CALLBACK)
+    for call in queue.in_order():
+        if call.state in waitable:
+            yield (rank, -call.priority, call.seq), call
 
 
 def _expected_wait(position, staffed, aht_ms):
