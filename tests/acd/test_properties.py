@@ -85,12 +85,13 @@ def contention(draw):
     names = [f"q{i}" for i in range(draw(st.integers(2, 3)))]
     queues = {name: QueueSpec(
         name, {"s0": draw(st.integers(1, 3))}, priority=draw(st.integers(0, 1)),
-        strategy=draw(st.sampled_from(sorted(STRATEGIES))), max_wait_s=3600,
+        strategy=draw(st.sampled_from(sorted(STRATEGIES) + ["ring_all"] * 4)),
+        max_wait_s=3600,
         wrap_up_s=draw(st.sampled_from([0, 5])), announce_s=0, callback_digit="9",
         exit_digit="0", no_agents_overflow=False) for name in names}
     agents = {f"a{i}": AgentSpec(f"a{i}", skills={"s0": draw(st.integers(3, 10))},
                                  station=f"st{i}", max_no_answer=0)
-              for i in range(draw(st.integers(1, 3)))}
+              for i in range(draw(st.integers(1, 4)))}
     return queues, agents
 
 

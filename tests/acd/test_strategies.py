@@ -151,3 +151,25 @@ def test_random_is_seeded_and_uses_every_agent():
     assert first == _random_choices(seed=7)
     assert first != _random_choices(seed=8)
     assert set(first) == set("abcdef")
+
+
+def test_ring_all_losers_take_the_callers_who_queued_meanwhile_in_order():
+    acd = acd_with([queue(strategy="ring_all")], [agent(i) for i in "abc"], login="abc")
+    assert len(offers(acd.enqueue("c1", "sales", 0))) == 3
+    acd.enqueue("c2", "sales", S)
+    acd.enqueue("c3", "sales", 2 * S)
+    acd.enqueue("c4", "sales", 3 * S)
+    out = acd.offer_answered("c1", "b", 4 * S)
+    assert offers(out) == [("c2", "a"), ("c2", "c")]     # one call rings both losers
+    out = acd.offer_answered("c2", "c", 5 * S)
+    assert offers(out) == [("c3", "a")]
+
+
+def test_ring_all_losers_are_all_matched_with_callers_of_other_queues():
+    acd = acd_with([queue("r", strategy="ring_all"), queue("s", strategy="longest_idle")],
+                   [agent(i) for i in "abc"], login="abc")
+    acd.enqueue("r1", "r", 0)
+    acd.enqueue("s1", "s", S)
+    acd.enqueue("s2", "s", 2 * S)
+    out = acd.offer_answered("r1", "b", 3 * S)
+    assert offers(out) == [("s1", "a"), ("s2", "c")]
