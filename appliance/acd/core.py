@@ -859,7 +859,8 @@ class Acd:
         free = self._free
         agents = list({a.id: a for a in agents if a.id in free}.values())
         calls = [c for c in dict.fromkeys(calls)
-                 if self._calls.get(c.id) is c and c.state in (CallState.WAITING, CallState.CALLBACK)]
+                 if self._calls.get(c.id) is c
+                 and c.state in (CallState.WAITING, CallState.CALLBACK)]
         if not free or (not agents and not calls and not everything):
             return
         if everything or (agents and calls) or len(calls) > 1:

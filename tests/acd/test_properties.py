@@ -97,8 +97,8 @@ def contention(draw):
 
 OPS = st.lists(st.tuples(
     st.sampled_from(["login", "logout", "ready", "ready", "not_ready", "enqueue", "enqueue",
-                     "enqueue", "enqueue", "enqueue", "leave", "answer", "answer", "answer", "fail", "end", "end",
-                     "end", "digit", "wait", "reload"]),
+                     "enqueue", "enqueue", "enqueue", "leave", "answer", "answer", "answer",
+                     "fail", "end", "end", "end", "digit", "wait", "reload"]),
     st.integers(0, 1000), st.integers(0, 9),
     st.one_of(st.integers(0, 2_000), st.integers(0, 2_000), st.integers(0, 40_000))),
     min_size=10, max_size=80)
