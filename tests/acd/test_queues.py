@@ -428,3 +428,16 @@ def test_a_reload_adds_agents_logged_out_and_keeps_removed_ones_until_logout():
     acd.call_ended("c1", "a", 5 * S)
     with pytest.raises(AcdError, match="agent 'a' is not configured"):
         acd.agent("a")
+
+
+def test_an_answer_racing_a_hang_up_or_a_ring_timeout_is_sent_back():
+    acd = acd_with([queue()], [agent("a"), agent("b")], login="ab")
+    acd.enqueue("c1", "sales", 0)                      # -> a
+    acd.leave("c1", S)
+    assert acd.offer_answered("c1", "a", S + 1) == [CancelOffer("c1", "a")]
+    assert acd.agent("a")["state"].value == "idle"
+    (_, who), = offers(acd.enqueue("c2", "sales", 2 * S))
+    other = "b" if who == "a" else "a"
+    assert offers(acd.tick(22 * S)) == [("c2", other)]  # rang out: to the other agent
+    assert acd.offer_answered("c2", who, 22 * S + 1) == [CancelOffer("c2", who)]
+    assert acd.offer_answered("c2", other, 23 * S)[-1].kind == "answered"
