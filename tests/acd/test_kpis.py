@@ -429,3 +429,102 @@ def test_property_realtime_agrees_with_the_waiting_count(log, at):
     for q in now.queues:
         assert 0 <= q.ringing <= q.waiting
         assert q.oldest_wait_ms is None or q.oldest_wait_ms >= 0
+
+
+# ---- the real engine on the emulator ----------------------------------------------------
+
+TWO_CALLERS = """
+[board]
+ports = "2fxo+2fxs"
+
+[run]
+seconds = 45.0
+seed = 5
+
+[exchange]
+profile = "cn"
+clear_signal = "busy_tone"
+
+[[callers]]
+name = "first"
+line = 0
+at_s = 1.0
+number = "13800138000"
+actions = [
+  { listen_s = 2.5 },
+  { press = "2", level_dbm0 = -12.0 },
+  { wait_for_agent_s = 30.0 },
+  { talk_s = 10.0, level_dbm0 = -16.0 },
+  { listen_s = 10.0 },
+  { hang_up = true },
+]
+
+[[callers]]
+name = "impatient"
+line = 1
+at_s = 4.0
+number = "13900139000"
+actions = [
+  { listen_s = 2.5 },
+  { press = "2", level_dbm0 = -12.0 },
+  { wait_for_agent_s = 6.0 },
+]
+
+[[phones]]
+name = "agent"
+port = 2
+answer_after_s = 2.0
+actions = [{ listen_s = 10.0 }, { talk_s = 3.0, level_dbm0 = -16.0 }, { listen_s = 30.0 }]
+"""
+
+
+def test_kpis_of_the_real_engine_agree_with_the_emulators_account(tmp_path):
+    """Two callers reach the sales queue of the box (tests/e2e's configuration); the one
+    agent takes the first, the second gives up in the queue after 6 s of waiting."""
+    from tests.e2e.rig import ORIGIN_MS, run_box
+    from tests.e2e.test_inbound_call import CONFIG
+
+    config = CONFIG.format(board="kpis", data=tmp_path, format="wav-pcm16")
+    box = run_box(tmp_path, config, TWO_CALLERS)
+    report = {c.name: c for c in box.report().callers}
+    first, impatient = report["first"], report["impatient"]
+    assert first.agent == "agent" and not first.gave_up
+    assert impatient.gave_up and impatient.agent is None
+    with Store.open(box.database) as store:
+        events = store.events()
+    day = ORIGIN_MS - ORIGIN_MS % 86_400_000
+    (row,) = compute(events, since_ms=day, until_ms=day + 86_400_000, interval="day")
+    assert row.queue == "sales"
+    assert (row.offered, row.answered, row.abandoned, row.waiting) == (2, 1, 1, 0)
+    assert (row.handled, row.agents) == (1, 1)
+    # the abandoned visit is the impatient caller's, and it waited his 6 s of patience
+    abandoned = {e.call_id for e in events if e.kind == "call_ended"
+                 and e.data["disposition"] == "abandoned"}
+    (impatient_call,) = {e.call_id for e in events
+                         if e.kind == "queued" and e.data["caller"] == impatient.number}
+    assert abandoned == {impatient_call}
+    queued_at = {e.call_id: e.time_ms for e in events if e.kind == "queued"}
+    ended_at = {e.call_id: e.time_ms for e in events if e.kind == "call_ended"}
+    # queued as the digit 2 was recognised; the hang-up recognised by the busy tone it
+    # leaves on the line, which takes up to two cadence cycles (as in tests/e2e)
+    pressed_s = impatient.pressed[0][1]
+    assert 0 <= (queued_at[impatient_call] - ORIGIN_MS) / 1000 - pressed_s < 0.2
+    assert 0 <= (ended_at[impatient_call] - ORIGIN_MS) / 1000 - impatient.ended_at_s < 2.0
+    assert row.longest_wait_ms == ended_at[impatient_call] - queued_at[impatient_call]
+    assert row.short_abandons == 0  # he waited longer than 5 s
+    # ASA: queued -> connected, the engine's own count of ticks; the emulator's switch joins
+    # the caller to the agent two ticks after the box decided it (its Connect command
+    # crosses the board link and is applied on the board's next tick)
+    (connected,) = [e for e in events if e.kind == "connected"]
+    assert row.asa_ms == connected.time_ms - queued_at[connected.call_id]
+    assert row.asa_ms == connected.data["waited_ticks"] * 20
+    assert 0 <= first.agent_at_s - (connected.time_ms - ORIGIN_MS) / 1000 <= 0.040 + 1e-9
+    assert row.answered_within_target == (1 if row.asa_ms <= 20_000 else 0)
+    # talk: connected -> the line's clear (busy tone), as the CDR says
+    with Store.open(box.database) as store:
+        cdr = store.cdr(connected.call_id)
+    assert row.talk_ms == cdr.end_ms - connected.time_ms
+    assert (cdr.agent, row.hold_ms) == ("1001", 0)
+    rows = compute(events, since_ms=day, until_ms=day + 86_400_000, interval="day",
+                   by=("agent",))
+    assert [(r.agent, r.answered, r.handled) for r in rows] == [(None, 0, 0), ("1001", 1, 1)]
