@@ -428,8 +428,9 @@ def compute(events, *, since_ms, until_ms, interval="15min", target_s=20, short_
     `events`: the log rows (objects with time_ms, kind, call_id, queue, agent, data, as
     `appliance.store.Event`), at least those of `read_window(since_ms, until_ms)`; rows after
     until_ms finish the calls offered before it. `sl_formula`: "offered" (the default),
-    "answered" or "offered_minus_short_abandons" (SL_FORMULAS). `now_ms`: agents' times in a state stop
-    there (default until_ms; give the time of reading when until_ms is still to come).
+    "answered" or "offered_minus_short_abandons" (SL_FORMULAS). `now_ms`: agents' times in
+    a state stop there (default until_ms; give the time of reading when until_ms is still
+    to come).
     `zone`: the tzinfo whose wall clock aligns the intervals (default UTC)."""
     by = tuple(by)
     _check(since_ms, until_ms, interval, target_s, short_abandon_s, by, sl_formula)
@@ -573,7 +574,9 @@ def _row(a, start, end, key, by, sl_formula, formula, target_s, short_abandon_s)
 def realtime(events, now_ms):
     """The centre at `now_ms` from the log up to it (rows after now_ms are ignored): per
     queue the callers waiting (ringing an agent or not) and the oldest wait, calls talking;
-    each agent's status, state and reason since its last agent_state row."""
+    each agent's status, state and reason since its last agent_state row. Read the log
+    from `read_window(now_ms, now_ms)[0]` on (a day back: calls last at most 4 h, agents'
+    states are logged at least at every login and start)."""
     if isinstance(now_ms, bool) or not isinstance(now_ms, int) or now_ms < 0:
         raise ValueError(f"now_ms must be an int of epoch ms >= 0, not {now_ms!r}")
     replay = _Replay()

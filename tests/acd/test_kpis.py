@@ -284,8 +284,8 @@ def test_realtime_wallboard():
     log = sales_log()
     now = realtime(log.rows, T0 + ms(45))
     (sales,) = now.queues
-    # waiting at 45 s: c5 (since 40), c6 (since 50? no: later), c7 (later) -> c5; ringing: none
-    # answered c1 (talking till 65) and c2 (since 35)
+    # at 45 s: c5 waits (since 40; c6 and c7 come later), nobody rings; c1 (till 65) and
+    # c2 (since 35) talk
     assert (sales.waiting, sales.ringing, sales.oldest_wait_ms, sales.talking) == \
         (1, 0, ms(5), 2)
     assert now.agents_by_state == {"on_call": 2}
