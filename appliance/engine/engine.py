@@ -99,6 +99,7 @@ class Engine:
         """Select every port's audio on every board, then serve events until `stop`."""
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
+        self._run(self.switchboard.start(self.now))
         readers = [asyncio.create_task(self._serve(name, board))
                    for name, board in self.boards.items()]
         try:
@@ -116,7 +117,7 @@ class Engine:
     def reload(self, config):
         """Apply a new, validated config to new calls (live calls keep theirs)."""
         self.config = config
-        self.switchboard.apply(config, self._schedules(config))
+        self._run(self.switchboard.apply(config, self._schedules(config)))
 
     async def _serve(self, name, board):
         while True:

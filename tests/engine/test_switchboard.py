@@ -11,8 +11,10 @@ from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
 from appliance.engine.switchboard import (
-    FAULTY_LINE_S, OFFER_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
+    FAULTY_LINE_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
+
+OFFER_S = 20.0  # the ACD's ring time per offer (QueueSpec.ring_s)
 
 B = "main"
 LINE, LINE2, DESK1, DESK2 = (B, 0), (B, 1), (B, 2), (B, 3)
@@ -95,7 +97,7 @@ class Rig:
             n: ScheduleClock(s, calendar) for n, s in self.config.schedules.items()},
             last_voice=self.voice.get)
         self.now = 0
-        self.out = []
+        self.out = self.sb.start(0)  # the agents log in at their stations
 
     def send(self, cls, port, **fields):
         event = cls(B, port[1], **fields, tick=self.now) if cls is not ev.CallEnded \
@@ -288,7 +290,9 @@ def test_a_board_lost_ends_its_calls_without_commands_to_it():
 
 def test_queue_offers_the_longest_idle_station_then_the_next_when_it_rings_out():
     rig = Rig()
-    rig.sb.stations[DESK2].idle_since = -100  # idle longer
+    rig.run(1.0)
+    rig.sb.acd.set_not_ready("1001", "coffee", rig.now * 20)
+    rig.sb.acd.set_ready("1001", rig.now * 20)  # Wang (1002) has been idle longer now
     call = rig.queued()
     assert cmd.Ring(DESK2) in rig.out and cmd.Ring(DESK1) not in rig.out
     got = rig.run(OFFER_S + 0.1)
@@ -319,8 +323,8 @@ def test_a_call_waits_with_music_while_every_station_is_busy():
 
 def test_max_wait_overflows_to_voicemail_which_records_after_the_beep():
     rig = Rig(max_wait=10, overflow="voicemail")
-    rig.sb.stations[DESK1].state = StationState.TALKING  # nobody free
-    rig.sb.stations[DESK2].state = StationState.TALKING
+    for agent in ("1001", "1002"):  # logged in, but nobody ready
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
     call = rig.queued()
     got = rig.run(10.1)
     assert any(isinstance(c, cmd.LogEvent) and c.kind == "overflow" for c in got)
