@@ -191,10 +191,11 @@ class _Leg:
 
 
 class _Call:
-    __slots__ = ("visit", "leg", "ring", "ended")
+    __slots__ = ("visit", "leg", "rings", "ended")
 
     def __init__(self):
-        self.visit = self.leg = self.ring = None
+        self.visit = self.leg = None
+        self.rings = {}  # agent -> when its offer started ringing (ring all: several)
         self.ended = False
 
 
@@ -250,10 +251,13 @@ class _Replay:
         call.visit = None
 
     def _offered(self, call, e, t):
-        call.ring = (e.agent, t)
+        call.rings[e.agent] = t
+
+    def _offer_failed(self, call, e, t):
+        call.rings.pop(e.agent, None)
 
     def _offer_timeout(self, call, e, t):
-        call.ring = None
+        call.rings.clear()  # logged when no offer of the call rings any more
 
     def _connected(self, call, e, t):
         if call.ended:
@@ -263,9 +267,8 @@ class _Replay:
         agent = e.agent
         if call.visit is not None:
             self._close_visit(call, t, "answered", agent)
-        ring = call.ring
-        offered = ring[1] if ring is not None and ring[0] == agent else t
-        call.ring = None
+        offered = call.rings.get(agent, t)
+        call.rings.clear()
         leg = _Leg(e.call_id, agent, e.queue, offered, t)
         call.leg = leg
         if agent is not None:
@@ -296,7 +299,7 @@ class _Replay:
         if call.ended:
             return
         call.ended = True
-        call.ring = None
+        call.rings.clear()
         if call.visit is not None:
             cut = e.kind == "call_closed_on_restart" or \
                 (e.data or {}).get("disposition") == "interrupted"
@@ -349,6 +352,7 @@ class _Replay:
 _HANDLERS = {
     "queued": _Replay._queued,
     "offered": _Replay._offered,
+    "offer_failed": _Replay._offer_failed,
     "offer_timeout": _Replay._offer_timeout,
     "connected": _Replay._connected,
     "hold": _Replay._hold,
@@ -586,7 +590,7 @@ def realtime(events, now_ms):
         v = call.visit
         if v is not None:
             waiting[v.queue] = waiting.get(v.queue, 0) + 1
-            if call.ring is not None:
+            if call.rings:
                 ringing[v.queue] = ringing.get(v.queue, 0) + 1
             wait = now_ms - v.start_ms
             if oldest.get(v.queue) is None or wait > oldest[v.queue]:

@@ -251,6 +251,23 @@ def test_unfinished_calls_and_wrap_ups_are_not_handled_yet():
     assert (row.handled, row.talk_ms, row.wrapup_ms, row.aht_ms) == (1, ms(60), ms(17), ms(77))
 
 
+def test_ring_all_and_failed_offers_count_the_leg_when_its_agent_was_rung():
+    log = Log().add(880, "queued", "c", "q")
+    log.add(890, "offered", "c", "q", "A").add(890, "offered", "c", "q", "B")  # ring all
+    log.add(905, "connected", "c", "q", "B").add(960, "call_ended", "c", "q", "B")
+    rows = compute(log.rows, since_ms=T0, until_ms=T0 + 2 * MIN15, by=("agent",))
+    assert [(r.start_ms, r.agent, r.handled) for r in rows if r.handled] == [(T0, "B", 1)]
+    # A's offer fails (station busy) at 895; B rings from 901, in the next interval
+    log = Log().add(880, "queued", "c", "q").add(890, "offered", "c", "q", "A")
+    log.add(895, "offer_failed", "c", "q", "A", why="station busy", unanswered=1)
+    assert realtime(log.rows, T0 + ms(896)).queues[0].ringing == 0
+    log.add(901, "offered", "c", "q", "B").add(905, "connected", "c", "q", "B")
+    log.add(960, "call_ended", "c", "q", "B")
+    rows = compute(log.rows, since_ms=T0, until_ms=T0 + 2 * MIN15, by=("agent",))
+    assert [(r.start_ms, r.agent, r.handled) for r in rows if r.handled] == \
+        [(T0 + MIN15, "B", 1)]
+
+
 def test_board_loss_counts_as_interrupted():
     log = Log().add(0, "queued", "c", "q")
     log.add(8, "call_ended", "c", "q", disposition="interrupted", cause="board lost")
@@ -484,7 +501,7 @@ def test_kpis_of_the_real_engine_agree_with_the_emulators_account(tmp_path):
     from tests.e2e.rig import ORIGIN_MS, run_box
     from tests.e2e.test_inbound_call import CONFIG
 
-    config = CONFIG.format(board="kpis", data=tmp_path, format="wav-pcm16")
+    config = CONFIG.format(board="kpis", data=tmp_path, format="wav-pcm16", country="cn")
     box = run_box(tmp_path, config, TWO_CALLERS)
     report = {c.name: c for c in box.report().callers}
     first, impatient = report["first"], report["impatient"]
@@ -525,6 +542,19 @@ def test_kpis_of_the_real_engine_agree_with_the_emulators_account(tmp_path):
         cdr = store.cdr(connected.call_id)
     assert row.talk_ms == cdr.end_ms - connected.time_ms
     assert (cdr.agent, row.hold_ms) == ("1001", 0)
+    # the ACD logged the agent in at the start (08:00) and on_call from the connect to the
+    # end; the run stopped at 45 s of board time
+    stop = ORIGIN_MS + 45_000
     rows = compute(events, since_ms=day, until_ms=day + 86_400_000, interval="day",
-                   by=("agent",))
+                   by=("agent",), now_ms=stop)
     assert [(r.agent, r.answered, r.handled) for r in rows] == [(None, 0, 0), ("1001", 1, 1)]
+    agent = rows[1]
+    assert agent.logged_in_ms == stop - ORIGIN_MS
+    assert agent.busy_ms == cdr.end_ms - connected.time_ms  # no wrap-up in this config
+    assert agent.occupancy == pytest.approx(agent.busy_ms / agent.logged_in_ms)
+    assert agent.not_ready_ms == {}
+    # mid-call the wallboard shows the impatient caller waiting and the agent on the call
+    now = realtime(events, queued_at[impatient_call] + 3000)
+    assert [(q.queue, q.waiting, q.oldest_wait_ms, q.talking) for q in now.queues] == \
+        [("sales", 1, 3000, 1)]
+    assert now.agents_by_state == {"on_call": 1}

@@ -25,7 +25,8 @@ def test_small_day_reports_ours_and_the_sql_peer_with_equal_figures(tmp_path):
     assert result["answered"] + result["abandoned"] + result["overflowed"] == 300
     assert result["answered"] > 0 and result["intervals"] == 96
     assert 0 < result["service_level"] <= 1 and 0 < result["occupancy"] <= 1
-    for key in ("ours_s", "peer_s", "ratio", "read_s", "compute_s"):
+    for key in ("ours_s", "peer_s", "peer_call_s", "peer_agent_s", "ratio", "call_ratio",
+                "read_s", "compute_s"):
         assert result[key] > 0
     assert "USING INDEX events_time" in result["read_plan"]
     text = bench.markdown(result, bench.machine(), "python bench/kpi_bench.py --calls 300")
