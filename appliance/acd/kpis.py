@@ -43,6 +43,8 @@ import operator
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from .core import AgentState, AgentStatus
+
 INTERVALS = {"15min": 15, "30min": 30, "60min": 60, "day": None}
 GROUPINGS = ((), ("queue",), ("agent",))
 SL_FORMULAS = {
@@ -52,9 +54,10 @@ SL_FORMULAS = {
         "answered within {t} s / (offered - abandoned within {n} s)",
 }
 DEFAULT_SL_FORMULA = "offered"
-BUSY_STATES = ("on_call", "wrap_up")
-AGENT_STATUSES = ("logged_out", "ready", "not_ready")
-AGENT_STATES = ("idle", "reserved", "on_call", "wrap_up")
+# The values agent_state rows carry: the ACD's own enums (core.py)
+AGENT_STATUSES = tuple(status.value for status in AgentStatus)
+AGENT_STATES = tuple(state.value for state in AgentState)
+BUSY_STATES = (AgentState.ON_CALL.value, AgentState.WRAP_UP.value)
 # How far around [since, until) compute() needs the log: calls end within the engine's
 # longest call (4 h) plus a wrap-up; agents' states come from their last agent_state row,
 # which the ACD writes at least at every login and start (a day back is looked at).
@@ -332,9 +335,9 @@ class _Replay:
         if agent is None:
             return
         data = e.data or {}
-        status = data.get("status", "logged_out")
-        state = data.get("state", "idle")
-        if state != "wrap_up":
+        status = data.get("status", AgentStatus.LOGGED_OUT.value)
+        state = data.get("state", AgentState.IDLE.value)
+        if state != AgentState.WRAP_UP.value:
             self._end_wrap(agent, t)
         queues = data.get("queues")
         now = self.agent_now.get(agent)
