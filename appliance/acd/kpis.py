@@ -58,6 +58,8 @@ DEFAULT_SL_FORMULA = "offered"
 AGENT_STATUSES = tuple(status.value for status in AgentStatus)
 AGENT_STATES = tuple(state.value for state in AgentState)
 BUSY_STATES = (AgentState.ON_CALL.value, AgentState.WRAP_UP.value)
+_LOGGED_OUT, _NOT_READY = AgentStatus.LOGGED_OUT.value, AgentStatus.NOT_READY.value
+_IDLE, _WRAP_UP = AgentState.IDLE.value, AgentState.WRAP_UP.value
 # How far around [since, until) compute() needs the log: calls end within the engine's
 # longest call (4 h) plus a wrap-up; agents' states come from their last agent_state row,
 # which the ACD writes at least at every login and start (a day back is looked at).
@@ -202,8 +204,10 @@ class _Call:
         self.ended = False
 
 
-class _Replay:
-    """Plays the log in time order into visits, legs and agent-state spans."""
+class Replay:
+    """The log played once, in time order, into queue visits, agent legs and agent-state
+    spans: `replay(events)`. compute() takes one in place of the rows, so that a report of
+    several groupings reads and plays the log once."""
 
     def __init__(self):
         self.calls = {}
@@ -216,6 +220,7 @@ class _Replay:
         self.last_ms = None
 
     def play(self, events, stop_ms=None):
+        """Plays `events` (rows after stop_ms are left out); returns self."""
         calls = self.calls
         for e in sorted(events, key=_TIME):
             t = e.time_ms
@@ -237,6 +242,7 @@ class _Replay:
             handler = _HANDLERS.get(kind)
             if handler is not None:
                 handler(self, call, e, t)
+        return self
 
     # calls
     def _queued(self, call, e, t):
@@ -335,9 +341,9 @@ class _Replay:
         if agent is None:
             return
         data = e.data or {}
-        status = data.get("status", AgentStatus.LOGGED_OUT.value)
-        state = data.get("state", AgentState.IDLE.value)
-        if state != AgentState.WRAP_UP.value:
+        status = data.get("status", _LOGGED_OUT)
+        state = data.get("state", _IDLE)
+        if state != _WRAP_UP:
             self._end_wrap(agent, t)
         queues = data.get("queues")
         now = self.agent_now.get(agent)
@@ -353,18 +359,23 @@ class _Replay:
 
 
 _HANDLERS = {
-    "queued": _Replay._queued,
-    "offered": _Replay._offered,
-    "offer_failed": _Replay._offer_failed,
-    "offer_timeout": _Replay._offer_timeout,
-    "connected": _Replay._connected,
-    "hold": _Replay._hold,
-    "unhold": _Replay._unhold,
-    "transferred": _Replay._transferred,
-    "overflow": _Replay._overflow,
-    "call_ended": _Replay._ended,
-    "call_closed_on_restart": _Replay._ended,
+    "queued": Replay._queued,
+    "offered": Replay._offered,
+    "offer_failed": Replay._offer_failed,
+    "offer_timeout": Replay._offer_timeout,
+    "connected": Replay._connected,
+    "hold": Replay._hold,
+    "unhold": Replay._unhold,
+    "transferred": Replay._transferred,
+    "overflow": Replay._overflow,
+    "call_ended": Replay._ended,
+    "call_closed_on_restart": Replay._ended,
 }
+
+
+def replay(events):
+    """The log rows played once (a Replay), for several compute() calls."""
+    return Replay().play(events)
 
 
 # ---- intervals ----------------------------------------------------------------------------
@@ -433,7 +444,8 @@ def compute(events, *, since_ms, until_ms, interval="15min", target_s=20, short_
     the window gets a row in every interval (zeros when idle).
 
     `events`: the log rows (objects with time_ms, kind, call_id, queue, agent, data, as
-    `appliance.store.Event`), at least those of `read_window(since_ms, until_ms)`; rows after
+    `appliance.store.Event`), at least those of `read_window(since_ms, until_ms)`, or their
+    `replay(rows)` (played once for several calls); rows after
     until_ms finish the calls offered before it. `sl_formula`: "offered" (the default),
     "answered" or "offered_minus_short_abandons" (SL_FORMULAS). `now_ms`: agents' times in
     a state stop there (default until_ms; give the time of reading when until_ms is still
@@ -441,8 +453,7 @@ def compute(events, *, since_ms, until_ms, interval="15min", target_s=20, short_
     `zone`: the tzinfo whose wall clock aligns the intervals (default UTC)."""
     by = tuple(by)
     _check(since_ms, until_ms, interval, target_s, short_abandon_s, by, sl_formula)
-    replay = _Replay()
-    replay.play(events)
+    replay = events if isinstance(events, Replay) else Replay().play(events)
     bounds = interval_bounds(since_ms, until_ms, interval, zone)
     starts = bounds[:-1]
     n = len(starts)
@@ -521,12 +532,12 @@ def compute(events, *, since_ms, until_ms, interval="15min", target_s=20, short_
                 for key in targets:
                     a = acc(i, key)
                     a.tracked = True
-                    if status == "logged_out":
+                    if status == _LOGGED_OUT:
                         continue
                     a.logged_in += hi - lo
                     if state in BUSY_STATES:
                         a.busy += hi - lo
-                    elif status == "not_ready":
+                    elif status == _NOT_READY:
                         label = reason or ""
                         a.not_ready[label] = a.not_ready.get(label, 0) + hi - lo
             i += 1
@@ -586,7 +597,7 @@ def realtime(events, now_ms):
     states are logged at least at every login and start)."""
     if isinstance(now_ms, bool) or not isinstance(now_ms, int) or now_ms < 0:
         raise ValueError(f"now_ms must be an int of epoch ms >= 0, not {now_ms!r}")
-    replay = _Replay()
+    replay = Replay()
     replay.play(events, stop_ms=now_ms)
     waiting, ringing, oldest, talking = {}, {}, {}, {}
     for call in replay.calls.values():
@@ -608,7 +619,6 @@ def realtime(events, now_ms):
     for agent in sorted(replay.agent_now):
         since, status, state, reason, _ = replay.agent_now[agent]
         agents.append(AgentNow(agent, status, state, reason, since))
-        label = "logged_out" if status == "logged_out" else \
-            state if state != "idle" else status
+        label = _LOGGED_OUT if status == _LOGGED_OUT else state if state != _IDLE else status
         counts[label] = counts.get(label, 0) + 1
     return Realtime(now_ms, queues, tuple(agents), counts)

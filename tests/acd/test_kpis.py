@@ -410,6 +410,8 @@ def centre_logs(draw):
 def test_properties_conservation_ranges_and_additivity(log, cut, interval, by):
     a, b, c = T0, T0 + ms(cut), T0 + ms(3600)
     whole = compute(log.rows, since_ms=a, until_ms=c, interval=interval, by=by)
+    assert compute(kpis.replay(log.rows), since_ms=a, until_ms=c, interval=interval,
+                   by=by) == whole
     parts = compute(log.rows, since_ms=a, until_ms=b, interval=interval, by=by) + \
         compute(log.rows, since_ms=b, until_ms=c, interval=interval, by=by)
     for row in whole + parts:
