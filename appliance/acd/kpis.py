@@ -130,8 +130,11 @@ class Row:
         return self.wrapup_ms / self.handled if self.handled else None
 
     def to_dict(self):
+        """The row as JSON-ready values, the AHT's parts per handled call included."""
         out = {name: getattr(self, name) for name in self.__dataclass_fields__}
         out["not_ready_ms"] = dict(self.not_ready_ms)
+        out.update(avg_talk_ms=self.avg_talk_ms, avg_hold_ms=self.avg_hold_ms,
+                   avg_wrapup_ms=self.avg_wrapup_ms)
         return out
 
 

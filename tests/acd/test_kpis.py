@@ -4,6 +4,7 @@ store, properties (hypothesis), and the real engine on the emulator."""
 
 import datetime
 import itertools
+import json
 import zoneinfo
 
 import pytest
@@ -104,6 +105,10 @@ def test_queue_kpis_of_a_worked_example():
     assert (row.talk_ms, row.hold_ms, row.wrapup_ms) == (ms(170), ms(10), ms(15))
     assert row.aht_ms == pytest.approx(ms(195) / 3)
     assert row.avg_talk_ms == pytest.approx(ms(170) / 3)
+    as_json = json.loads(json.dumps(row.to_dict()))
+    assert as_json["aht_ms"] == pytest.approx(as_json["avg_talk_ms"] + as_json["avg_hold_ms"]
+                                              + as_json["avg_wrapup_ms"])
+    assert as_json["sl_formula"] == row.sl_formula and as_json["offered"] == 7
     # the queue's agents: A logged in 900 s, busy 60 + 10; B logged in 700 s, busy 125
     assert (row.logged_in_ms, row.busy_ms) == (ms(1600), ms(195))
     assert row.occupancy == pytest.approx(195 / 1600)
