@@ -62,7 +62,7 @@ __all__ = [
     "Model", "Traffic", "Performance", "OverloadError",
     "erlang_b", "erlang_c", "erlang_c_service_level", "erlang_c_asa",
     "evaluate", "birth_death", "with_shrinkage",
-    "agents_for_service_level", "agents_for_asa", "agents_for_abandon_rate",
+    "agents_for_service_level", "agents_for_asa", "agents_for_abandon_rate", "agents_for",
 ]
 
 # Terms of a series below this fraction of its largest term are dropped (e^-690 ~ 1e-300).
@@ -516,3 +516,28 @@ def agents_for_abandon_rate(traffic: Traffic, abandon_rate: float, *,
                                                              traffic.load)
     return _solve(traffic, lambda p: p.p_abandon <= abandon_rate, lower, 0.0,
                   max_agents or _default_max(traffic))
+
+
+def agents_for(traffic: Traffic, *, service_level: float | None = None,
+               target_seconds: float = 20.0, asa: float | None = None,
+               abandon_rate: float | None = None, max_agents: int | None = None) -> int:
+    """The fewest agents that meet every target given (at least one): service level within
+    target_seconds, ASA at most `asa` seconds, abandon rate at most `abandon_rate`."""
+    checks = []
+    start = 1
+    if service_level is not None:
+        start = max(start, agents_for_service_level(traffic, service_level, target_seconds,
+                                                    max_agents=max_agents))
+        checks.append(lambda p: p.service_level >= service_level)
+    if asa is not None:
+        start = max(start, agents_for_asa(traffic, asa, max_agents=max_agents))
+        checks.append(lambda p: p.asa <= asa)
+    if abandon_rate is not None:
+        start = max(start, agents_for_abandon_rate(traffic, abandon_rate,
+                                                   max_agents=max_agents))
+        checks.append(lambda p: p.p_abandon <= abandon_rate)
+    if not checks:
+        raise ValueError("give at least one target: service_level, asa or abandon_rate")
+    # Each alone is met from its own n up (they are monotone in n); check them together.
+    return _solve(traffic, lambda p: all(check(p) for check in checks), start,
+                  float(target_seconds), max_agents or _default_max(traffic))

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.acd.erlang import (
-    Model, OverloadError, Performance, Traffic, agents_for_abandon_rate, agents_for_asa,
+    Model, OverloadError, Performance, Traffic, agents_for, agents_for_abandon_rate,
+    agents_for_asa,
     agents_for_service_level, birth_death, erlang_b, erlang_c, erlang_c_asa,
     erlang_c_service_level, evaluate, with_shrinkage,
 )
@@ -389,3 +390,15 @@ def test_performance_is_a_frozen_record():
     assert isinstance(perf, Performance)
     with pytest.raises(AttributeError):
         perf.agents = 3
+
+
+def test_agents_for_every_target_at_once_is_the_largest_of_each():
+    traffic = Traffic(200, 180, patience=120)
+    sl = agents_for_service_level(traffic, 0.9, 20)
+    asa = agents_for_asa(traffic, 3.0)
+    abandon = agents_for_abandon_rate(traffic, 0.01)
+    assert agents_for(traffic, service_level=0.9, target_seconds=20, asa=3.0,
+                      abandon_rate=0.01) == max(sl, asa, abandon)
+    assert agents_for(traffic, asa=3.0) == asa
+    with pytest.raises(ValueError, match="at least one target"):
+        agents_for(traffic)
