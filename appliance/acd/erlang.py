@@ -33,6 +33,8 @@ function (scipy.special.gammainc) and Kummer's series 1F1(1; a+1; x), kept in lo
 the finite models by their birth-death chain, solved exactly in logarithms (the chain also
 gives Erlang A and C when K is unbounded, truncated where its terms fall below 1e-300 of the
 largest; the tests check both ways against each other and against a dense CTMC solve).
+The closed form's logarithms grow with x = lambda x patience, so with tens of thousands of
+callers waiting its probabilities are good to about 1e-10 absolute (the chain's to 1e-15).
 A waiting call with j calls ahead of it is answered after j+1 departures from the queue's
 head; with exponential patience P(answered within t) is a regularised incomplete beta
 function (the order-statistics identity for sums of exponentials at rates n mu + i theta).
@@ -446,6 +448,7 @@ def _solve(traffic, meets, lower, target_seconds, max_agents):
     carried along (one recursion step per agent). With trunks, agents beyond the trunks
     never answer a call, so the scan stops there."""
     load = traffic.load
+    _check_count("max_agents", max_agents, 1)
     n = max(1, int(lower))
     if traffic.model is Model.ERLANG_C:
         n = max(n, int(math.floor(load)) + 1)
