@@ -24,6 +24,8 @@ Definitions (the same as `appliance simulate` and the KPIs use):
   within the target. A call answered at once (no wait) counts as within any target.
 - p_wait: calls that found every agent busy and queued / all offered (blocked not counted).
 - p_abandon, p_blocked, p_answered: fractions of all offered calls; they sum to 1.
+- p_abandon_within_target: calls that hung up before waiting `target_seconds` / all offered
+  (for the common variant answered within T / (offered - abandoned within T)).
 - asa: mean wait of the answered calls (seconds).
 - occupancy: carried load / agents = answered calls x handle time / (agents x time).
 
@@ -166,6 +168,13 @@ class Performance:
     p_abandon: float
     p_blocked: float
     occupancy: float
+    p_abandon_within_target: float = 0.0
+
+    @property
+    def service_level_excluding_short_abandons(self) -> float:
+        """The variant that leaves calls abandoned within the target out of the count:
+        answered within T / (offered - abandoned within T)."""
+        return self.service_level / (1.0 - self.p_abandon_within_target)
 
 
 # --- Erlang B and C ----------------------------------------------------------------------
@@ -296,6 +305,10 @@ def _erlang_a(agents, load, b, handle_time, patience, target_seconds):
     log_late = x - y - (a + 1.0) * theta_t + _log_kummer(a + 1.0, y) - log_s1_x
     within_if_wait = (a / (a + 1.0)) * math.exp(log_s1_x - log_s) * -math.expm1(
         min(log_late, 0.0))
+    # Still waiting at t: e^(-theta t) P(V > t) = e^(-theta t) P(a, y) / P(a, x).
+    still_if_wait = math.exp(min(0.0, x - y - (a + 1.0) * theta_t + _log_kummer(a, y)
+                                 - log_s))
+    gone_if_wait = max(0.0, 1.0 - within_if_wait - still_if_wait)
     p_answered = (1.0 - p_wait) + p_wait * served_if_wait
     service_level = (1.0 - p_wait) + p_wait * within_if_wait
     asa = _erlang_a_wait_answered(a, x, patience) * p_wait / p_answered if p_wait else 0.0
@@ -303,7 +316,7 @@ def _erlang_a(agents, load, b, handle_time, patience, target_seconds):
         model=Model.ERLANG_A, agents=n, load=load, target_seconds=target_seconds,
         service_level=service_level, asa=asa, p_wait=p_wait, p_answered=p_answered,
         p_abandon=p_wait * (1.0 - served_if_wait), p_blocked=0.0,
-        occupancy=load * p_answered / n)
+        occupancy=load * p_answered / n, p_abandon_within_target=p_wait * gone_if_wait)
 
 
 def _erlang_a_wait_answered(a, x, patience):
@@ -376,11 +389,16 @@ def birth_death(agents: int, load: float, handle_time: float, *, patience: float
                                                                      target_seconds))
         wait_served = served * (special.digamma(a + j + 2.0) - special.digamma(a + 1.0)) \
             / theta
+        # Still waiting at the target: e^(-theta t) P(sum of exp(theta (a + i)), i <= j > t).
+        p_late = -math.expm1(-theta * target_seconds)
+        still = math.exp(-theta * target_seconds) * special.betaincc(j + 1.0, a, p_late)
+        gone = np.maximum(0.0, 1.0 - within - still)
     else:
         served = np.ones_like(j)
         within = special.gammainc(j + 1.0, mu_n * target_seconds) if target_seconds > 0 \
             else np.zeros_like(j)
         wait_served = (j + 1.0) / mu_n
+        gone = np.zeros_like(j)
     p_wait = float(waiting.sum())
     p_answered = at_once + float(np.dot(waiting, served))
     service_level = at_once + float(np.dot(waiting, within))
@@ -389,7 +407,7 @@ def birth_death(agents: int, load: float, handle_time: float, *, patience: float
         model=model, agents=n, load=load, target_seconds=target_seconds,
         service_level=service_level, asa=asa, p_wait=p_wait, p_answered=p_answered,
         p_abandon=max(0.0, 1.0 - blocked - p_answered), p_blocked=blocked,
-        occupancy=load * p_answered / n)
+        occupancy=load * p_answered / n, p_abandon_within_target=float(np.dot(waiting, gone)))
 
 
 def _geometric_log_terms(ratio, count):

@@ -183,6 +183,9 @@ def _report(traffic, perf, shrinkage, hours, targets, rows, sensitivity, notes):
            **figures(perf),
            "offered": offered, "answered": offered * perf.p_answered,
            "abandoned": offered * perf.p_abandon, "blocked": offered * perf.p_blocked,
+           "abandon_within_target_rate": perf.p_abandon_within_target,
+           "service_level_excluding_short_abandons":
+               perf.service_level_excluding_short_abandons,
            "definitions": DEFINITIONS, "limits": LIMITS, "notes": notes}
     if sensitivity is not None:
         out["with_10pct_more_calls"] = {"service_level": sensitivity.service_level,
@@ -218,6 +221,10 @@ def _print_text(report, perf, rows, shrinkage):
     echo(f"ASA: {perf.asa:.1f} s (answered calls)")
     echo(f"waited: {_pct(perf.p_wait)}  abandoned: {_pct(perf.p_abandon)}  "
          f"blocked: {_pct(perf.p_blocked)}")
+    if report["patience"]:
+        echo(f"abandoned within {perf.target_seconds:g} s: "
+             f"{_pct(perf.p_abandon_within_target)}; service level leaving them out: "
+             f"{_pct(perf.service_level_excluding_short_abandons)}")
     echo(f"occupancy: {_pct(perf.occupancy)}")
     hours = report["hours"]
     span = "per hour" if hours == 1 else f"over {hours:g} h"

@@ -83,16 +83,17 @@ def _ctmc(n, load, handle_time, patience=math.inf, trunks=None, target=0.0, cap=
         to_served = g[:jmax, served]
         p_served = fundamental @ to_served
         time_served = fundamental @ (fundamental @ to_served)   # E[T; served]
-        within = scipy.linalg.expm(g * target)[:jmax, served] if target > 0 else \
-            np.zeros(jmax)
+        law = scipy.linalg.expm(g * target) if target > 0 else np.eye(jmax + 2)
+        within, gone_by = law[:jmax, served], law[:jmax, gone]
         answered = at_once + float(waiting @ p_served)
         sl = at_once + float(waiting @ within)
         asa = float(waiting @ time_served) / answered
+        short = float(waiting @ gone_by)
     else:
-        answered, sl, asa = at_once, at_once, 0.0
+        answered, sl, asa, short = at_once, at_once, 0.0, 0.0
     return {"p_wait": float(waiting.sum()), "p_blocked": float(blocked),
             "p_abandon": p_abandon, "p_answered": answered, "service_level": sl,
-            "asa": asa, "occupancy": float(np.dot(pi, np.minimum(states, n))) / n}
+            "asa": asa, "p_abandon_within_target": short, "occupancy": float(np.dot(pi, np.minimum(states, n))) / n}
 
 
 def _close(perf, ref, rel=1e-7, abs_=1e-9):
@@ -199,7 +200,8 @@ def test_erlang_a_closed_form_equals_the_truncated_chain(n, rho, handle_time,
     chain = birth_death(n, load, handle_time, patience=patience, target_seconds=target)
     # Both are exact up to rounding; with tens of thousands waiting the closed form's
     # logarithms (of size x = lambda / theta) cost it about 1e-10 absolute.
-    for key in ("service_level", "p_wait", "p_answered", "p_abandon", "occupancy"):
+    for key in ("service_level", "p_wait", "p_answered", "p_abandon", "occupancy",
+                "p_abandon_within_target"):
         assert getattr(closed, key) == pytest.approx(getattr(chain, key), rel=1e-6,
                                                      abs=1e-9), key
     assert closed.asa == pytest.approx(chain.asa, rel=1e-6, abs=1e-8)
@@ -402,3 +404,16 @@ def test_agents_for_every_target_at_once_is_the_largest_of_each():
     assert agents_for(traffic, asa=3.0) == asa
     with pytest.raises(ValueError, match="at least one target"):
         agents_for(traffic)
+
+
+def test_abandoned_within_the_target_grows_with_the_target_to_all_abandons():
+    traffic = Traffic(300, 180, patience=60)
+    shorts = [evaluate(traffic, 12, t).p_abandon_within_target for t in (0, 5, 20, 60, 1e4)]
+    assert shorts[0] == 0
+    assert all(b > a for a, b in zip(shorts, shorts[1:]))
+    perf = evaluate(traffic, 12, 1e4)
+    assert shorts[-1] == pytest.approx(perf.p_abandon, rel=1e-9)
+    perf = evaluate(traffic, 12, 20)
+    assert perf.service_level_excluding_short_abandons == pytest.approx(
+        perf.service_level / (1 - perf.p_abandon_within_target))
+    assert evaluate(Traffic(200, 180), 13, 20).p_abandon_within_target == 0

@@ -92,6 +92,13 @@ def test_erlang_a_carries_an_overload_and_says_so(run):
     assert result.exit_code == 0, result.stderr
     assert "model: Erlang A (Palm, exponential patience) (M/M/n+M)" in result.stdout
     assert "note: " in result.stdout and "abandon" in result.stdout
+    assert "abandoned within 20 s: " in result.stdout
+    doc = _json(run("--calls-per-hour", 300, "--aht", 180, "--agents", 12, "--patience", 60,
+                    "--json"))
+    perf = evaluate(Traffic(300, 180, 60), 12, 20)
+    assert doc["abandon_within_target_rate"] == perf.p_abandon_within_target > 0
+    assert doc["service_level_excluding_short_abandons"] == pytest.approx(
+        doc["service_level"] / (1 - doc["abandon_within_target_rate"]))
 
 
 def test_abandon_and_asa_targets(run):
