@@ -31,7 +31,8 @@ Definitions (the same as `appliance simulate` and the KPIs use):
 
 Numerics: Erlang B by the recursion B(k) = A B(k-1) / (k + A B(k-1)), which never
 overflows; Erlang C from B. Erlang A in closed form through the regularised incomplete gamma
-function (scipy.special.gammainc) and Kummer's series 1F1(1; a+1; x), kept in logarithms;
+function (scipy.special.gammainc) and Kummer's series 1F1(1; a+1; x), kept in logarithms
+(its ASA as a series over the calls ahead, with digamma differences);
 the finite models by their birth-death chain, solved exactly in logarithms (the chain also
 gives Erlang A and C when K is unbounded, truncated where its terms fall below 1e-300 of the
 largest; the tests check both ways against each other and against a dense CTMC solve).

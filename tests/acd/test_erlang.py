@@ -93,7 +93,8 @@ def _ctmc(n, load, handle_time, patience=math.inf, trunks=None, target=0.0, cap=
         answered, sl, asa, short = at_once, at_once, 0.0, 0.0
     return {"p_wait": float(waiting.sum()), "p_blocked": float(blocked),
             "p_abandon": p_abandon, "p_answered": answered, "service_level": sl,
-            "asa": asa, "p_abandon_within_target": short, "occupancy": float(np.dot(pi, np.minimum(states, n))) / n}
+            "asa": asa, "p_abandon_within_target": short,
+            "occupancy": float(np.dot(pi, np.minimum(states, n))) / n}
 
 
 def _close(perf, ref, rel=1e-7, abs_=1e-9):
