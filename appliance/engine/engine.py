@@ -99,6 +99,7 @@ class Engine:
         """Select every port's audio on every board, then serve events until `stop`."""
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
+        self._run(self.switchboard.start(self.now))
         readers = [asyncio.create_task(self._serve(name, board))
                    for name, board in self.boards.items()]
         try:
@@ -116,7 +117,7 @@ class Engine:
     def reload(self, config):
         """Apply a new, validated config to new calls (live calls keep theirs)."""
         self.config = config
-        self.switchboard.apply(config, self._schedules(config))
+        self._run(self.switchboard.apply(config, self._schedules(config)))
 
     async def _serve(self, name, board):
         while True:
@@ -209,12 +210,14 @@ class Engine:
         board.send_audio(tick, codes, tuple(ports))
 
     def _record(self, name, rows, linear, out):
-        silence = None
+        """Both sides of every recorded call on this board, to the recording thread in one
+        hand-off: the caller's port, and what the caller hears (the port it is connected to,
+        our playout or mix, else silence)."""
+        ids, a_rows, b_sides = [], [], []
         for rec_id, (key, voicemail) in self.recordings.items():
             if key[0] != name or key[1] not in rows:
                 continue
-            a = linear[rows[key[1]]]
-            b = None  # what the caller hears: the port it is connected to, or our playout
+            b = None
             other = None if voicemail else self.connected.get(key)
             if other is not None and other[0] in self.latest:
                 o_rows, o_linear = self.latest[other[0]]
@@ -222,14 +225,17 @@ class Engine:
                     b = o_linear[o_rows[other[1]]]
             elif not voicemail:
                 b = out.get(key[1])
-            if b is None:
-                if silence is None:
-                    silence = np.zeros(linear.shape[1], dtype=np.int16)
-                b = silence
-            if self.recorder.write(rec_id, a, b):
-                self.stats.recorded_frames += 1
-            else:
-                self.stats.dropped_frames += 1
+            ids.append(rec_id)
+            a_rows.append(rows[key[1]])
+            b_sides.append(b)
+        if not ids:
+            return
+        silence = np.zeros(linear.shape[1], dtype=np.int16)
+        b = np.stack([silence if side is None else side for side in b_sides])
+        if self.recorder.write_many(ids, linear[a_rows], b):
+            self.stats.recorded_frames += len(ids)
+        else:
+            self.stats.dropped_frames += len(ids)
 
     # ---- carrying out commands -----------------------------------------------------------
     def _run(self, commands):
