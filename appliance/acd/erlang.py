@@ -288,7 +288,7 @@ def _queue_log_terms(a, x, limit):
     return np.concatenate(out)
 
 
-def _erlang_a(agents, load, b, handle_time, patience, target_seconds):
+def _erlang_a(agents, load, b, handle_time, patience, target_seconds, want_asa=True):
     n = agents
     a = n * patience / handle_time            # n mu / theta
     x = load * patience / handle_time         # lambda / theta
@@ -312,7 +312,13 @@ def _erlang_a(agents, load, b, handle_time, patience, target_seconds):
     gone_if_wait = max(0.0, 1.0 - within_if_wait - still_if_wait)
     p_answered = (1.0 - p_wait) + p_wait * served_if_wait
     service_level = (1.0 - p_wait) + p_wait * within_if_wait
-    asa = _erlang_a_wait_answered(a, x, patience) * p_wait / p_answered if p_wait else 0.0
+    # The ASA is a series as long as the queue; solvers that do not look at it skip it.
+    if not want_asa:
+        asa = math.nan
+    elif p_wait:
+        asa = _erlang_a_wait_answered(a, x, patience) * p_wait / p_answered
+    else:
+        asa = 0.0
     return Performance(
         model=Model.ERLANG_A, agents=n, load=load, target_seconds=target_seconds,
         service_level=service_level, asa=asa, p_wait=p_wait, p_answered=p_answered,
@@ -436,7 +442,7 @@ def evaluate(traffic: Traffic, agents: int, target_seconds: float) -> Performanc
     return _evaluate(traffic, int(agents), float(target_seconds), None)
 
 
-def _evaluate(traffic, agents, target_seconds, b):
+def _evaluate(traffic, agents, target_seconds, b, want_asa=True):
     load = traffic.load
     model = traffic.model
     if model is Model.ERLANG_C:
@@ -446,7 +452,7 @@ def _evaluate(traffic, agents, target_seconds, b):
     if model is Model.ERLANG_A:
         b = erlang_b(agents, load) if b is None else b
         return _erlang_a(agents, load, b, traffic.handle_time, traffic.patience,
-                         target_seconds)
+                         target_seconds, want_asa)
     return birth_death(agents, load, traffic.handle_time, patience=traffic.patience,
                        trunks=traffic.trunks, target_seconds=target_seconds)
 
@@ -462,7 +468,7 @@ def with_shrinkage(agents: int, shrinkage: float) -> int:
     return int(math.ceil(agents / (1.0 - shrinkage) - 1e-9))
 
 
-def _solve(traffic, meets, lower, target_seconds, max_agents):
+def _solve(traffic, meets, lower, target_seconds, max_agents, want_asa=False):
     """The smallest n >= lower with meets(performance(n)), scanning up with Erlang B
     carried along (one recursion step per agent). With trunks, agents beyond the trunks
     never answer a call, so the scan stops there."""
@@ -476,7 +482,7 @@ def _solve(traffic, meets, lower, target_seconds, max_agents):
         n = min(n, max_agents)
     b = erlang_b(n, load) if traffic.trunks is None else None
     while n <= max_agents:
-        perf = _evaluate(traffic, n, target_seconds, b)
+        perf = _evaluate(traffic, n, target_seconds, b, want_asa)
         if meets(perf):
             return n
         n += 1
@@ -522,7 +528,7 @@ def agents_for_asa(traffic: Traffic, asa: float, *, max_agents: int | None = Non
             or not math.isfinite(asa):
         raise ValueError(f"asa must be a positive number of seconds, not {asa!r}")
     return _solve(traffic, lambda p: p.asa <= asa, 1, 0.0,
-                  max_agents or _default_max(traffic))
+                  max_agents or _default_max(traffic), want_asa=True)
 
 
 def agents_for_abandon_rate(traffic: Traffic, abandon_rate: float, *,
@@ -562,4 +568,5 @@ def agents_for(traffic: Traffic, *, service_level: float | None = None,
         raise ValueError("give at least one target: service_level, asa or abandon_rate")
     # Each alone is met from its own n up (they are monotone in n); check them together.
     return _solve(traffic, lambda p: all(check(p) for check in checks), start,
-                  float(target_seconds), max_agents or _default_max(traffic))
+                  float(target_seconds), max_agents or _default_max(traffic),
+                  want_asa=asa is not None)
