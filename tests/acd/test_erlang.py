@@ -418,3 +418,25 @@ def test_abandoned_within_the_target_grows_with_the_target_to_all_abandons():
     assert perf.service_level_excluding_short_abandons == pytest.approx(
         perf.service_level / (1 - perf.p_abandon_within_target))
     assert evaluate(Traffic(200, 180), 13, 20).p_abandon_within_target == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(traffic=_traffic, asa=st.floats(0.5, 120), abandon=st.floats(0.005, 0.5))
+def test_solved_agents_are_the_fewest_for_asa_and_abandon_targets(traffic, asa, abandon):
+    try:
+        n = agents_for_asa(traffic, asa)
+    except ValueError as exc:
+        assert traffic.trunks is not None and "add trunks" in str(exc)
+    else:
+        assert evaluate(traffic, n, 0).asa <= asa
+        below = _perf_or_none(traffic, n - 1, 0) if n > 1 else None
+        assert below is None or below.asa > asa
+    if math.isinf(traffic.patience):
+        return
+    try:
+        n = agents_for_abandon_rate(traffic, abandon)
+    except ValueError as exc:
+        assert traffic.trunks is not None and "add trunks" in str(exc)
+        return
+    assert evaluate(traffic, n, 0).p_abandon <= abandon
+    assert n == 1 or evaluate(traffic, n - 1, 0).p_abandon > abandon
