@@ -6,9 +6,9 @@ and the end of playouts, it keeps every line, station and call, and returns the 
 every hang-up kind, transfer and race is a unit test (tests/engine/test_switchboard.py).
 
 Inbound on an analog line: ring -> caller ID (before or between rings) -> answer on the
-caller ID or the second ring -> the trunk's IVR flow -> queue (until the ACD lands: the
-longest-idle free station of an agent with the queue's skills rings) or transfer -> the
-station answers -> the board's switch connects them -> a hang-up ends the call:
+caller ID or the second ring -> the trunk's IVR flow -> queue (the ACD, `appliance.acd`,
+picks the agent; their station rings) or transfer -> the station answers -> the board's
+switch connects them -> a hang-up ends the call:
 - the line: loop-current drop, polarity reversal, a busy (or congestion) tone heard on it,
   or, as the last resort, nothing but silence from it for `SILENCE_CLEAR_S` while talking;
 - the station: on-hook; the other party then hears busy tone until it hangs up too.
@@ -24,7 +24,7 @@ dial out (glare) takes the inbound call, and the outbound dial goes to another l
 import heapq
 import itertools
 
-from appliance.acd import Acd, specs_from_config
+from appliance.acd import Acd, AcdError, specs_from_config
 from appliance.acd import actions as acd_act
 from appliance.drivers.board import events as ev
 from appliance.dsp.toneplan import Tone
@@ -377,8 +377,12 @@ class Switchboard:
 
     def _line_digit(self, line, event, out):
         call = line.call
-        if call is not None and call.ivr is not None and call.a is line:
+        if call is None or call.a is not line:
+            return
+        if call.ivr is not None:
             self._ivr(call, call.ivr.digit(event.digit, self.now), out)
+        elif call.state in (CallState.QUEUED, CallState.ALERTING):  # e.g. the exit digit
+            self._acd(self.acd.digit(call.id, event.digit, self._ms()), out)
 
     def _call_ended_by_board(self, endpoint, event, out):
         call = endpoint.call
@@ -456,13 +460,54 @@ class Switchboard:
             out.append(cmd.StopPlay(station.key))
         station.digits += event.digit
         target = self.by_extension.get(station.digits)
-        if target is not None:
+        if station.digits.startswith("*") and station.state is StationState.DIALING:
+            if event.digit == "#":
+                self._feature_code(station, station.digits[1:-1], out)
+            else:
+                self._arm(station, ticks(INTERDIGIT_S))
+        elif target is not None:
             self._dial_station(station, target, out)
         elif event.digit == "#" and len(station.digits) > 1:
             station.digits = station.digits[:-1]
             self._dial_outside(station, out)
         else:
             self._arm(station, ticks(INTERDIGIT_S))
+
+    def _feature_code(self, station, code, out):
+        """An agent's code from the phone, `*CODE#`: 1 log in here (`*1#` the agent who
+        usually sits here, `*1AGENT*PIN#` anyone with their PIN), 2 log out, 3 ready,
+        4 not ready (`*4#`, or `*4REASON#` with a reason code). A beep says done, the
+        congestion tone refused; then hang up."""
+        ms = self._ms()
+        agent_id = self.acd.agent_at(station.name)
+        try:
+            if code.startswith("1"):
+                who, _, pin = code[1:].partition("*")
+                agent = self.config.agents.get(who) if who else next(
+                    (a for a in self.config.agents.values() if a.station == station.name), None)
+                if agent is None or (who and pin != agent.pin):
+                    raise ValueError("unknown agent or wrong PIN")
+                actions = self.acd.login(agent.id, station.name, ms)
+            elif agent_id is None:
+                raise ValueError("no agent is logged in at this station")
+            elif code == "2":
+                actions = self.acd.logout(agent_id, ms)
+            elif code == "3":
+                actions = self.acd.set_ready(agent_id, ms)
+            elif code.startswith("4"):
+                actions = self.acd.set_not_ready(agent_id, code[1:] or "break", ms)
+            else:
+                raise ValueError(f"no feature code *{code}#")
+        except (ValueError, AcdError) as refused:
+            out += [cmd.Play(station.key, ("tone:congestion",), loop=True),
+                    cmd.LogEvent(self.now, "feature_refused", agent=agent_id,
+                                 data={"station": station.name, "code": code[:1],
+                                       "why": str(refused)})]
+        else:
+            out.append(cmd.Play(station.key, ("builtin:beep",)))
+            self._acd(actions, out)
+        self._disarm(station)
+        station.state = StationState.CLEARED  # done: the agent hangs up
 
     def _station_timer(self, station, out):
         if station.state in (StationState.DIALING, StationState.HOLDING) \

@@ -44,6 +44,8 @@ port = 3
 skills = ["sales"]
 max_wait_s = {max_wait}
 overflow = "{overflow}"
+wrap_up_s = {wrap_up}
+exit_digit = "0"
 [agents.1001]
 name = "A"
 skills = {{ sales = 5 }}
@@ -83,8 +85,8 @@ reason = "{bye}"
 """
 
 
-def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye"):
-    return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow,
+def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0):
+    return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow, wrap_up=wrap_up,
                                       recording=recording, bye=bye), source="unit.toml")
 
 
@@ -586,3 +588,87 @@ def test_ivr_transfer_to_a_busy_station_gives_busy_tone_then_ends():
     assert any(isinstance(c, cmd.Play) and c.prompts == ("tone:busy",) for c in got)
     got = rig.finish_playout(LINE)
     assert closes(got)[0].cause == "station busy" and call.ended
+
+
+# ---- agents at their phones ------------------------------------------------------------------
+
+def dial(rig, station, digits):
+    rig.send(ev.HookChanged, station, off_hook=True)
+    got = []
+    for digit in digits:
+        got += rig.send(ev.DigitDetected, station, digit=digit)
+    rig.send(ev.HookChanged, station, off_hook=False)
+    return got
+
+
+def agent_states(commands, agent):
+    return [c.data for c in commands if isinstance(c, cmd.LogEvent)
+            and c.kind == "agent_state" and c.agent == agent]
+
+
+def test_agents_log_in_at_their_stations_when_the_box_starts():
+    rig = Rig()
+    assert agent_states(rig.out, "1001")[-1] == {"status": "ready", "state": "idle",
+                                                 "reason": None}
+    assert rig.sb.acd.agent_at("desk2") == "1002"
+
+
+def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
+    rig = Rig()
+    got = dial(rig, DESK1, "*4#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got
+    assert agent_states(got, "1001")[-1]["status"] == "not_ready"
+    call = rig.queued()  # a caller now goes to the only ready agent, at desk2
+    assert call.b.key == DESK2
+    got = dial(rig, DESK1, "*412#")  # a reason code
+    assert agent_states(got, "1001")[-1] == {"status": "not_ready", "state": "idle",
+                                             "reason": "12"}
+    assert agent_states(dial(rig, DESK1, "*3#"), "1001")[-1]["status"] == "ready"
+    assert agent_states(dial(rig, DESK1, "*2#"), "1001")[-1]["status"] == "logged_out"
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*0000#")  # wrong PIN
+    assert cmd.Play(DESK1, ("tone:congestion",), loop=True) in got
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*1111#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got and rig.sb.acd.agent_at("desk1") == "1001"
+
+
+def test_wrap_up_keeps_the_agent_from_the_next_call_until_it_ends():
+    rig = Rig(wrap_up=30)
+    rig.sb.acd.set_not_ready("1002", "lunch", 0)
+    first = rig.connected(DESK1)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)  # agent ends the call: wrap-up
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_started" for c in got)
+    assert first.ended
+    rig.send(ev.RingStarted, LINE2)
+    rig.send(ev.CallerIdReceived, LINE2, number="9", name=None, format="bell202")
+    rig.send(ev.RingStopped, LINE2)
+    second = rig.sb.lines[LINE2].call
+    rig.finish_playout(LINE2)
+    rig.send(ev.DigitDetected, LINE2, digit="1")
+    assert second.state is CallState.QUEUED  # Li is wrapping up
+    got = rig.run(30.1)
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_ended" for c in got)
+    assert cmd.Ring(DESK1) in got and second.state is CallState.ALERTING
+
+
+def test_a_waiting_caller_who_presses_the_exit_digit_leaves_to_the_overflow():
+    rig = Rig(overflow="voicemail")
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    got = rig.send(ev.DigitDetected, LINE, digit="0")
+    overflow = next(c for c in got if isinstance(c, cmd.LogEvent) and c.kind == "overflow")
+    assert overflow.data == {"why": "exit digit", "to": "voicemail"}
+    assert call.ivr is not None  # now in the voicemail flow
+
+
+def test_the_first_announcement_tells_the_place_in_line():
+    rig = Rig()
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    play = [c for c in rig.out if isinstance(c, cmd.Play) and c.port == LINE][-1]
+    assert play.prompts[0] == "position-1.wav" and play.tag == ("announced", call.id, None)
+    got = rig.sb.playout_finished(LINE, play.tag, rig.now)
+    assert cmd.Play(LINE, ("music",), loop=True) in got  # back to the music
