@@ -31,6 +31,8 @@ Rules (stated again in each Row's `sl_formula` and in EVENTS.md):
   (or the leg's end); wrap-up = wrapup_started -> wrapup_ended (or the agent's next
   `agent_state` out of wrap_up). AHT = (talk + hold + wrap-up) / handled, over the legs that
   are over (call ended and wrap-up, if any, ended).
+- A `box_started` row (the start after a stop or a crash) logs every agent out from the
+  log's last row before it, so that the time the box was down is nobody's work time.
 - Occupancy = busy / logged-in time, busy = state on_call or wrap_up while logged in;
   not-ready time = status not_ready while not busy, by reason. Both come from `agent_state`
   rows; an agent that never had one has no occupancy (None). A queue's row sums the agents
@@ -229,8 +231,11 @@ class Replay:
             t = e.time_ms
             if stop_ms is not None and t > stop_ms:
                 break
-            self.last_ms = t
+            previous, self.last_ms = self.last_ms, t
             kind = e.kind
+            if kind == "box_started":
+                self._box_started(t if previous is None else previous)
+                continue
             if kind == "agent_state":
                 self._agent_state(e, t)
                 continue
@@ -354,6 +359,19 @@ class Replay:
             self.spans.append((agent, now[0], t, now[1], now[2], now[3], now[4]))
         self.agent_now[agent] = [t, status, state, data.get("reason"),
                                  tuple(queues) if queues is not None else None]
+
+    def _box_started(self, down_ms):
+        """The box started again: it was down from its last row before this one, so every
+        agent still logged in is taken as logged out from then (and a wrap-up ends then)
+        until the ACD logs their state again."""
+        for agent in list(self.open_wrap):
+            self._end_wrap(agent, max(down_ms, self.open_wrap[agent].wrap_since))
+        for agent, now in self.agent_now.items():
+            if now[1] == _LOGGED_OUT:
+                continue
+            at = max(now[0], down_ms)
+            self.spans.append((agent, now[0], at, now[1], now[2], now[3], now[4]))
+            self.agent_now[agent] = [at, _LOGGED_OUT, _IDLE, None, now[4]]
 
     def open_spans(self, end_ms):
         """The spans of the states agents are still in, closed at end_ms."""

@@ -369,6 +369,29 @@ def test_a_restart_in_the_middle_through_the_store(tmp_path):
     assert [(q.waiting, q.talking) for q in after.queues] == [(0, 1)]
 
 
+def test_a_box_started_row_ends_the_agents_states_where_the_box_went_down():
+    log = Log().state(0, "A", "ready").add(60, "queued", "c", "q")
+    log.add(100, "connected", "c", "q", "A").state(100, "A", "ready", "on_call")
+    log.add(130, "hold", "c", agent="A")
+    # crash; the next start closes the call at its last known moment, then starts
+    log.add(130, "call_closed_on_restart", "c", reason="restart after crash")
+    log.add(3600, "box_started").state(3600, "A", "ready")
+    rows = compute(log.rows, since_ms=T0, until_ms=T0 + 2 * 3600_000, interval="day",
+                   by=("agent",))
+    (a,) = rows
+    assert (a.busy_ms, a.logged_in_ms) == (ms(30), ms(130 + 3600))
+    assert (a.handled, a.talk_ms, a.hold_ms) == (1, ms(30), 0)
+    # while the box is down nothing in the log says so yet: the last state shows
+    assert realtime(log.rows, T0 + ms(1000)).agents_by_state == {"on_call": 1}
+    now = realtime(log.rows, T0 + ms(3600))
+    assert now.agents_by_state == {"ready": 1}
+    # without the row, the down time counts as the state the agent was last in
+    plain = [e for e in log.rows if e.kind != "box_started"]
+    (a,) = compute(plain, since_ms=T0, until_ms=T0 + 2 * 3600_000, interval="day",
+                   by=("agent",))
+    assert a.busy_ms == ms(3600 - 100)
+
+
 # ---- properties -------------------------------------------------------------------------
 
 @st.composite
