@@ -466,14 +466,15 @@ def compute(events, *, since_ms, until_ms, interval="15min", target_s=20, short_
 
     `events`: the log rows (objects with time_ms, kind, call_id, queue, agent, data, as
     `appliance.store.Event`), at least those of `read_window(since_ms, until_ms)`, or their
-    `replay(rows)` (played once for several calls); rows after
-    until_ms finish the calls offered before it. `sl_formula`: "offered" (the default),
-    "answered" or "offered_minus_short_abandons" (SL_FORMULAS). `now_ms`: agents' times in
-    a state stop there (default until_ms; give the time of reading when until_ms is still
-    to come).
+    `replay(rows)` (played once for several calls); rows after until_ms finish the calls
+    offered before it. `sl_formula`: "offered" (the default), "answered" or
+    "offered_minus_short_abandons" (SL_FORMULAS). `now_ms`: agents' times in a state stop
+    there (default until_ms; give the time of reading when until_ms is still to come).
     `zone`: the tzinfo whose wall clock aligns the intervals (default UTC)."""
     by = tuple(by)
     _check(since_ms, until_ms, interval, target_s, short_abandon_s, by, sl_formula)
+    if now_ms is not None and (isinstance(now_ms, bool) or not isinstance(now_ms, int)):
+        raise ValueError(f"now_ms must be an int of epoch ms or None, not {now_ms!r}")
     replay = events if isinstance(events, Replay) else Replay().play(events)
     bounds = interval_bounds(since_ms, until_ms, interval, zone)
     starts = bounds[:-1]

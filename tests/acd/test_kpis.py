@@ -295,6 +295,7 @@ def test_queue_agents_named_by_agent_state():
     ({"target_s": -1}, "target_s must be"),
     ({"until_ms": T0}, "must be after since_ms"),
     ({"since_ms": 1.5}, "since_ms must be an int"),
+    ({"now_ms": "now"}, "now_ms must be an int"),
 ])
 def test_bad_arguments_say_what_is_allowed(kw, message):
     args = {"since_ms": T0, "until_ms": T0 + MIN15, **kw}
