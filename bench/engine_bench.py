@@ -47,7 +47,6 @@ import asyncio
 import importlib
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -152,14 +151,26 @@ def _cpu():
     return r.ru_utime + r.ru_stime
 
 
-def music_start(heard, start_tick, from_tick, expected):
-    """The first board tick >= `from_tick` at which the caller's audio (`heard`, from
-    `start_tick` on) is the hold music from its beginning (`expected`: after G.711)."""
-    first = max(0, from_tick - start_tick)
-    n = expected.size
-    for k in range(first, (heard.size - n) // 160 + 1):
-        if np.array_equal(heard[k * 160:k * 160 + n], expected):
-            return start_tick + k
+def music_frames(music):
+    """{bytes of a 160-sample frame of the hold music as the caller hears it (after
+    A-law): its index in the loop} (the engine plays it from 0, a frame per tick)."""
+    from appliance.dsp import g711
+
+    heard = g711.alaw_decode(g711.alaw_encode(music))
+    frames = {}
+    for j in range(heard.size // 160):
+        frames.setdefault(heard[j * 160:(j + 1) * 160].tobytes(), j)
+    return frames
+
+
+def music_heard(heard, start_tick, from_tick, frames):
+    """(first board tick >= `from_tick` at which the caller (audio `heard` from
+    `start_tick` on) hears a frame of the hold music, that frame's index in the loop), or
+    None. The index is 0 unless the loop's first frames came too late to play."""
+    for k in range(max(0, from_tick - start_tick), heard.size // 160):
+        j = frames.get(heard[k * 160:(k + 1) * 160].tobytes())
+        if j is not None:
+            return start_tick + k, j
     return None
 
 
@@ -174,10 +185,11 @@ def emulators_main(spec):
 async def _emulators(spec):
     from appliance.drivers.emulated_board import EmulatorRunner, emulated_board, serve_tcp
     from appliance.drivers.emulator import parse_scenario
+    from appliance.drivers.emulator.clock import TICK_S
 
-    p = spec["plan"]
+    p, ids = spec["plan"], spec["board_ids"]
     sessions, runners, urls = [], [], []
-    for b in range(p["boards"]):
+    for b in ids:
         scenario = parse_scenario(scenario_text(p, b, spec["calls"]), f"bench-board-{b}.toml")
         sessions.append(emulated_board(scenario=scenario, virtual=p["virtual"]))
     for session in sessions:
@@ -185,25 +197,38 @@ async def _emulators(spec):
         server = await serve_tcp(runner)
         runners.append(runner)
         urls.append(server.url)
-    for runner in runners:
+    loop = asyncio.get_running_loop()
+    late = {"on_time": 0, "behind": 0}
+    for session, runner in zip(sessions, runners):
+        t0 = loop.time()  # tick n is due at t0 + n * TICK_S (the runner's schedule)
         runner.start()
+
+        def audio_tx(message, _orig=session._audio_tx, _s=session, _t0=t0):
+            before = _s.stats.audio_late
+            _orig(message)
+            if _s.stats.audio_late != before:  # was the board itself behind its schedule?
+                behind = loop.time() - (_t0 + _s.board.now * TICK_S) > TICK_S
+                late["behind" if behind and not p["virtual"] else "on_time"] += 1
+
+        session._audio_tx = audio_tx
     sys.stdout.write(json.dumps({"urls": urls}) + "\n")
     sys.stdout.flush()
 
-    window = p["window_ticks"]
+    marks = {"start": p["window_ticks"][0], "end": p["window_ticks"][1], "stop": p["stop_tick"]}
     snaps = {}
     clock = sessions[0].board
     original = sessions[0].step
 
-    def step(now):  # CPU snapshots at the window's edges, in the first board's ticks
-        for name, tick in (("start", window[0]), ("end", window[1])):
+    def step(now):  # snapshots at the window's edges and the run's end (its first board)
+        for name, tick in marks.items():
             if name not in snaps and clock.now >= tick:
-                snaps[name] = (_cpu(), time.perf_counter())
+                snaps[name] = (_cpu(), time.perf_counter(),
+                               sum(s.stats.host_lost for s in sessions),
+                               sum(r.late_ticks for r in runners))
         return original(now)
 
     sessions[0].step = step
     cpu0 = _cpu()
-    loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while True:
@@ -213,17 +238,18 @@ async def _emulators(spec):
     for runner in runners:
         await runner.stop()
     total_cpu = _cpu() - cpu0
-    out = {"boards": [], "callers": [], "cpu_s": total_cpu}
+    out = {"boards": [], "callers": [], "cpu_s": total_cpu, "late": late}
     if "start" in snaps and "end" in snaps:
         out["window_cpu_s"] = snaps["end"][0] - snaps["start"][0]
         out["window_wall_s"] = snaps["end"][1] - snaps["start"][1]
-    expected = None
+        out["window_late_ticks"] = snaps["end"][3] - snaps["start"][3]
+    if "stop" in snaps:  # the box closes its boards after this: host lost is expected then
+        out["host_lost_in_run"] = snaps["stop"][2]
+    frames = None
     if spec["calls"]:
-        from appliance.dsp import g711
         from appliance.engine.hold_music import render
-        music = render()[:800]  # 100 ms: where the loop starts (the engine plays it from 0)
-        expected = g711.alaw_decode(g711.alaw_encode(music))
-    for b, (session, runner) in enumerate(zip(sessions, runners)):
+        frames = music_frames(render())
+    for b, session, runner in zip(ids, sessions, runners):
         stats = session.stats
         out["boards"].append({"ticks": stats.ticks, "audio_tx": stats.audio_tx_frames,
                               "audio_late": stats.audio_late, "audio_early": stats.audio_early,
@@ -236,11 +262,14 @@ async def _emulators(spec):
                    "outcome": caller.outcome.value, "answered_at_s": caller.answered_at_s,
                    "ended_at_s": caller.ended_at_s,
                    "hung_up_by": None if caller.hung_up_by is None else caller.hung_up_by.value,
-                   "pressed": [[d, t] for d, t in caller.pressed], "music_tick": None}
+                   "pressed": [[d, t] for d, t in caller.pressed], "music_tick": None,
+                   "music_frame": None}
             if caller.pressed and caller.answered_at_s is not None:
                 start = round(caller.answered_at_s * TICKS_PER_S)
                 pressed = int(caller.pressed[0][1] * TICKS_PER_S)
-                row["music_tick"] = music_start(caller.heard, start, pressed, expected)
+                found = music_heard(caller.heard, start, pressed, frames)
+                if found is not None:
+                    row["music_tick"], row["music_frame"] = found
             out["callers"].append(row)
     return out
 
@@ -252,10 +281,16 @@ class Probe:
     handling, response times, CPU at the window's edges, calls up, digits and the first
     hold-music frame per line. `install` after `Box.start`, `remove` after the run."""
 
-    def __init__(self, p):
+    def __init__(self, p, progress=False, profile_to=None):
+        self.progress = progress
+        self.profile_to = profile_to
         self.window = p["window_ticks"]
         self.stop_tick = p["stop_tick"]
-        self.work = {}        # clock tick -> seconds of handling (driver + engine)
+        self.work = {}        # clock tick -> wall seconds of handling (driver + engine)
+        self.cpu = {}         # clock tick -> CPU seconds of the same (thread_time)
+        self.driver_cpu = 0.0  # CPU seconds in the driver's AUDIO_RX handling (decode + DSP)
+        self.engine_cpu = 0.0  # CPU seconds in the engine's event handling
+        self.profiler = None
         self.response = []    # seconds, AUDIO_RX read -> AUDIO_TX sent, per board tick
         self.rx_at = {}       # (board, tick) -> perf_counter at the read
         self.snaps = {}
@@ -263,7 +298,7 @@ class Probe:
         self.recording_up = []
         self.digits = {}      # (board, port) -> (digit, tick) of the first DigitDetected
         self.music = {}       # (board, port) -> board tick of the first frame with music
-        self.offsets = {}     # board -> [clock tick - board tick]
+        self.board_at = {}    # board -> {clock tick: that board's latest tick by then}
         self.pending = {}     # board -> ports whose music starts with its next frame
         self.current = None   # (board, tick) while the engine handles a board's tick
 
@@ -277,17 +312,19 @@ class Probe:
         clock = engine.clock_board
         self._module, self._wire = board_module, wire
         self._audio = board_module._HANDLERS[wire.AudioRx]
-        perf = time.perf_counter
-        work, rx_at = self.work, self.rx_at
+        perf, cpu_time = time.perf_counter, time.thread_time
+        work, cpu, rx_at = self.work, self.cpu, self.rx_at
         audio = self._audio
 
         def driver_audio(board, message):
-            t0 = perf()
+            t0, c0 = perf(), cpu_time()
             audio(board, message)
-            t1 = perf()
+            t1, c1 = perf(), cpu_time()
             rx_at[(board.name, message.tick)] = t0
             bucket = message.tick if board.name == clock else engine.now
             work[bucket] = work.get(bucket, 0.0) + (t1 - t0)
+            cpu[bucket] = cpu.get(bucket, 0.0) + (c1 - c0)
+            self.driver_cpu += c1 - c0
 
         board_module._HANDLERS[wire.AudioRx] = driver_audio
 
@@ -295,7 +332,7 @@ class Probe:
         audio_cls, digit_cls = ev.AudioReceived, ev.DigitDetected
 
         def engine_event(name, board, event):
-            t0 = perf()
+            t0, c0 = perf(), cpu_time()
             if type(event) is audio_cls:
                 tick = event.tick
                 if name == clock:
@@ -303,7 +340,6 @@ class Probe:
                     bucket = tick
                 else:
                     bucket = engine.now
-                self.offsets.setdefault(name, []).append(engine.now - tick)
                 waiting = self.pending.pop(name, None)
                 if waiting:
                     for port in waiting:
@@ -311,12 +347,16 @@ class Probe:
                 self.current = (name, tick)
                 on_event(name, board, event)
                 self.current = None
+                self.board_at.setdefault(name, {})[engine.now] = tick
             else:
                 bucket = engine.now
                 if type(event) is digit_cls:
                     self.digits.setdefault((name, event.port), (event.digit, event.tick))
                 on_event(name, board, event)
+            c1 = cpu_time()
             work[bucket] = work.get(bucket, 0.0) + (perf() - t0)
+            cpu[bucket] = cpu.get(bucket, 0.0) + (c1 - c0)
+            self.engine_cpu += c1 - c0
 
         engine._on_event = engine_event
 
@@ -350,12 +390,27 @@ class Probe:
             if name not in self.snaps and tick >= at:
                 self.snaps[name] = (_cpu(), time.thread_time(), time.perf_counter(),
                                     {b.name: b.stats.audio_dropped
-                                     for b in engine.boards.values()}, tick)
+                                     for b in engine.boards.values()}, tick,
+                                    self.driver_cpu, self.engine_cpu)
+                if self.profile_to is not None:
+                    if name == "start":
+                        import cProfile
+                        self.profiler = cProfile.Profile(time.thread_time)  # CPU, not wall
+                        self.profiler.enable()
+                    elif self.profiler is not None:
+                        self.profiler.disable()
+                        self.profiler.dump_stats(self.profile_to)
         if self.window[0] <= tick < self.window[1]:
             self.calls_up.append(len(engine.switchboard.calls))
             self.recording_up.append(len(engine.recordings))
         if tick >= self.stop_tick:
             engine.stop()
+        if self.progress and tick % 500 == 0:
+            print(f"engine bench: tick {tick}/{self.stop_tick}, calls "
+                  f"{len(engine.switchboard.calls)}, lost "
+                  f"{sum(b.stats.lost for b in engine.boards.values())}, dropped "
+                  f"{sum(b.stats.audio_dropped for b in engine.boards.values())}",
+                  file=sys.stderr, flush=True)
         if len(self.rx_at) > 10000:  # ticks never answered (no port playing): forget them
             self.rx_at.clear()
 
@@ -388,37 +443,57 @@ async def _run_box(config, p, probe):
     return box
 
 
-def _spawn_emulators(p, calls):
-    spec = json.dumps({"plan": p, "calls": calls})
-    child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--emulators", spec],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             cwd=str(ROOT))
-    line = child.stdout.readline()
-    if not line:
-        child.wait(10)
-        raise RuntimeError(f"the emulator process died at start (exit {child.returncode})")
-    return child, json.loads(line)["urls"]
+def _spawn_emulators(p, calls, procs):
+    """`procs` child processes, the boards dealt out among them; returns (children,
+    URLs in board order)."""
+    children, urls = [], {}
+    groups = [list(range(p["boards"]))[i::procs] for i in range(min(procs, p["boards"]))]
+    for ids in groups:
+        spec = json.dumps({"plan": p, "calls": calls, "board_ids": ids})
+        child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--emulators", spec],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
+        children.append(child)
+    for ids, child in zip(groups, children):
+        line = child.stdout.readline()
+        if not line:
+            child.wait(10)
+            raise RuntimeError(f"an emulator process died at start (exit {child.returncode})")
+        urls.update(zip(ids, json.loads(line)["urls"]))
+    return children, [urls[b] for b in range(p["boards"])]
 
 
-def _stop_emulators(child):
-    out, _ = child.communicate("stop\n", timeout=120)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
-    if child.returncode != 0 or not lines:
-        raise RuntimeError(f"the emulator process failed (exit {child.returncode})")
-    return json.loads(lines[-1])
+def _stop_emulators(children):
+    """Every child's result, merged."""
+    merged = {"boards": [], "callers": [], "late": {"on_time": 0, "behind": 0}}
+    for child in children:
+        out, _ = child.communicate("stop\n", timeout=120)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if child.returncode != 0 or not lines:
+            raise RuntimeError(f"an emulator process failed (exit {child.returncode})")
+        result = json.loads(lines[-1])
+        merged.setdefault("procs", []).append(result.get("cpu_s"))
+        merged["boards"] += result["boards"]
+        merged["callers"] += result["callers"]
+        for key in ("on_time", "behind"):
+            merged["late"][key] += result["late"][key]
+        for key in ("window_cpu_s", "window_late_ticks", "host_lost_in_run"):
+            if key in result:
+                merged[key] = merged.get(key, 0) + result[key]
+    return merged
 
 
-def measure(p, *, name, calls=True, recording="all"):
+def measure(p, *, name, calls=True, recording="all", profile_to=None, procs=2):
     """One case: a fresh emulator process and a fresh box; returns its row."""
     from appliance.config import parse_config
     from appliance.store import Store
 
-    child, urls = _spawn_emulators(p, calls)
+    children, urls = _spawn_emulators(p, calls, procs)
     try:
         with tempfile.TemporaryDirectory(prefix="engine-bench-") as data:
             config = parse_config(config_text(p, urls, data, recording if calls else "off"),
                                   source="engine-bench.toml", folder=Path(data))
-            probe = Probe(p)
+            probe = Probe(p, progress=not p["virtual"], profile_to=profile_to)
             box = asyncio.run(_run_box(config, p, probe))
             with Store.open(box.database) as store:
                 queued = store.events(kind="queued")
@@ -428,7 +503,7 @@ def measure(p, *, name, calls=True, recording="all"):
             engine_stats = box.engine.stats
             recorded = box.engine.stats.recorded_frames
     finally:
-        emu = _stop_emulators(child)
+        emu = _stop_emulators(children)
     return _row(p, name, calls, recording, probe, emu, queued, cdrs, origin_tick,
                 dropped_total, engine_stats, recorded)
 
@@ -439,14 +514,27 @@ def _row(p, name, calls, recording, probe, emu, queued, cdrs, origin_tick, dropp
     row = {"name": name, "calls": calls, "recording": recording if calls else "off",
            "window_s": p["window_s"], "complete": "start" in snaps and "end" in snaps}
     if row["complete"]:
-        (c0, m0, w0, d0, t0), (c1, m1, w1, d1, t1) = snaps["start"], snaps["end"]
+        (c0, m0, w0, d0, t0, dr0, en0), (c1, m1, w1, d1, t1, dr1, en1) = \
+            snaps["start"], snaps["end"]
         board_s = (t1 - t0) / TICKS_PER_S
         row.update(cpu_s=c1 - c0, loop_cpu_s=m1 - m0, wall_s=w1 - w0, board_s=board_s,
                    share=(c1 - c0) / board_s, loop_share=(m1 - m0) / board_s,
+                   driver_share=(dr1 - dr0) / board_s, engine_share=(en1 - en0) / board_s,
                    dropped_in_window=sum(d1.values()) - sum(d0.values()))
         work = [1e3 * probe.work.get(t, 0.0) for t in range(t0, t1)]
+        cpu = [1e3 * probe.cpu.get(t, 0.0) for t in range(t0, t1)]
         row["tick_ms"] = _quantiles(work)
+        row["tick_cpu_ms"] = _quantiles(cpu)
         row["ticks_over_budget"] = sum(w > TICK_MS for w in work)
+        row["ticks_cpu_over_budget"] = sum(c > TICK_MS for c in cpu)
+    if probe.work:  # the whole run: ramp-up, every digit, hang-ups
+        first, last = min(probe.work), max(probe.work)
+        work = [1e3 * probe.work.get(t, 0.0) for t in range(first, last + 1)]
+        cpu = [1e3 * probe.cpu.get(t, 0.0) for t in range(first, last + 1)]
+        row["run_tick_ms"], row["run_tick_cpu_ms"] = _quantiles(work), _quantiles(cpu)
+        row["run_ticks_over_budget"] = sum(w > TICK_MS for w in work)
+        row["run_ticks_cpu_over_budget"] = sum(c > TICK_MS for c in cpu)
+        row["run_worst_cpu_tick"] = first + int(np.argmax(cpu))
     row["response_ms"] = _quantiles([1e3 * r for r in probe.response])
     row["calls_up"] = [min(probe.calls_up), max(probe.calls_up)] if probe.calls_up else [0, 0]
     row["recordings_up"] = ([min(probe.recording_up), max(probe.recording_up)]
@@ -455,8 +543,12 @@ def _row(p, name, calls, recording, probe, emu, queued, cdrs, origin_tick, dropp
     row["audio_late"] = sum(b["audio_late"] for b in emu["boards"])
     row["audio_early"] = sum(b["audio_early"] for b in emu["boards"])
     row["audio_tx"] = sum(b["audio_tx"] for b in emu["boards"])
-    row["host_lost"] = sum(b["host_lost"] for b in emu["boards"])
+    row["host_lost"] = emu.get("host_lost_in_run", 0)
     row["emulator_late_ticks"] = sum(b["late_ticks"] for b in emu["boards"])
+    row["emulator_late_ticks_in_window"] = emu.get("window_late_ticks")
+    row["late_while_emulator_behind"] = emu["late"]["behind"]
+    row["late_emulator_on_time"] = emu["late"]["on_time"]
+    row["emulator_procs"] = len(emu.get("procs", [])) or 1
     row["emulator_cpu_s"] = emu.get("window_cpu_s")
     row["emulator_share"] = (emu["window_cpu_s"] / row["board_s"]
                              if row["complete"] and "window_cpu_s" in emu else None)
@@ -473,12 +565,13 @@ def _row(p, name, calls, recording, probe, emu, queued, cdrs, origin_tick, dropp
 
 def _latency(probe, emu, queued, origin_tick):
     """Key-down -> detection, action (first music frame), store log, heard; ms."""
-    offsets = {b: int(statistics.median(v)) for b, v in probe.offsets.items()}
     logged = {}
-    for event in queued:
+    for event in queued:  # logged in the first board's ticks: mapped to the line's board
         _, board, port = event.call_id.rsplit("-", 2)
         clock_tick = origin_tick + (event.time_ms - ORIGIN_MS) // TICK_MS
-        logged.setdefault((board, int(port)), clock_tick - offsets.get(board, 0))
+        at = probe.board_at.get(board, {})
+        if clock_tick in at:
+            logged.setdefault((board, int(port)), at[clock_tick])
     detect, action, log_, heard, pressed, missing = [], [], [], [], 0, 0
     for caller in emu["callers"]:
         if not caller["pressed"]:
@@ -496,22 +589,27 @@ def _latency(probe, emu, queued, origin_tick):
             heard.append(caller["music_tick"] * TICK_MS - down_ms)
         else:
             missing += 1
-    return {"pressed": pressed, "heard_missing": missing,
+    late_starts = sum(1 for c in emu["callers"] if c.get("music_frame"))
+    return {"pressed": pressed, "heard_missing": missing, "music_late_starts": late_starts,
             "detect_ms": _quantiles(detect), "action_ms": _quantiles(action),
             "logged_ms": _quantiles(log_), "heard_ms": _quantiles(heard)}
 
 
-def run(boards=4, lines=30, window_s=60.0, ramp_s=10.0, virtual=False, cases=None):
-    """Every case of one run; returns {"machine", "plan", "rows"}."""
+def run(boards=4, lines=30, window_s=60.0, ramp_s=10.0, virtual=False, cases=None,
+        profile=None, emulator_procs=2):
+    """Every case of one run; returns {"machine", "plan", "rows"}. `profile`: a file for
+    cProfile's stats of the box's event loop over the first case's window."""
     p = plan(boards, lines, window_s, ramp_s, virtual=virtual)
     import appliance.dsp.bank  # noqa: F401 - load the DSP (scipy) before any board opens
     import appliance.engine.box  # noqa: F401
     all_cases = {
-        "ivr+recording": lambda: measure(p, name="IVR + hold music + recording (stereo WAV)"),
+        "ivr+recording": lambda: measure(p, name="IVR + hold music + recording (stereo WAV)",
+                                         profile_to=profile, procs=emulator_procs),
         "no-recording": lambda: measure(p, name="IVR + hold music, recording off",
-                                        recording="off"),
+                                        recording="off", procs=emulator_procs),
         "idle": lambda: measure(idle_plan(p), name="no calls: boards' audio through the host "
-                                                   "DSP, engine idle", calls=False),
+                                                   "DSP, engine idle", calls=False,
+                                procs=emulator_procs),
     }
     rows = [all_cases[c]() for c in (cases or all_cases)]
     import numpy
@@ -528,11 +626,16 @@ def _pct(x):
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
+def _qs(q, keys=("median", "p99", "max")):
+    return "-" if q is None else " / ".join(f"{q[k]:.1f}" for k in keys)
+
+
 def markdown(result, command="python bench/engine_bench.py"):
     m, p, rows = result["machine"], result["plan"], result["rows"]
     calls = p["boards"] * p["lines"]
     clock = "virtual clock (as fast as the box consumes)" if p["virtual"] else \
         "real time (the emulator's RealTimeClock, 50 ticks/s)"
+    procs = rows[0].get("emulator_procs", 1) if rows else 1
     lines = [
         f"## 12. The box under load: {calls} calls through IVR and recording "
         "(bench/engine_bench.py)",
@@ -541,45 +644,69 @@ def markdown(result, command="python bench/engine_bench.py"):
         f"jobs while measured); Python {m['python']}, numpy {m.get('numpy', '?')}",
         f"- Command: `{command}`",
         f"- Layout: {p['boards']} emulated boards x ({p['lines']} FXO + {p['stations']} FXS) "
-        f"over TCP from a separate process, {clock}; a trunk group per board; IVR "
+        f"over TCP from {procs} other process(es), {clock}; a trunk group per board; IVR "
         "welcome.wav -> menu (main-menu.wav, 1 -> sales, 2 -> support) -> queue with hold "
         "music; one agent per board whose phone nobody answers. Recording mode \"all\", "
-        "stereo WAV PCM16.",
+        "stereo WAV PCM16 (FLAC writes the same WAV during the call and encodes it after).",
         f"- Callers arrive over {p['ramp_s']:.0f} s, press a digit 5 s after the answer (in "
         f"the menu), wait {p['wait_s']:.0f} s, hang up. Window: board ticks "
         f"{p['window_ticks'][0]}-{p['window_ticks'][1]} ({p['window_s']:.0f} s; the "
-        "no-calls row: 20 s), every call up.",
-        "- CPU share: CPU seconds of the box's process over the window (getrusage, all "
-        "threads) / board seconds; \"loop\": the event-loop thread alone (driver, DSP, "
-        "engine); the rest is the recording and store writer threads. The emulator's own "
-        "CPU (the child process) is shown for scale, not charged to the box.",
+        "no-calls row: 20 s) with every call up.",
         "",
-        "| case | calls up | box CPU share of one core | loop thread | emulator (child) | "
-        "late AUDIO_TX | driver drops | tick handling ms median / p99 / max | ticks > 20 ms | "
-        "RX->TX response ms median / p99 / max |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---|",
+        "CPU over the window, share of one core (CPU s / board s). Box: the whole process "
+        "(getrusage: all threads); loop: the event-loop thread (thread_time), split into "
+        "the driver's AUDIO_RX handling (decode, DSP, events) and the engine's event "
+        "handling (switchboard, playout, G.711 encode, AUDIO_TX, recording hand-off); "
+        "writers: the rest (recording and store threads). The emulator's CPU (the other "
+        "processes) is not the box's and is shown for scale.",
+        "",
+        "| case | calls up | box | loop | driver + DSP | engine | writers | emulator |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         up = f"{r['calls_up'][0]}-{r['calls_up'][1]}" if r["calls"] else "0"
-        t, s = r.get("tick_ms"), r.get("response_ms")
+        writers = None if r.get("share") is None else r["share"] - r["loop_share"]
         lines.append(
             f"| {r['name']} | {up} | {_pct(r.get('share'))} | {_pct(r.get('loop_share'))} | "
-            f"{_pct(r.get('emulator_share'))} | {r['audio_late']} | {r['audio_dropped']} | "
-            f"{_q(t)} / {_q(t, 'p99')} / {_q(t, 'max')} | {r.get('ticks_over_budget', '-')} | "
-            f"{_q(s)} / {_q(s, 'p99')} / {_q(s, 'max')} |".replace("/ - / -", "/ - / -"))
+            f"{_pct(r.get('driver_share'))} | {_pct(r.get('engine_share'))} | "
+            f"{_pct(writers)} | {_pct(r.get('emulator_share'))} |")
     by = {r["recording"] if r["calls"] else "idle": r for r in rows}
     ratios = []
     if "all" in by and "off" in by and by["off"].get("share"):
         ratios.append(f"recording on / off: {by['all']['share'] / by['off']['share']:.2f}x "
-                      "the CPU")
+                      "the box's CPU")
     if "idle" in by and by["idle"].get("share"):
         for key, what in (("all", "IVR + recording"), ("off", "IVR, no recording")):
             if key in by and by[key].get("share"):
-                ratios.append(f"{what} / no calls: {by[key]['share'] / by['idle']['share']:.2f}x")
+                ratios.append(f"{what} / no calls: "
+                              f"{by[key]['share'] / by['idle']['share']:.2f}x")
     if ratios:
         lines += ["", "Ratios: " + "; ".join(ratios) + "."]
-    lines += ["", "Digit to action, from the caller's key-down (the emulator's report), ms "
-              "(tick resolution, 20 ms):", "",
+    lines += [
+        "", "Tick overruns. Late: AUDIO_TX frames a board got after their play tick had "
+        "passed (whole run; split by whether the emulated board was itself more than a "
+        "tick behind its real-time schedule then, i.e. catching up in a burst); drops: "
+        "AUDIO_RX the driver dropped for a slow engine. Handling per 20 ms tick: the driver "
+        "and engine work for all boards grouped by the first board's tick, CPU "
+        "(thread_time) and wall (perf_counter, includes preemption by other processes); "
+        "response: a board's AUDIO_RX read -> its AUDIO_TX sent (wall).",
+        "",
+        "| case | late AUDIO_TX (board on time / behind) | driver drops | emulator late ticks | "
+        "tick CPU ms median / p99 / max | ticks > 20 ms CPU (window / run) | tick wall ms "
+        "median / p99 / max | ticks > 20 ms wall | response ms median / p99 / max |",
+        "|---|---|---:|---:|---|---|---|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['audio_late']} ({r['late_emulator_on_time']} / "
+            f"{r['late_while_emulator_behind']}) | {r['audio_dropped']} | "
+            f"{r['emulator_late_ticks']} | {_qs(r.get('tick_cpu_ms'))} | "
+            f"{r.get('ticks_cpu_over_budget', '-')} / {r.get('run_ticks_cpu_over_budget', '-')} "
+            f"| {_qs(r.get('tick_ms'))} | {r.get('ticks_over_budget', '-')} | "
+            f"{_qs(r.get('response_ms'))} |")
+    lines += ["", "Digit to action, ms from the caller's key-down (the emulator's report; tick "
+              "resolution 20 ms; the key is held 100 ms, and the driver reports a digit when "
+              "it ends), median / p95 / max:", "",
               "| case | callers pressed | DSP detects (DigitDetected) | box acts (first "
               "AUDIO_TX with hold music) | store event log (\"queued\") | caller hears the "
               "music |",
@@ -593,16 +720,15 @@ def markdown(result, command="python bench/engine_bench.py"):
             cells.append("-" if q is None else
                          f"{q['median']:.0f} / {q['p95']:.0f} / {q['max']:.0f} (n={q['n']})")
         lines.append(f"| {r['name']} | {r['pressed']} | " + " | ".join(cells) + " |")
-    lines += ["", "(median / p95 / max)", ""]
     checks = []
     for r in rows:
         checks.append(
             f"{r['name']}: {r['answered']}/{r['callers']} callers answered, CDRs "
             f"{r['cdrs_closed']}/{r['cdrs']} closed, recorded frames {r['recorded_frames']} "
             f"(dropped {r['recording_drops']}), command errors {r['command_errors']}, "
-            f"host lost {r['host_lost']}, emulator's own late ticks "
-            f"{r['emulator_late_ticks']}, AUDIO_TX early {r['audio_early']}")
-    lines += ["Checks: " + "; ".join(checks) + "."]
+            f"host lost during the run {r['host_lost']}, music heard from a later frame "
+            f"than the first (its start came late) {r.get('music_late_starts', 0)}")
+    lines += ["", "Checks: " + "; ".join(checks) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -615,6 +741,10 @@ def main(argv=None):
     parser.add_argument("--virtual", action="store_true", help="virtual clock (smoke runs)")
     parser.add_argument("--cases", default=None,
                         help="comma-separated: ivr+recording, no-recording, idle")
+    parser.add_argument("--profile", help="cProfile the box's event loop over the first "
+                        "case's window into this file (slows the loop: not for figures)")
+    parser.add_argument("--emulator-procs", type=int, default=2,
+                        help="child processes the boards are dealt out to")
     parser.add_argument("--json")
     parser.add_argument("--output", help="append the markdown section to this file")
     parser.add_argument("--emulators", help=argparse.SUPPRESS)
@@ -623,7 +753,8 @@ def main(argv=None):
         emulators_main(json.loads(args.emulators))
         return
     result = run(args.boards, args.lines, args.window, args.ramp, args.virtual,
-                 args.cases.split(",") if args.cases else None)
+                 args.cases.split(",") if args.cases else None, args.profile,
+                 args.emulator_procs)
     command = "python " + " ".join(["bench/engine_bench.py", *(argv or sys.argv[1:])])
     text = markdown(result, command)
     print(text)
