@@ -81,6 +81,11 @@ class Engine:
                                        ms=self.calendar.ms, last_voice=self._last_voice)
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+        if prompts is not None and (config.queues or config.stations):
+            # Hold music is synthesised at its first use: 0.14 s of CPU (more on a busy
+            # machine) that fell in the tick of the first caller to queue or be held and
+            # made every board's AUDIO_TX late. Make it now, before any audio is selected.
+            prompts.music()
 
     def _schedules(self, config):
         return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
