@@ -44,6 +44,7 @@ run to run: the counts (late frames, drops, calls up) are the hard facts.
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 import resource
@@ -291,6 +292,8 @@ class Probe:
         self.driver_cpu = 0.0  # CPU seconds in the driver's AUDIO_RX handling (decode + DSP)
         self.engine_cpu = 0.0  # CPU seconds in the engine's event handling
         self.profiler = None
+        self.gc = []          # (clock tick, generation, seconds) of each collection
+        self._gc_t0 = None
         self.response = []    # seconds, AUDIO_RX read -> AUDIO_TX sent, per board tick
         self.rx_at = {}       # (board, tick) -> perf_counter at the read
         self.snaps = {}
@@ -373,6 +376,15 @@ class Probe:
 
         engine._do_Play = play
 
+        def gc_callback(phase, info):
+            if phase == "start":
+                self._gc_t0 = perf()
+            elif self._gc_t0 is not None:
+                self.gc.append((engine.now, info["generation"], perf() - self._gc_t0))
+
+        self._gc_callback = gc_callback
+        gc.callbacks.append(gc_callback)
+
         for name, board in engine.boards.items():
             send = board.send_audio
 
@@ -416,6 +428,7 @@ class Probe:
 
     def remove(self):
         self._module._HANDLERS[self._wire.AudioRx] = self._audio
+        gc.callbacks.remove(self._gc_callback)
 
 
 def _quantiles(values_ms):
@@ -527,6 +540,11 @@ def _row(p, name, calls, recording, probe, emu, queued, cdrs, origin_tick, dropp
         row["tick_cpu_ms"] = _quantiles(cpu)
         row["ticks_over_budget"] = sum(w > TICK_MS for w in work)
         row["ticks_cpu_over_budget"] = sum(c > TICK_MS for c in cpu)
+        pauses = [g for g in probe.gc if t0 <= g[0] < t1]
+        row["gc"] = {"collections": len(pauses),
+                     "gen2": sum(1 for g in pauses if g[1] == 2),
+                     "max_ms": 1e3 * max((g[2] for g in pauses), default=0.0),
+                     "total_ms": 1e3 * sum(g[2] for g in pauses)}
     if probe.work:  # the whole run: ramp-up, every digit, hang-ups
         first, last = min(probe.work), max(probe.work)
         work = [1e3 * probe.work.get(t, 0.0) for t in range(first, last + 1)]
@@ -596,7 +614,7 @@ def _latency(probe, emu, queued, origin_tick):
 
 
 def run(boards=4, lines=30, window_s=60.0, ramp_s=10.0, virtual=False, cases=None,
-        profile=None, emulator_procs=2):
+        profile=None, emulator_procs=2, switch_interval=None):
     """Every case of one run; returns {"machine", "plan", "rows"}. `profile`: a file for
     cProfile's stats of the box's event loop over the first case's window."""
     p = plan(boards, lines, window_s, ramp_s, virtual=virtual)
@@ -611,7 +629,14 @@ def run(boards=4, lines=30, window_s=60.0, ramp_s=10.0, virtual=False, cases=Non
                                                    "DSP, engine idle", calls=False,
                                 procs=emulator_procs),
     }
-    rows = [all_cases[c]() for c in (cases or all_cases)]
+    default_interval = sys.getswitchinterval()
+    if switch_interval is not None:  # an experiment: how long the loop waits for the GIL
+        sys.setswitchinterval(switch_interval)
+    try:
+        rows = [all_cases[c]() for c in (cases or all_cases)]
+    finally:
+        sys.setswitchinterval(default_interval)
+    p["switch_interval_s"] = switch_interval or default_interval
     import numpy
     return {"machine": bench_machine.machine(numpy=numpy.__version__), "plan": p, "rows": rows}
 
@@ -745,6 +770,8 @@ def main(argv=None):
                         "case's window into this file (slows the loop: not for figures)")
     parser.add_argument("--emulator-procs", type=int, default=2,
                         help="child processes the boards are dealt out to")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval for the box's process (an experiment)")
     parser.add_argument("--json")
     parser.add_argument("--output", help="append the markdown section to this file")
     parser.add_argument("--emulators", help=argparse.SUPPRESS)
@@ -754,7 +781,7 @@ def main(argv=None):
         return
     result = run(args.boards, args.lines, args.window, args.ramp, args.virtual,
                  args.cases.split(",") if args.cases else None, args.profile,
-                 args.emulator_procs)
+                 args.emulator_procs, args.switch_interval)
     command = "python " + " ".join(["bench/engine_bench.py", *(argv or sys.argv[1:])])
     text = markdown(result, command)
     print(text)
