@@ -16,6 +16,7 @@ store's writer thread, lookups run in a worker thread: nothing blocks the tick.
 
 import asyncio
 import datetime
+import gc
 import logging
 
 import numpy as np
@@ -97,6 +98,12 @@ class Engine:
     # ---- running -------------------------------------------------------------------------
     async def run(self):
         """Select every port's audio on every board, then serve events until `stop`."""
+        # What start-up made (modules, config, prompts, boards) lives as long as the box: out
+        # of the collector's sight, a full collection no longer walks it inside a tick
+        # (28 ms of CPU on an idle core; 349 ms of wall time under load). Garbage first, so
+        # none is kept; thawed when the engine stops.
+        gc.collect()
+        gc.freeze()
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
         readers = [asyncio.create_task(self._serve(name, board))
@@ -109,6 +116,7 @@ class Engine:
             await asyncio.gather(*readers, return_exceptions=True)
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=2.0)
+            gc.unfreeze()
 
     def stop(self):
         self.stopped.set()
