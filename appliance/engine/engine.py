@@ -77,6 +77,7 @@ class Engine:
         self.last_voice = {name: np.full(len(b.ports), -1, dtype=np.int64)
                            for name, b in self.boards.items()}
         self._rows = {}
+        self._alaw = {}            # board -> bool per port: A-law (else mu-law)
         self._tasks = set()
         self.switchboard = Switchboard(config, schedules=self._schedules(config),
                                        ms=self.calendar.ms, last_voice=self._last_voice)
@@ -140,6 +141,7 @@ class Engine:
         elif isinstance(event, ev.BoardLost):
             self._run(self.switchboard.board_lost(name, self.now))
         elif isinstance(event, ev.BoardBack):
+            self._alaw.pop(name, None)  # a new session may bring other ports
             self._spawn(board.select_audio(range(len(board.ports))))
         else:
             self._run(self.switchboard.handle(event, self.now))
@@ -189,8 +191,14 @@ class Engine:
     def _send(self, board, tick, out):
         ports = sorted(out)
         audio = np.stack([out[p] for p in ports])
+        alaw = self._alaw.get(board.name)
+        if alaw is None:
+            alaw = self._alaw[board.name] = np.array([p.law.name == "ALAW" for p in board.ports])
+        if alaw.all():  # the usual board: one law, no masks
+            board.send_audio(tick, g711.alaw_encode(audio), tuple(ports))
+            return
         codes = np.empty(audio.shape, dtype=np.uint8)
-        laws = np.array([board.ports[p].law.name == "ALAW" for p in ports])
+        laws = alaw[ports]
         if laws.any():
             codes[laws] = g711.alaw_encode(audio[laws])
         if not laws.all():
