@@ -676,6 +676,10 @@ def run(boards=4, lines=30, window_s=60.0, ramp_s=10.0, virtual=False, cases=Non
         sys.setswitchinterval(default_interval)
     p["switch_interval_s"] = switch_interval or default_interval
     p["nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        p["autogroup"] = Path("/proc/self/autogroup").read_text().strip()
+    except OSError:
+        p["autogroup"] = None
     import numpy
     return {"machine": bench_machine.machine(numpy=numpy.__version__), "plan": p, "rows": rows}
 
@@ -710,8 +714,9 @@ def markdown(result, command="python bench/engine_bench.py"):
         "",
         f"- Date: {m['date']}; machine: {m['cpu']}, {m['cores']} cores (shared with other "
         f"jobs while measured); Python {m['python']}, numpy {m.get('numpy', '?')}",
-        f"- Command: `{command}` (nice {p.get('nice', 0)}; the machine's load average "
-        f"{p.get('load', '?')} at the start)",
+        f"- Command: `{command}` (nice {p.get('nice', 0)}, scheduler group "
+        f"`{p.get('autogroup')}`; the machine's load average {p.get('load', '?')} at the "
+        "start)",
         f"- Layout: {p['boards']} emulated boards x ({p['lines']} FXO + {p['stations']} FXS) "
         f"over TCP from {procs} other process(es), {clock}; a trunk group per board; IVR "
         "welcome.wav -> menu (main-menu.wav, 1 -> sales, 2 -> support) -> queue with hold "
@@ -802,6 +807,19 @@ def markdown(result, command="python bench/engine_bench.py"):
     return "\n".join(lines) + "\n"
 
 
+def _autogroup_nice(value):
+    """Set this session's scheduler autogroup to nice `value` (Linux with autogroups: a
+    process's nice counts only inside its session's group, and the groups share the CPUs
+    fairly). Returns the previous value, or None where it cannot be set."""
+    path = Path("/proc/self/autogroup")
+    try:
+        before = int(path.read_text().split("nice")[1])
+        path.write_text(str(value))
+    except (OSError, ValueError, IndexError):
+        return None
+    return before
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--boards", type=int, default=4)
@@ -818,9 +836,9 @@ def main(argv=None):
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval for the box's process (an experiment)")
     parser.add_argument("--nice", type=int, default=None,
-                        help="run the box's and the emulators' processes at this nice value "
-                             "(negative needs root): real time on a machine shared with "
-                             "other jobs")
+                        help="run the box's and the emulators' processes, and their "
+                             "scheduler autogroup, at this nice value (negative needs root): "
+                             "real time on a machine shared with other jobs")
     parser.add_argument("--json")
     parser.add_argument("--output", help="append the markdown section to this file")
     parser.add_argument("--emulators", help=argparse.SUPPRESS)
@@ -828,11 +846,17 @@ def main(argv=None):
     if args.emulators:
         emulators_main(json.loads(args.emulators))
         return
+    restore = None
     if args.nice is not None:  # the children inherit it
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
-    result = run(args.boards, args.lines, args.window, args.ramp, args.virtual,
-                 args.cases.split(",") if args.cases else None, args.profile,
-                 args.emulator_procs, args.switch_interval)
+        restore = _autogroup_nice(args.nice)
+    try:
+        result = run(args.boards, args.lines, args.window, args.ramp, args.virtual,
+                     args.cases.split(",") if args.cases else None, args.profile,
+                     args.emulator_procs, args.switch_interval)
+    finally:
+        if restore is not None:
+            _autogroup_nice(restore)
     command = "python " + " ".join(["bench/engine_bench.py", *(argv or sys.argv[1:])])
     text = markdown(result, command)
     print(text)
