@@ -135,8 +135,9 @@ def config_text(p, urls, data_dir, recording="all"):
                    f'skills = {{ sales = 5, support = 5 }}\npin = "{4000 + b}"\n'
                    f'station = "s{b}_0"\n')
     for queue in ("sales", "support"):
+        # no place-in-line announcements: callers hear the hold music from the digit on
         out.append(f'[queues.{queue}]\nskills = ["{queue}"]\nmax_wait_s = 3600\n'
-                   'overflow = "hangup"\n')
+                   'overflow = "hangup"\nannounce_s = 0\n')
     out.append(f'[recording]\nmode = "{recording}"\nlayout = "stereo"\nformat = "wav-pcm16"\n')
     out.append(f'[storage]\ndata_dir = "{data_dir}"\n')
     out.append('[ivr.welcome]\ntype = "play"\nprompts = "welcome.wav"\nnext = "menu"\n')
@@ -720,7 +721,8 @@ def markdown(result, command="python bench/engine_bench.py"):
         f"- Layout: {p['boards']} emulated boards x ({p['lines']} FXO + {p['stations']} FXS) "
         f"over TCP from {procs} other process(es), {clock}; a trunk group per board; IVR "
         "welcome.wav -> menu (main-menu.wav, 1 -> sales, 2 -> support) -> queue with hold "
-        "music; one agent per board whose phone nobody answers. Recording mode \"all\", "
+        "music (no place-in-line announcements); one agent per board whose phone nobody "
+        "answers. Recording mode \"all\", "
         "stereo WAV PCM16 (FLAC writes the same WAV during the call and encodes it after).",
         f"- Callers arrive over {p['ramp_s']:.0f} s, press a digit 5 s after the answer (in "
         f"the menu), wait {p['wait_s']:.0f} s, hang up. Window: board ticks "

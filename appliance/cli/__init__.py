@@ -23,3 +23,7 @@ main.add_command(_boards.emulate)
 from appliance.cli import config as _config  # noqa: E402  (registers `appliance config`)
 
 main.add_command(_config.config)
+
+from appliance.cli import run as _run  # noqa: E402  (registers `appliance run`)
+
+main.add_command(_run.run)

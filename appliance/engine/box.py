@@ -9,6 +9,7 @@ process dies first), the recording and store threads are flushed.
 """
 
 import asyncio
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -25,20 +26,24 @@ from .prompts import PromptLibrary, default_prompt_dir
 log = logging.getLogger("appliance.box")
 
 INPROCESS = "inprocess://"
+# Config fields a reload leaves alone until a restart (appliance.config.reload.RESTART).
+RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
 
 
 class Box:
     """`config`: a validated Config; `scenario`: an emulator Scenario for the emulated board
-    (the first board with ``emulated = true``; default: its ports with nobody calling);
+    (the first board with ``emulated = true``; default: its ports with nobody calling), or
+    `scenarios`: {board name: Scenario} for several;
     `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
     `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
     first tick (default: now)."""
 
-    def __init__(self, config, *, scenario=None, virtual=False, until_s=None, origin_ms=None,
-                 config_path=None):
+    def __init__(self, config, *, scenario=None, scenarios=None, virtual=False, until_s=None,
+                 origin_ms=None, config_path=None):
         self.config = config
         self.config_path = config_path
         self.scenario = scenario
+        self.scenarios = dict(scenarios or {})
         self.virtual = virtual
         self.until_s = until_s
         self.origin_ms = origin_ms
@@ -49,6 +54,7 @@ class Box:
         self.store = None
         self.recorder = None
         self.closed_on_start = []
+        self.closed_on_stop = []
 
     @property
     def database(self):
@@ -85,8 +91,9 @@ class Box:
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
 
     def _prompt_dirs(self):
-        dirs = [str(self.config.storage.prompts_dir)] if self.config.storage.prompts_dir else []
-        return dirs + [str(default_prompt_dir())]
+        # where `appliance config check` looked: prompts_dir (or the config's folder), then
+        # the shipped set
+        return list(self.config.ivr.prompt_dirs) or [str(default_prompt_dir())]
 
     def _prompt_names(self):
         names = {"builtin:beep", "leave-message.wav"}
@@ -97,7 +104,9 @@ class Box:
 
     async def _emulate(self, name, board):
         # the config check made sure an emulated board's URL is inprocess://NAME
-        scenario = self.scenario if self.scenario is not None and not self.sessions else None
+        scenario = self.scenarios.get(name)
+        if scenario is None and not self.sessions:
+            scenario = self.scenario
         session = emulated_board(board.ports, scenario=scenario, virtual=self.virtual)
         runner = EmulatorRunner(session).start()
         self.runners.append(runner)
@@ -128,8 +137,12 @@ class Box:
             return plan
         for change in plan.restart:
             log.warning("reload: %s", change)
-        self.config = plan.config
-        self.engine.reload(plan.config)
+        # what needs a restart (boards, trunks, stations, storage, country) stays as it
+        # runs; the rest applies to new calls
+        config = dataclasses.replace(
+            plan.config, **{f: getattr(self.config, f) for f in RESTART_FIELDS})
+        self.config = config
+        self.engine.reload(config)
         return plan
 
     async def close(self):
@@ -145,6 +158,9 @@ class Box:
             await asyncio.to_thread(self.recorder.close)
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
+            # calls still up at a clean stop get their CDR closed now, not at the next start
+            with Store.open(self.database) as store:
+                self.closed_on_stop = store.close_open_calls("the box stopped during the call")
 
     def report(self, board=None):
         """The emulator's report of an emulated board (what every simulated person did

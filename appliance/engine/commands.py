@@ -48,6 +48,22 @@ class Disconnect:
 
 
 @dataclass(frozen=True)
+class JoinConference:
+    """The port takes part in the call's host-mixed conference (`appliance.engine.mixer`):
+    mode "talk", "listen" (monitoring) or "whisper" (heard by `to` only). A port in a
+    conference is off the board's switch; its audio out is its mix."""
+    conference: str
+    port: tuple
+    mode: str = "talk"
+    to: tuple | None = None
+
+
+@dataclass(frozen=True)
+class LeaveConference:
+    port: tuple
+
+
+@dataclass(frozen=True)
 class DetectTones:
     """Call-progress tone detection on the port's audio (busy tone as a far-end clear,
     dial tone and ringback on outbound lines)."""

@@ -27,6 +27,7 @@ from appliance.dsp import g711
 from appliance.dtmf import generate as dtmf_generate
 
 from .clock import ScheduleClock, TickCalendar
+from .mixer import ConferenceMixer
 from .playback import Playback
 from .switchboard import Switchboard
 
@@ -42,6 +43,7 @@ class EngineStats:
         self.ticks = 0
         self.commands = 0
         self.command_errors = 0
+        self.event_errors = 0
         self.recorded_frames = 0
         self.dropped_frames = 0
 
@@ -64,14 +66,16 @@ class Engine:
         self.lookup = lookup
         if origin_ms is None:
             origin_ms = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
-        self.calendar = TickCalendar(origin_ms)
-        self._origin_set = False
+        # the clock board's tick when its session started is `origin_ms`
+        caps = self.boards[self.clock_board].capabilities
+        self.calendar = TickCalendar(origin_ms, caps.tick if caps is not None else 0)
+        self.now = self.calendar.origin_tick
         self.stats = EngineStats()
-        self.now = 0
         self.playback = Playback()
         self.playing = {name: set() for name in self.boards}  # ports with a playout
         self.connected = {}        # port key -> the port key it hears (switch or bridge)
         self.bridges = {}          # port key -> port key on another board (host copies)
+        self.mixers = {name: ConferenceMixer() for name in self.boards}  # by board
         self.recordings = {}       # recording id -> (caller's port key, is voicemail)
         self.recording_paths = {}  # recording id -> its file
         self.latest = {}           # board -> (row of port, linear) of its last tick
@@ -84,6 +88,7 @@ class Engine:
                                        ms=self.calendar.ms, last_voice=self._last_voice)
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+        self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
         self._music = None
         if prompts is not None and (config.queues or config.stations):
             # Hold music is synthesised at its first use: 0.14 s of CPU (more on a busy
@@ -112,6 +117,7 @@ class Engine:
         gc.freeze()
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
+        self._run(self.switchboard.start(self.now))
         readers = [asyncio.create_task(self._serve(name, board))
                    for name, board in self.boards.items()]
         try:
@@ -130,7 +136,7 @@ class Engine:
     def reload(self, config):
         """Apply a new, validated config to new calls (live calls keep theirs)."""
         self.config = config
-        self.switchboard.apply(config, self._schedules(config))
+        self._run(self.switchboard.apply(config, self._schedules(config)))
 
     async def _serve(self, name, board):
         while True:
@@ -138,7 +144,9 @@ class Engine:
             try:
                 self._on_event(name, board, event)
             except Exception:  # a bug must not stop the box: log it, keep serving calls
-                log.exception("engine: handling %r failed", event)
+                self.stats.event_errors += 1
+                log.exception("engine: handling %s from board %s failed",
+                              type(event).__name__, name)
 
     def _on_event(self, name, board, event):
         if isinstance(event, ev.AudioReceived):
@@ -149,13 +157,16 @@ class Engine:
             self._alaw.pop(name, None)  # a new session may bring other ports
             self._spawn(board.select_audio(range(len(board.ports))))
         else:
-            self._run(self.switchboard.handle(event, self.now))
+            # the clock board stamps its events with the tick they happened in (its audio
+            # for that tick comes after them); other boards' events happen "now"
+            now = self.now
+            if name == self.clock_board and getattr(event, "tick", None) is not None:
+                now = max(now, event.tick)
+            self._run(self.switchboard.handle(event, now))
 
     # ---- the tick ------------------------------------------------------------------------
     def _on_tick(self, name, board, event):
         if name == self.clock_board:
-            if not self._origin_set:
-                self.calendar.origin_tick, self._origin_set = event.tick, True
             self.now = event.tick
             self.stats.ticks += 1
             if self.until_tick is not None and \
@@ -175,6 +186,11 @@ class Engine:
         out = {}
         for i, port in enumerate(keys):
             out[port] = frames[i]
+        mixer = self.mixers[name]
+        if mixer.conferences:  # every conference of the board in one product
+            mix = mixer.mix(self._all_rows(board, event.ports, linear))
+            for i, port in enumerate(mix.rows.tolist()):
+                out[port] = mix.audio[i]
         for key, other in self.bridges.items():
             if key[0] == name and other[0] in self.latest:
                 o_rows, o_linear = self.latest[other[0]]
@@ -186,6 +202,15 @@ class Engine:
         for key, tag in finished:
             self.playing[key[0]].discard(key[1])
             self._run(self.switchboard.playout_finished(key, tag, self.now))
+
+    @staticmethod
+    def _all_rows(board, ports, linear):
+        """The tick's audio with row i = port i (the mixer's parties are port numbers)."""
+        if len(ports) == len(board.ports):
+            return linear
+        full = np.zeros((len(board.ports), linear.shape[1]), dtype=np.int16)
+        full[list(ports)] = linear
+        return full
 
     def _levels(self, name, ports, linear):
         frame = linear.astype(np.float32)
@@ -286,6 +311,19 @@ class Engine:
         else:
             self._spawn(self._port(c.port).disconnect())
 
+    def _do_JoinConference(self, c):
+        if c.to is not None and c.to[0] != c.port[0]:
+            raise ValueError("a conference's members must be on one board")
+        conference = (c.conference, c.port[0])
+        self.mixers[c.port[0]].join(conference, c.port[1], c.mode,
+                                    c.to[1] if c.to else None)
+        self.connected.pop(c.port, None)
+
+    def _do_LeaveConference(self, c):
+        mixer = self.mixers[c.port[0]]
+        if mixer.conference_of(c.port[1]) is not None:
+            mixer.leave(c.port[1])
+
     def _do_DetectTones(self, c):
         self._port(c.port).detect_tones(c.on)
 
@@ -319,7 +357,7 @@ class Engine:
             day = self.calendar.datetime(self.now).strftime("%Y-%m-%d")
             folder = self.config.storage.recordings_dir / day
             path = folder / f"{c.name}{ext}"
-            layout = policy.layout.value
+            layout = "mono" if policy.layout.value == "mixed" else "stereo"
             self.store.cdr_update(c.call_id, recording_path=str(path))
         folder.mkdir(parents=True, exist_ok=True)
         self.recorder.start(c.call_id, path, fmt, layout)
@@ -357,6 +395,8 @@ class Engine:
         self.store.cdr_close(c.call_id, self.calendar.ms(c.tick), c.disposition, c.cause)
 
     def _do_LogEvent(self, c):
-        self.store.append_event(self.calendar.ms(c.tick), c.kind, c.call_id, c.queue,
-                                c.agent, c.data)
+        time_ms = self.calendar.ms(c.tick)
+        self.store.append_event(time_ms, c.kind, c.call_id, c.queue, c.agent, c.data)
+        for listener in self.listeners:
+            listener(c, time_ms)
 

@@ -4,15 +4,17 @@
     audio, finished = playback.frame(keys)   # [len(keys), 160] int16, [(key, tag), ...]
 
 How it stays cheap with 120+ ports playing: the clips a key plays are copied once, one
-after another, into a single pool array, so a playout is just (start, length, position,
-loop) in four per-slot arrays. A tick's frames are then one fancy index of the pool:
-pool[start + min(position + 0..159, length)] for all keys at once, where every sequence
-in the pool is followed by a zero sample, so reading past the end gives silence. Python
-work per tick is constant, plus one step per playout that ends; it never grows with
-samples. The same read-only clips (a PromptLibrary's prompts, music, tones) played by
-many ports share one copy in the pool; writable clips get a private copy, so changing
-them after `play` does not change what is heard. Space of sequences no port plays any
-more is reclaimed when the pool would otherwise grow.
+after another, into a single pool array, each sequence followed by a frame of zeros, so a
+playout is just (start, length, position, loop) in per-slot arrays. A tick's frames are
+then one gather of whole 160-sample rows from a sliding-window view of the pool (rows
+start at start + position): a playout that ends inside the frame reads the zeros after
+its sequence, an idle key the zeros at the pool's head. Only a loop that wraps inside the
+frame is cut sample by sample (its rows, a few a tick). Python work per tick is constant,
+plus one step per playout that ends; it never grows with samples. The same read-only
+clips (a PromptLibrary's prompts, music, tones) played by many ports share one copy in
+the pool; writable clips get a private copy, so changing them after `play` does not change
+what is heard. Space of sequences no port plays any more is reclaimed when the pool would
+otherwise grow.
 """
 
 import numpy as np
@@ -21,13 +23,13 @@ FRAME = 160  # samples per 20 ms tick at 8 kHz
 
 
 class _Sequence:
-    """Clips laid end to end in the pool, from `start`, `length` samples, then a zero."""
+    """Clips laid end to end in the pool, from `start`, `length` samples, then FRAME zeros."""
 
-    __slots__ = ("start", "length", "users", "clips", "shared")
+    __slots__ = ("start", "length", "users", "clips")
 
-    def __init__(self, start, length, clips, shared):
+    def __init__(self, start, length, clips):
         self.start, self.length, self.users = start, length, 0
-        self.clips, self.shared = clips, shared  # clips kept so their ids stay unique
+        self.clips = clips  # a shared sequence keeps its clips, so their ids stay unique
 
 
 class Playback:
@@ -38,8 +40,9 @@ class Playback:
     """
 
     def __init__(self, pool_samples=1 << 16):
-        self._pool = np.zeros(max(int(pool_samples), 1), dtype=np.int16)
-        self._used = 1  # pool[0] = 0: where idle slots read
+        self._pool = np.zeros(max(int(pool_samples), 2 * FRAME), dtype=np.int16)
+        self._windows = np.lib.stride_tricks.sliding_window_view(self._pool, FRAME)
+        self._used = FRAME  # pool[:FRAME] = 0: where idle slots read
         self._shared = {}  # ids of read-only clips -> _Sequence
         self._slot_of = {}
         self._start = np.zeros(0, dtype=np.int64)
@@ -89,6 +92,11 @@ class Playback:
         slot = self._slot_of.get(key)
         return slot is not None and bool(self._active[slot])
 
+    @property
+    def pool_samples(self):
+        """Samples the pool holds now (sequences played, or kept to be shared)."""
+        return self._pool.size
+
     def tag(self, key):
         """The tag of what `key` is playing (None when idle)."""
         slot = self._slot_of.get(key)
@@ -107,23 +115,20 @@ class Playback:
             self._frame_slots = np.array([self._slot(k) for k in keys], dtype=np.intp)
             self._frame_keys = keys
         slots = self._frame_slots
-        pos, length = self._pos[slots], self._length[slots]
-        offsets = pos[:, None] + self._offsets
-        loop = self._loop[slots]
+        active, loop = self._active[slots], self._loop[slots]
+        pos, length, start = self._pos[slots], self._length[slots], self._start[slots]
+        audio = self._windows[np.where(active, start + pos, 0)]
         wraps = np.flatnonzero(loop & (pos + FRAME > length))
-        if wraps.size:
-            offsets[wraps] %= length[wraps, None]
-        np.minimum(offsets, length[:, None], out=offsets)
-        offsets += self._start[slots, None]
-        audio = self._pool[offsets]
+        if wraps.size:  # a loop starting again inside this frame: sample by sample
+            offsets = (pos[wraps, None] + self._offsets) % length[wraps, None]
+            audio[wraps] = self._pool[start[wraps, None] + offsets]
 
         pos += FRAME
-        if wraps.size:
-            pos[wraps] %= length[wraps]
+        looping = np.flatnonzero(loop)
+        pos[looping] %= length[looping]
         self._pos[slots] = pos
-        ended = np.flatnonzero(self._active[slots] & ~loop & (pos >= length))
         finished = []
-        for row in ended.tolist():
+        for row in np.flatnonzero(active & ~loop & (pos >= length)).tolist():
             slot = slots[row]
             finished.append((keys[row], self._tags[slot]))
             self._release(slot)
@@ -164,13 +169,13 @@ class Playback:
         if shared and ident in self._shared:
             return self._shared[ident]
         length = sum(c.size for c in clips)
-        start = self._reserve(length + 1)
+        start = self._reserve(length + FRAME)
         at = start
         for clip in clips:
             self._pool[at:at + clip.size] = clip
             at += clip.size
-        self._pool[at] = 0
-        sequence = _Sequence(start, length, clips if shared else (), shared)
+        self._pool[at:at + FRAME] = 0
+        sequence = _Sequence(start, length, clips if shared else ())
         if shared:
             self._shared[ident] = sequence
         return sequence
@@ -179,7 +184,7 @@ class Playback:
         """Room for `samples` at the pool's end: reclaim unplayed sequences, or grow."""
         if self._used + samples > self._pool.size:
             live = [s for s in set(self._sequences) if s is not None]
-            needed = 1 + sum(s.length + 1 for s in live) + samples
+            needed = FRAME + sum(s.length + FRAME for s in live) + samples
             self._compact(live, max(self._pool.size, 2 * needed))
         start = self._used
         self._used += samples
@@ -188,13 +193,14 @@ class Playback:
     def _compact(self, live, size):
         """Copy the sequences still played into a new pool of `size`; forget the rest."""
         pool = np.zeros(size, dtype=np.int16)
-        at = 1
+        at = FRAME
         for sequence in live:
-            end = at + sequence.length + 1
-            pool[at:end] = self._pool[sequence.start:sequence.start + sequence.length + 1]
+            end = at + sequence.length + FRAME
+            pool[at:end] = self._pool[sequence.start:sequence.start + sequence.length + FRAME]
             sequence.start = at
             at = end
         self._pool, self._used = pool, at
+        self._windows = np.lib.stride_tricks.sliding_window_view(pool, FRAME)
         self._shared = {ident: s for ident, s in self._shared.items() if s.users > 0}
         for slot, sequence in enumerate(self._sequences):
             if sequence is not None:

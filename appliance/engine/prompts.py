@@ -7,8 +7,8 @@
 Names, as the IVR config writes them (appliance.ivr.Flows.prompt_paths finds files the
 same way, so `appliance config check` and the engine agree):
 - a file name: looked for under each folder of `dirs` in order (the installer's
-  storage.prompts_dir, then the shipped set, `default_prompt_dir()`); with no folders, as
-  is. An absolute path is used as is.
+  storage.prompts_dir, then the shipped set, `default_prompt_dir()`: config.ivr.prompt_dirs
+  holds them); with no folders, as is. An absolute path is used as is.
 - `builtin:beep` (the "after the tone" beep: BEEP_HZ for BEEP_SECONDS at BEEP_DBM0) and
   `builtin:silence` (one second).
 - `tone:NAME`, engine-internal: one cadence cycle of the tone plan's NAME tone (dial,
@@ -110,22 +110,19 @@ class PromptLibrary:
     # ---- built-ins and tones ----------------------------------------------------------
 
     def _builtin(self, name):
-        which = name[len(BUILTIN_PREFIX):]
-        if which == "beep":
-            return beep()
-        if which == "silence":
-            return np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.int16)
-        raise PromptError(name, "no such built-in prompt",
-                          "use builtin:beep or builtin:silence")
+        make = BUILTINS.get(name[len(BUILTIN_PREFIX):])
+        if make is None:
+            raise PromptError(name, "no such built-in prompt", "use one of "
+                              + ", ".join(BUILTIN_PREFIX + b for b in BUILTINS))
+        return make()
 
     def _tone(self, name):
-        from appliance.dsp.toneplan import Tone
         tones = {tone.value: tone for tone in self.tone_plan.tones}
         tone = tones.get(name[len(TONE_PREFIX):])
         if tone is None:
             raise PromptError(name, f"tone plan {self.tone_plan.name!r} has no such tone",
                               "use one of " + ", ".join(TONE_PREFIX + t for t in tones))
-        return tone_cycle(self.tone_plan, Tone(tone))
+        return tone_cycle(self.tone_plan, tone)
 
     # ---- files ------------------------------------------------------------------------
 
@@ -163,10 +160,11 @@ def read_prompt(path, name=None):
     from appliance.dsp.audiofile import AudioFileError, read_audio
     name = path if name is None else name
     try:
-        try:
-            channels = soundfile.info(os.fspath(path)).channels
-        except (soundfile.SoundFileError, OSError):
-            channels = 1  # read_audio tells what is wrong with it
+        try:  # by content, not by the name's suffix
+            with open(path, "rb") as raw, soundfile.SoundFile(raw) as sound:
+                channels = sound.channels
+        except (soundfile.SoundFileError, OSError, TypeError):  # TypeError: a .raw name
+            channels = 1  # not opened: read_audio tells what is wrong with it
         if channels <= 1:
             audio = read_audio(path, RATE)
         else:
@@ -202,6 +200,13 @@ def beep():
     shaped[:ramp] *= edge
     shaped[-ramp:] *= edge[::-1]
     return np.round(shaped).astype(np.int16)
+
+
+def silence():
+    return np.zeros(int(SILENCE_SECONDS * RATE), dtype=np.int16)
+
+
+BUILTINS = {"beep": beep, "silence": silence}  # appliance.ivr's BUILTIN_PROMPTS names these
 
 
 def tone_cycle(plan, tone):

@@ -20,7 +20,7 @@ TICKS_PER_SECOND = 1000 // TICK_MS
 
 DTMF_DIGITS = "0123456789*#ABCD"
 BUILTIN_PREFIX = "builtin:"
-BUILTIN_PROMPTS = frozenset({"beep"})  # played by the engine from its tone generator
+BUILTIN_PROMPTS = frozenset({"beep", "silence"})  # made by the engine (engine/prompts.py)
 
 MAX_TIMEOUT_S = 60.0
 MAX_RECORDING_S = 600.0

@@ -6,26 +6,19 @@ caller hangs up; the line tells the box only by busy tone. Then the CDR row, the
 the recording and the emulator's account of what the caller heard must agree.
 """
 
-import asyncio
-
-import numpy as np
 import pytest
 import soundfile
 
-from appliance.config import parse_config
-from appliance.drivers.emulator import parse_scenario
-from appliance.engine.box import Box
 from appliance.store import Store
 
-LIMIT_S = 240.0
-ORIGIN_MS = 1_795_420_800_000  # 2026-11-22T16:00:00Z: a Monday evening nowhere near closing
+from .rig import ORIGIN_MS, rms_db, run_box
 
 CONFIG = """
 skills = ["sales"]
 
 [site]
 name = "e2e"
-country = "cn"
+country = "{country}"
 
 [boards.main]
 url = "inprocess://{board}"
@@ -95,8 +88,8 @@ seconds = 60.0
 seed = 11
 
 [exchange]
-profile = "cn"
-clear_signal = "busy_tone"
+profile = "{country}"
+clear_signal = "{clear}"
 
 [[callers]]
 name = "caller"
@@ -122,30 +115,16 @@ actions = [{{ listen_s = 4.5 }}, {{ talk_s = 3.0, level_dbm0 = -16.0 }}, {{ list
 """
 
 
-def run_box(tmp_path, fmt="wav-pcm16", board="e2e"):
-    config = parse_config(CONFIG.format(board=board, data=tmp_path, format=fmt),
-                          source="e2e.toml", folder=tmp_path)
-    scenario = parse_scenario(SCENARIO.format(), "e2e-scenario.toml")
-    box = Box(config, scenario=scenario, virtual=True, until_s=scenario.seconds,
-              origin_ms=ORIGIN_MS)
-
-    async def limited():
-        async with asyncio.timeout(LIMIT_S):
-            await box.run()
-
-    asyncio.run(limited())
-    return box
-
-
-def rms_db(x):
-    x = np.asarray(x, dtype=np.float64)
-    return 10 * np.log10(np.mean(x * x) + 1e-9)
+def run_inbound(tmp_path, fmt="wav-pcm16", board="e2e", clear="busy_tone", country="cn"):
+    return run_box(tmp_path, CONFIG.format(board=board, data=tmp_path, format=fmt,
+                                           country=country),
+                   SCENARIO.format(clear=clear, country=country))
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("box")
-    return run_box(tmp), tmp
+    return run_inbound(tmp), tmp
 
 
 def test_the_cdr_tells_the_call(finished):
@@ -205,3 +184,30 @@ def test_the_recording_holds_both_voices_for_the_whole_call(finished):
     left_quiet = audio[int((talk + 4.8) * 8000):int((talk + 7.3) * 8000), 0]
     assert rms_db(left_talk) > rms_db(left_quiet) + 10  # the caller's voice, then less
     assert rms_db(right_talk) > 50  # the agent's voice
+
+
+@pytest.mark.parametrize("clear, cause", [("loop_drop", "loop current drop"),
+                                          ("polarity", "polarity reversal")])
+def test_other_line_clear_signals_end_the_call_as_fast(tmp_path, clear, cause):
+    box = run_inbound(tmp_path, fmt="flac", board=f"e2e-{clear}", clear=clear)
+    with Store.open(box.database) as store:
+        cdr = store.cdrs()[0]
+    caller = box.report().callers[0]
+    assert cdr.hangup_cause == f"far end: {cause}"
+    assert 0 <= (cdr.end_ms - ORIGIN_MS) / 1000 - caller.ended_at_s < 0.3
+    audio, rate = soundfile.read(cdr.recording_path, dtype="int16")
+    assert cdr.recording_path.endswith(".flac") and audio.shape[1] == 2
+    assert abs(len(audio) / 8000 - (cdr.end_ms - cdr.answer_ms) / 1000) < 0.5
+
+
+@pytest.mark.parametrize("country", ["us", "etsi"])
+def test_other_countries_caller_id_and_busy_tone(tmp_path, country):
+    # the US sends Bell 202 between the rings and its own busy cadence; ETSI (here V.23)
+    # sends caller ID before the first ring
+    box = run_inbound(tmp_path, board=f"e2e-{country}", country=country)
+    with Store.open(box.database) as store:
+        cdr = store.cdrs()[0]
+    caller = box.report().callers[0]
+    assert cdr.caller_number == "13800138000" and cdr.agent == "1001"
+    assert cdr.hangup_cause == "far end: busy tone"
+    assert 0 <= (cdr.end_ms - ORIGIN_MS) / 1000 - caller.ended_at_s < 2.0

@@ -1,0 +1,674 @@
+"""The switchboard fed board events by hand: every hang-up kind, the ringing cases, queues,
+hold and transfers, glare, reload. Commands are checked as the board would receive them."""
+
+import pytest
+
+from appliance.config import parse_config
+from appliance.drivers.board import events as ev
+from appliance.dsp.toneplan import Tone
+from appliance.engine import commands as cmd
+from appliance.engine.call import CallState
+from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
+from appliance.engine.endpoints import LineState, StationState
+from appliance.engine.switchboard import (
+    FAULTY_LINE_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
+)
+
+OFFER_S = 20.0  # the ACD's ring time per offer (QueueSpec.ring_s)
+
+B = "main"
+LINE, LINE2, DESK1, DESK2 = (B, 0), (B, 1), (B, 2), (B, 3)
+
+CONFIG = """
+skills = ["sales"]
+[site]
+name = "unit"
+country = "cn"
+[boards.main]
+url = "inprocess://unit"
+ports = "2fxo+2fxs"
+emulated = true
+[trunks.pstn]
+board = "main"
+ports = [0, 1]
+flow = "menu"
+[stations.desk1]
+extension = "101"
+board = "main"
+port = 2
+[stations.desk2]
+extension = "102"
+board = "main"
+port = 3
+[queues.sales]
+skills = ["sales"]
+max_wait_s = {max_wait}
+overflow = "{overflow}"
+wrap_up_s = {wrap_up}
+exit_digit = "0"
+[agents.1001]
+name = "A"
+skills = {{ sales = 5 }}
+pin = "1111"
+station = "desk1"
+[agents.1002]
+name = "B"
+skills = {{ sales = 5 }}
+pin = "2222"
+station = "desk2"
+[recording]
+mode = "{recording}"
+[storage]
+data_dir = "/tmp/unused"
+[dial]
+trunk = "pstn"
+allow = ["0", "1", "5"]
+min_digits = 3
+[ivr.menu]
+type = "menu"
+prompts = "builtin:beep"
+options = {{ 1 = "sales", 2 = "out", 3 = "desk", 9 = "bye" }}
+timeout = 5
+fallback = "bye"
+[ivr.sales]
+type = "queue"
+queue = "sales"
+[ivr.out]
+type = "transfer"
+number = "5550100"
+[ivr.desk]
+type = "transfer"
+station = "desk2"
+[ivr.bye]
+type = "hangup"
+reason = "{bye}"
+"""
+
+
+def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0):
+    return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow, wrap_up=wrap_up,
+                                      recording=recording, bye=bye), source="unit.toml")
+
+
+class Rig:
+    def __init__(self, **options):
+        self.config = config(**options)
+        self.voice = {}
+        calendar = TickCalendar(0)
+        self.sb = Switchboard(self.config, schedules={
+            n: ScheduleClock(s, calendar) for n, s in self.config.schedules.items()},
+            last_voice=self.voice.get)
+        self.now = 0
+        self.out = self.sb.start(0)  # the agents log in at their stations
+
+    def send(self, cls, port, **fields):
+        event = cls(B, port[1], **fields, tick=self.now) if cls is not ev.CallEnded \
+            else cls(B, port[1], **fields)
+        got = self.sb.handle(event, self.now)
+        self.out += got
+        return got
+
+    def run(self, seconds):
+        got = []
+        for _ in range(ticks(seconds)):
+            self.now += 1
+            got += self.sb.tick(self.now)
+        self.out += got
+        return got
+
+    def finish_playout(self, port):
+        """The last tagged Play to `port` ends by itself."""
+        play = [c for c in self.out if isinstance(c, cmd.Play) and c.port == port and c.tag]
+        got = self.sb.playout_finished(port, play[-1].tag, self.now)
+        self.out += got
+        return got
+
+    def inbound(self, number="5551234"):
+        """A call rings, caller ID comes between the rings, the box answers."""
+        self.send(ev.RingStarted, LINE)
+        self.run(1.0)
+        self.send(ev.RingStopped, LINE)
+        self.run(0.5)
+        got = self.send(ev.CallerIdReceived, LINE, number=number, name=None, format="bell202")
+        assert cmd.Seize(LINE) in got
+        return self.sb.lines[LINE].call
+
+    def queued(self):
+        call = self.inbound()
+        self.finish_playout(LINE)
+        self.send(ev.DigitDetected, LINE, digit="1")
+        assert call.state in (CallState.QUEUED, CallState.ALERTING)
+        return call
+
+    def connected(self, station=DESK1):
+        call = self.queued()
+        assert cmd.Ring(station) in self.out
+        self.send(ev.HookChanged, station, off_hook=True)
+        assert call.state is CallState.CONNECTED
+        assert cmd.Connect(LINE, station) in self.out
+        return call
+
+
+def closes(commands):
+    return [c for c in commands if isinstance(c, cmd.CdrClose)]
+
+
+# ---- ringing and answering -----------------------------------------------------------------
+
+def test_answers_as_soon_as_caller_id_has_come_between_the_rings():
+    rig = Rig()
+    call = rig.inbound("13800138000")
+    assert call.caller == "13800138000"
+    assert cmd.DetectTones(LINE, True) in rig.out  # busy tone can end the call from now on
+    update = next(c for c in rig.out if isinstance(c, cmd.CdrUpdate) and "answer_tick" in c.fields)
+    assert update.fields["caller_number"] == "13800138000"
+    assert call.state is CallState.IVR
+    assert any(isinstance(c, cmd.Play) and c.port == LINE for c in rig.out)
+
+
+def test_without_caller_id_answers_at_the_second_ring():
+    rig = Rig()
+    rig.send(ev.RingStarted, LINE)
+    rig.run(1.0)
+    assert cmd.Seize(LINE) not in rig.send(ev.RingStopped, LINE)
+    rig.run(4.0)
+    assert cmd.Seize(LINE) in rig.send(ev.RingStarted, LINE)
+
+
+def test_caller_id_sent_before_the_first_ring_is_kept_for_the_call():
+    rig = Rig()
+    rig.send(ev.CallerIdReceived, LINE, number="0201234567", name="ETSI", format="v23")
+    rig.run(0.8)
+    rig.send(ev.RingStarted, LINE)
+    rig.run(0.8)
+    assert cmd.Seize(LINE) in rig.send(ev.RingStopped, LINE)
+    assert rig.sb.lines[LINE].call.caller == "0201234567"
+
+
+def test_a_caller_who_gives_up_while_ringing_gets_an_abandoned_cdr():
+    rig = Rig()
+    rig.send(ev.RingStarted, LINE)
+    rig.run(1.0)
+    rig.send(ev.RingStopped, LINE)
+    got = rig.run(RING_GONE_S + 0.1)
+    assert closes(got)[0].disposition == "abandoned"
+    assert cmd.Seize(LINE) not in rig.out
+    assert rig.sb.lines[LINE].state is LineState.IDLE
+
+
+def test_a_ring_that_never_stops_is_answered_and_a_line_that_rings_on_is_left_alone():
+    rig = Rig()
+    rig.send(ev.RingStarted, LINE)
+    got = rig.run(STUCK_RING_S + 0.1)
+    assert cmd.Seize(LINE) in got  # answering trips the ring
+    got = rig.send(ev.RingStarted, LINE)  # ...but it rings on: the line is faulty
+    assert cmd.Release(LINE) in got
+    assert closes(got)[0].disposition == "failed"
+    assert rig.sb.lines[LINE].state is LineState.FAULTY
+    assert rig.send(ev.RingStarted, LINE) == []  # ignored while faulty
+    rig.run(FAULTY_LINE_S + 0.1)
+    assert rig.sb.lines[LINE].state is LineState.IDLE
+
+
+# ---- hang-up kinds -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("signal, fields, cause", [
+    (ev.LoopCurrentDropped, {}, "loop current drop"),
+    (ev.PolarityReversed, {"polarity": 1}, "polarity reversal"),
+    (ev.ToneDetected, {"tone": Tone.BUSY}, "busy tone"),
+    (ev.ToneDetected, {"tone": Tone.CONGESTION}, "congestion tone"),
+])
+def test_far_end_clear_ends_a_connected_call(signal, fields, cause):
+    rig = Rig()
+    call = rig.connected()
+    rig.run(3.0)
+    got = rig.send(signal, LINE, **fields)
+    assert cmd.Release(LINE) in got and cmd.Disconnect(LINE) in got
+    close = closes(got)[0]
+    assert (close.disposition, close.cause) == ("answered", f"far end: {cause}")
+    # the agent hears busy tone until it hangs up, then is free again
+    assert cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    assert rig.sb.stations[DESK1].state is StationState.CLEARED
+    rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert rig.sb.stations[DESK1].free
+    assert call.ended and rig.sb.lines[LINE].state is LineState.IDLE
+
+
+def test_dial_tone_on_the_line_is_not_a_clear():
+    rig = Rig()
+    call = rig.connected()
+    assert closes(rig.send(ev.ToneDetected, LINE, tone=Tone.DIAL)) == []
+    assert not call.ended
+
+
+def test_silence_on_the_line_ends_the_call_as_the_last_resort():
+    rig = Rig()
+    call = rig.connected()
+    rig.voice[LINE] = rig.now  # the caller spoke at the connect, then nothing
+    got = rig.run(SILENCE_CLEAR_S - 6)
+    assert not closes(got)
+    got = rig.run(12)
+    assert closes(got)[0].cause == "far end: silence"
+    assert call.ended
+
+
+def test_silence_clock_restarts_with_every_word():
+    rig = Rig()
+    call = rig.connected()
+    for _ in range(4):
+        rig.run(SILENCE_CLEAR_S / 2)
+        rig.voice[LINE] = rig.now
+    assert not call.ended
+
+
+def test_the_agent_hanging_up_releases_the_line():
+    rig = Rig()
+    call = rig.connected()
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Release(LINE) in got
+    assert closes(got)[0].cause == "agent hung up"
+    assert rig.sb.stations[DESK1].free and call.ended
+
+
+def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_and_the_station_stops_ringing():
+    rig = Rig()
+    call = rig.queued()
+    got = rig.send(ev.ToneDetected, LINE, tone=Tone.BUSY)
+    assert cmd.StopRing(DESK1) in got
+    assert closes(got)[0].disposition == "abandoned"
+    assert rig.sb.stations[DESK1].free and call.ended
+
+
+def test_a_board_lost_ends_its_calls_without_commands_to_it():
+    rig = Rig()
+    call = rig.connected()
+    got = rig.send(ev.CallEnded, LINE, reason="board lost")
+    assert closes(got)[0].disposition == "interrupted"
+    assert not [c for c in got if isinstance(c, (cmd.Release, cmd.Disconnect, cmd.Seize))]
+    assert call.ended
+
+
+# ---- queues ----------------------------------------------------------------------------------
+
+def test_queue_offers_the_longest_idle_station_then_the_next_when_it_rings_out():
+    rig = Rig()
+    rig.run(1.0)
+    rig.sb.acd.set_not_ready("1001", "coffee", rig.now * 20)
+    rig.sb.acd.set_ready("1001", rig.now * 20)  # Wang (1002) has been idle longer now
+    call = rig.queued()
+    assert cmd.Ring(DESK2) in rig.out and cmd.Ring(DESK1) not in rig.out
+    got = rig.run(OFFER_S + 0.1)
+    assert cmd.StopRing(DESK2) in got and cmd.Ring(DESK1) in got
+    assert call.b is rig.sb.stations[DESK1]
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert call.agent == "1001"
+
+
+def test_a_call_waits_with_music_while_every_station_is_busy():
+    rig = Rig()
+    first = rig.connected(DESK1)
+    rig.send(ev.RingStarted, LINE2)
+    rig.run(0.5)
+    rig.send(ev.RingStopped, LINE2)
+    rig.send(ev.CallerIdReceived, LINE2, number="777", name=None, format="bell202")
+    second = rig.sb.lines[LINE2].call
+    rig.finish_playout(LINE2)
+    rig.send(ev.DigitDetected, LINE2, digit="1")
+    assert second.state is CallState.ALERTING and second.b.key == DESK2
+    rig.send(ev.HookChanged, DESK2, off_hook=False)  # nothing: it was not off-hook
+    rig.run(OFFER_S + 0.1)  # desk2 lets it ring out; desk1 is busy: the caller waits
+    assert second.state is CallState.QUEUED
+    assert cmd.Play(LINE2, ("music",), loop=True) in rig.out
+    rig.send(ev.HookChanged, DESK1, off_hook=False)  # desk1's call ends: it is offered
+    assert first.ended and second.state is CallState.ALERTING and second.b.key == DESK1
+
+
+def test_max_wait_overflows_to_voicemail_which_records_after_the_beep():
+    rig = Rig(max_wait=10, overflow="voicemail")
+    for agent in ("1001", "1002"):  # logged in, but nobody ready
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    got = rig.run(10.1)
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "overflow" for c in got)
+    assert cmd.Play(LINE, ("leave-message.wav",), tag=("ivr", call.id, 1)) in got
+    rig.finish_playout(LINE)  # the greeting, then the beep
+    got = rig.finish_playout(LINE)
+    start = next(c for c in got if isinstance(c, cmd.StartRecording))
+    assert start.mailbox == "sales" and start.a == LINE
+    rig.run(3.0)
+    got = rig.send(ev.DigitDetected, LINE, digit="#")
+    stop = next(c for c in got if isinstance(c, cmd.StopRecording))
+    assert stop.mailbox == "sales" and stop.caller == "5551234"
+    assert abs(stop.length_ticks - ticks(3.0)) <= 1
+    assert closes(got)[0].disposition == "voicemail"
+
+
+def test_recording_policy_all_records_from_the_answer():
+    rig = Rig(recording="all")
+    call = rig.inbound()
+    assert cmd.StartRecording(call.id, call.id, LINE) in rig.out
+    rig.send(ev.LoopCurrentDropped, LINE)
+    assert cmd.StopRecording(call.id) in rig.out
+
+
+# ---- hold and transfers ------------------------------------------------------------------------
+
+def test_flash_holds_the_caller_with_music_and_flash_again_brings_them_back():
+    rig = Rig()
+    call = rig.connected()
+    got = rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    assert cmd.Disconnect(LINE) in got and cmd.Play(LINE, ("music",), loop=True) in got
+    assert cmd.Play(DESK1, ("tone:dial",), loop=True) in got
+    assert call.state is CallState.HELD
+    got = rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    assert cmd.Connect(LINE, DESK1) in got and cmd.StopPlay(LINE) in got
+    assert call.state is CallState.CONNECTED
+
+
+def test_blind_transfer_hangs_up_while_the_extension_rings():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert cmd.Ring(DESK2) in rig.out
+    rig.send(ev.HookChanged, DESK1, off_hook=False)  # blind: gone before the answer
+    assert not call.ended and rig.sb.stations[DESK1].free
+    got = rig.send(ev.HookChanged, DESK2, off_hook=True)
+    assert cmd.Connect(LINE, DESK2) in got and call.b.key == DESK2
+    assert call.agent == "1002" and call.transferred_from == "desk1"
+
+
+def test_attended_transfer_talks_to_the_extension_first():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.send(ev.HookChanged, DESK2, off_hook=True)
+    assert cmd.Connect(DESK1, DESK2) in got  # the consultation
+    assert call.state is CallState.HELD
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Connect(LINE, DESK2) in got
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "transferred" and c.data["attended"]
+               for c in got)
+    assert call.state is CallState.CONNECTED and call.b.key == DESK2
+
+
+def test_flash_during_a_consultation_drops_it_and_returns_to_the_caller():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    assert cmd.StopRing(DESK2) in got and cmd.Connect(LINE, DESK1) in got
+    assert rig.sb.stations[DESK2].free and call.state is CallState.CONNECTED
+
+
+# ---- dialling out and glare ----------------------------------------------------------------------
+
+def test_a_station_dials_out_on_a_free_line():
+    rig = Rig()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert cmd.Play(DESK1, ("tone:dial",), loop=True) in rig.out
+    for digit in "5550100":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.run(4.1)  # the number is complete after the pause
+    assert cmd.Seize(LINE) in got
+    got = rig.send(ev.ToneDetected, LINE, tone=Tone.DIAL)
+    dial = next(c for c in got if isinstance(c, cmd.Play))
+    assert dial.port == LINE and dial.prompts == ("dtmf:5550100",)
+    got = rig.finish_playout(LINE)
+    assert cmd.Connect(DESK1, LINE) in got
+
+
+def test_a_number_the_dial_policy_refuses_gets_busy_tone():
+    rig = Rig()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "9001":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.run(4.1)
+    assert cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    assert cmd.Seize(LINE) not in got
+
+
+def test_glare_the_inbound_call_takes_the_line_and_the_dial_moves_to_another():
+    rig = Rig()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "5550100#":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert cmd.Seize(LINE) in rig.out
+    got = rig.send(ev.RingStarted, LINE)  # the exchange rang it as we took it
+    assert cmd.Seize(LINE2) in got
+    inbound = rig.sb.lines[LINE].call
+    assert inbound.direction == "inbound" and inbound.state is CallState.IVR
+    assert rig.sb.lines[LINE2].call.a is rig.sb.stations[DESK1]
+
+
+def test_a_line_that_rang_just_now_is_not_taken_to_dial_out():
+    rig = Rig()
+    rig.send(ev.RingStarted, LINE2)  # an unanswered ring: outbound-guarded for a while
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "5550100#":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert cmd.Seize(LINE) in rig.out and cmd.Seize(LINE2) not in rig.out
+
+
+# ---- internal calls and reload ---------------------------------------------------------------------
+
+def test_extension_to_extension_call():
+    rig = Rig()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert cmd.Ring(DESK2) in rig.out
+    got = rig.send(ev.HookChanged, DESK2, off_hook=True)
+    assert cmd.Connect(DESK1, DESK2) in got
+    got = rig.send(ev.HookChanged, DESK2, off_hook=False)
+    assert cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    assert closes(got)[0].disposition == "answered"
+
+
+def test_reload_applies_to_new_calls_and_live_calls_keep_their_flows():
+    rig = Rig()
+    live = rig.inbound()
+    rig.sb.apply(config(bye="new reason"), rig.sb.schedules)
+    rig.send(ev.DigitDetected, LINE, digit="9")
+    assert closes(rig.out)[0].cause == "menu said bye"  # the old flows
+    assert live.ended
+    rig.run(1.0)
+    rig.send(ev.RingStarted, LINE)
+    rig.send(ev.CallerIdReceived, LINE, number="1", name=None, format="bell202")
+    rig.send(ev.RingStopped, LINE)
+    rig.send(ev.DigitDetected, LINE, digit="9")
+    assert closes(rig.out)[-1].cause == "new reason"
+
+
+# ---- conferences -------------------------------------------------------------------------------
+
+def consulting(rig):
+    call = rig.connected(DESK1)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    for digit in "102":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    return call
+
+
+def test_flash_while_the_consultation_talks_makes_a_three_way_call():
+    rig = Rig()
+    call = consulting(rig)
+    got = rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    joined = {c.port for c in got if isinstance(c, cmd.JoinConference)}
+    assert joined == {LINE, DESK1, DESK2}
+    assert cmd.Disconnect(LINE) in got and cmd.Disconnect(DESK1) in got
+    # the agent leaves: the caller and the colleague go on, back on the board's switch
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.LeaveConference(DESK1) in got and cmd.Connect(LINE, DESK2) in got
+    assert not call.ended and call.b.key == DESK2 and call.agent == "1002"
+    assert call.conference is None
+    got = rig.send(ev.LoopCurrentDropped, LINE)
+    assert closes(got)[0].disposition == "answered"
+    assert rig.sb.stations[DESK2].state is StationState.CLEARED
+
+
+def test_a_caller_who_leaves_a_three_way_call_ends_it_for_everyone():
+    rig = Rig()
+    call = consulting(rig)
+    rig.send(ev.FlashDetected, DESK1, duration_ms=300)
+    got = rig.send(ev.ToneDetected, LINE, tone=Tone.BUSY)
+    left = {c.port for c in got if isinstance(c, cmd.LeaveConference)}
+    assert left == {LINE, DESK1, DESK2}
+    assert cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    assert cmd.Play(DESK2, ("tone:busy",), loop=True) in got
+    assert call.ended
+
+
+@pytest.mark.parametrize("mode", ["listen", "whisper", "talk"])
+def test_a_supervisor_joins_a_call(mode):
+    rig = Rig()
+    call = rig.connected(DESK1)
+    with pytest.raises(ValueError, match="off-hook with dial tone"):
+        rig.sb.supervise(call.id, "desk2", mode, rig.now)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)  # the supervisor lifts the handset
+    got = rig.sb.supervise(call.id, "desk2", mode, rig.now)
+    assert cmd.JoinConference(call.id, DESK2, mode, DESK1 if mode == "whisper" else None) in got
+    assert cmd.JoinConference(call.id, LINE) in got
+    assert cmd.JoinConference(call.id, DESK1) in got
+    # the supervisor hangs up: the call is back on the switch, untouched
+    got = rig.sb.handle(ev.HookChanged(B, DESK2[1], False, rig.now), rig.now)
+    assert cmd.Connect(LINE, DESK1) in got and not call.ended and call.b.key == DESK1
+
+
+def test_barge_in_supervisor_takes_over_when_the_agent_hangs_up():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    rig.out += rig.sb.supervise(call.id, "desk2", "talk", rig.now)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Connect(LINE, DESK2) in got and call.b.key == DESK2 and not call.ended
+
+
+def test_recording_on_demand():
+    rig = Rig()
+    call = rig.connected(DESK1)
+    assert rig.sb.record(call.id, rig.now) == [cmd.StartRecording(call.id, call.id, LINE)]
+    assert rig.sb.record(call.id, rig.now) == []  # already recording
+
+
+def test_ivr_transfer_to_an_outside_number_dials_on_another_line_and_bridges():
+    rig = Rig()
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="2")
+    assert cmd.Seize(LINE2) in got
+    got = rig.run(2.1)  # no dial tone heard: dial anyway after 2 s
+    assert cmd.Play(LINE2, ("dtmf:5550100",), tag=("dial", call.id, None)) in got
+    got = rig.finish_playout(LINE2)
+    assert cmd.Connect(LINE, LINE2) in got
+    got = rig.send(ev.ToneDetected, LINE2, tone=Tone.BUSY)  # the far end hangs up
+    assert cmd.Release(LINE) in got and cmd.Release(LINE2) in got
+    assert rig.sb.lines[LINE].state is rig.sb.lines[LINE2].state is LineState.IDLE
+
+
+def test_ivr_transfer_to_a_station_rings_it_with_ringback_to_the_caller():
+    rig = Rig()
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="3")
+    assert cmd.Ring(DESK2) in got and cmd.Play(LINE, ("tone:ringback",), loop=True) in got
+    rig.send(ev.HookChanged, DESK2, off_hook=True)
+    assert call.state is CallState.CONNECTED and call.agent == "1002"
+
+
+def test_ivr_transfer_to_a_busy_station_gives_busy_tone_then_ends():
+    rig = Rig()
+    rig.sb.stations[DESK2].state = StationState.TALKING
+    call = rig.inbound()
+    got = rig.send(ev.DigitDetected, LINE, digit="3")
+    assert any(isinstance(c, cmd.Play) and c.prompts == ("tone:busy",) for c in got)
+    got = rig.finish_playout(LINE)
+    assert closes(got)[0].cause == "station busy" and call.ended
+
+
+# ---- agents at their phones ------------------------------------------------------------------
+
+def dial(rig, station, digits):
+    rig.send(ev.HookChanged, station, off_hook=True)
+    got = []
+    for digit in digits:
+        got += rig.send(ev.DigitDetected, station, digit=digit)
+    rig.send(ev.HookChanged, station, off_hook=False)
+    return got
+
+
+def agent_states(commands, agent):
+    return [c.data for c in commands if isinstance(c, cmd.LogEvent)
+            and c.kind == "agent_state" and c.agent == agent]
+
+
+def test_agents_log_in_at_their_stations_when_the_box_starts():
+    rig = Rig()
+    assert agent_states(rig.out, "1001")[-1] == {"status": "ready", "state": "idle",
+                                                 "reason": None}
+    assert rig.sb.acd.agent_at("desk2") == "1002"
+
+
+def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
+    rig = Rig()
+    got = dial(rig, DESK1, "*4#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got
+    assert agent_states(got, "1001")[-1]["status"] == "not_ready"
+    call = rig.queued()  # a caller now goes to the only ready agent, at desk2
+    assert call.b.key == DESK2
+    got = dial(rig, DESK1, "*412#")  # a reason code
+    assert agent_states(got, "1001")[-1] == {"status": "not_ready", "state": "idle",
+                                             "reason": "12"}
+    assert agent_states(dial(rig, DESK1, "*3#"), "1001")[-1]["status"] == "ready"
+    assert agent_states(dial(rig, DESK1, "*2#"), "1001")[-1]["status"] == "logged_out"
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*0000#")  # wrong PIN
+    assert cmd.Play(DESK1, ("tone:congestion",), loop=True) in got
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*1111#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got and rig.sb.acd.agent_at("desk1") == "1001"
+
+
+def test_wrap_up_keeps_the_agent_from_the_next_call_until_it_ends():
+    rig = Rig(wrap_up=30)
+    rig.sb.acd.set_not_ready("1002", "lunch", 0)
+    first = rig.connected(DESK1)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)  # agent ends the call: wrap-up
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_started" for c in got)
+    assert first.ended
+    rig.send(ev.RingStarted, LINE2)
+    rig.send(ev.CallerIdReceived, LINE2, number="9", name=None, format="bell202")
+    rig.send(ev.RingStopped, LINE2)
+    second = rig.sb.lines[LINE2].call
+    rig.finish_playout(LINE2)
+    rig.send(ev.DigitDetected, LINE2, digit="1")
+    assert second.state is CallState.QUEUED  # Li is wrapping up
+    got = rig.run(30.1)
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_ended" for c in got)
+    assert cmd.Ring(DESK1) in got and second.state is CallState.ALERTING
+
+
+def test_a_waiting_caller_who_presses_the_exit_digit_leaves_to_the_overflow():
+    rig = Rig(overflow="voicemail")
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    got = rig.send(ev.DigitDetected, LINE, digit="0")
+    overflow = next(c for c in got if isinstance(c, cmd.LogEvent) and c.kind == "overflow")
+    assert overflow.data == {"why": "exit digit", "to": "voicemail"}
+    assert call.ivr is not None  # now in the voicemail flow
+
+
+def test_the_first_announcement_tells_the_place_in_line():
+    rig = Rig()
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    play = [c for c in rig.out if isinstance(c, cmd.Play) and c.port == LINE][-1]
+    assert play.prompts[0] == "position-1.wav" and play.tag == ("announced", call.id, None)
+    got = rig.sb.playout_finished(LINE, play.tag, rig.now)
+    assert cmd.Play(LINE, ("music",), loop=True) in got  # back to the music
