@@ -8,7 +8,10 @@ File layout (see sample.toml for a complete, commented example)::
     [trunks.NAME]     board, ports (FXO port numbers) or spans (E1 span numbers),
                       direction (inbound | outbound | both), flow (IVR flow) or station
     [stations.NAME]   extension, board, port (an FXS port)
-    [queues.NAME]     skills, max_wait_s, overflow, schedule
+    [queues.NAME]     skills, max_wait_s, overflow, schedule, strategy (longest_idle,
+                      round_robin, fewest_calls, least_talk_time, ring_all, top_down,
+                      skills_based, random), priority (0-9), wrap_up_s, ring_s, announce_s,
+                      exit_digit
     [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station
     [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
     [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |

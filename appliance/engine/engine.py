@@ -236,12 +236,14 @@ class Engine:
         board.send_audio(tick, codes, tuple(ports))
 
     def _record(self, name, rows, linear, out):
-        silence = None
+        """Both sides of every recorded call on this board, to the recording thread in one
+        hand-off: the caller's port, and what the caller hears (the port it is connected to,
+        our playout or mix, else silence)."""
+        ids, a_rows, b_sides = [], [], []
         for rec_id, (key, voicemail) in self.recordings.items():
             if key[0] != name or key[1] not in rows:
                 continue
-            a = linear[rows[key[1]]]
-            b = None  # what the caller hears: the port it is connected to, or our playout
+            b = None
             other = None if voicemail else self.connected.get(key)
             if other is not None and other[0] in self.latest:
                 o_rows, o_linear = self.latest[other[0]]
@@ -249,14 +251,17 @@ class Engine:
                     b = o_linear[o_rows[other[1]]]
             elif not voicemail:
                 b = out.get(key[1])
-            if b is None:
-                if silence is None:
-                    silence = np.zeros(linear.shape[1], dtype=np.int16)
-                b = silence
-            if self.recorder.write(rec_id, a, b):
-                self.stats.recorded_frames += 1
-            else:
-                self.stats.dropped_frames += 1
+            ids.append(rec_id)
+            a_rows.append(rows[key[1]])
+            b_sides.append(b)
+        if not ids:
+            return
+        silence = np.zeros(linear.shape[1], dtype=np.int16)
+        b = np.stack([silence if side is None else side for side in b_sides])
+        if self.recorder.write_many(ids, linear[a_rows], b):
+            self.stats.recorded_frames += len(ids)
+        else:
+            self.stats.dropped_frames += len(ids)
 
     # ---- carrying out commands -----------------------------------------------------------
     def _run(self, commands):

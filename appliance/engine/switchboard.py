@@ -6,9 +6,9 @@ and the end of playouts, it keeps every line, station and call, and returns the 
 every hang-up kind, transfer and race is a unit test (tests/engine/test_switchboard.py).
 
 Inbound on an analog line: ring -> caller ID (before or between rings) -> answer on the
-caller ID or the second ring -> the trunk's IVR flow -> queue (until the ACD lands: the
-longest-idle free station of an agent with the queue's skills rings) or transfer -> the
-station answers -> the board's switch connects them -> a hang-up ends the call:
+caller ID or the second ring -> the trunk's IVR flow -> queue (the ACD, `appliance.acd`,
+picks the agent; their station rings) or transfer -> the station answers -> the board's
+switch connects them -> a hang-up ends the call:
 - the line: loop-current drop, polarity reversal, a busy (or congestion) tone heard on it,
   or, as the last resort, nothing but silence from it for `SILENCE_CLEAR_S` while talking;
 - the station: on-hook; the other party then hears busy tone until it hangs up too.
