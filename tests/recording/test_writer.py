@@ -395,3 +395,27 @@ def test_write_many_refuses_rows_that_do_not_match_the_calls(tmp_path):
             writer.write_many(["nobody"], np.zeros((1, 160), np.int16),
                               np.zeros((1, 160), np.int16))
         writer.stop("one")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs(2) is Linux's")
+def test_linux_syncs_every_recording_with_one_syncfs_per_round(tmp_path, monkeypatch):
+    calls = []
+    real = wavfile.syncfs
+    assert real is not None
+    monkeypatch.setattr(wavfile, "syncfs", lambda fd: (calls.append(fd), real(fd)))
+    with RecordingWriter(sync_ms=20) as writer:
+        for n in range(5):
+            writer.start(f"c{n}", tmp_path / f"c{n}.wav")
+        for _ in range(10):
+            writer.write_many([f"c{n}" for n in range(5)], np.ones((5, 160), np.int16),
+                              np.ones((5, 160), np.int16))
+        writer.flush()
+        # the headers already tell the audio on disk, before any stop
+        for n in range(5):
+            assert soundfile.info(tmp_path / f"c{n}.wav").frames == 1600
+        rounds = len(calls)
+        for n in range(5):
+            writer.stop(f"c{n}")
+    assert rounds >= 2 and rounds % 2 == 0  # audio, then headers: two calls per round
+    with pytest.raises(OSError):
+        real(-1)
