@@ -87,7 +87,8 @@ class Switchboard:
         """The box starts: agents with a usual station are logged in there, ready (they
         log out, pause or move with their phone's codes or the CLI). Returns commands."""
         self.now = now
-        out = []
+        # before the agents log in: the KPIs end every agent state left open by a stop
+        out = [cmd.LogEvent(now, "box_started", data={"site": self.config.site})]
         for agent in self.config.agents.values():
             if agent.station in self.by_name:
                 self._acd(self.acd.login(agent.id, agent.station, self._ms()), out)
