@@ -106,7 +106,8 @@ typedef struct ec_state_s {
     double win_ec, win_ef, win_eb, win_y, win_x; /* candidate, foreground, background */
     int32_t win_fill;
     int32_t win_near;            /* double talk or near-end speech in this window */
-    int32_t worse_windows, escape_windows;
+    int32_t win_geigel;          /* ... declared by the Geigel detector */
+    int32_t worse_windows, escape_windows, learn_windows;
     int32_t converged;           /* foreground has taken at least one copy */
     double sum_ef, sum_y;        /* residual and rx energy over recent windows */
     int32_t armed;               /* ERLE reached 20 dB: the detectors can be trusted */
