@@ -40,7 +40,11 @@
  *     foreground's copies and turns the non-linear processor off. A third, the residual
  *     over the residual echo the filter is measured to leave, turns the NLP off at 5 dB
  *     and, once the filter cancels 30 dB, blocks the copies at 10 dB: a caller's DTMF
- *     15 dB under the echo escapes the other two.
+ *     15 dB under the echo escapes the other two. A copy held back by the correlation or
+ *     residual detector (Geigel quiet) still goes through when the candidate cancels 10 dB
+ *     better than the foreground in two consecutive windows: far-end speech bringing
+ *     spectrum the foreground has not learnt yet fires both detectors, and only then
+ *     does a frozen snapshot of the background win by that much, window after window.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
