@@ -35,7 +35,7 @@
  *     sent to the line never makes the filter diverge (G.168 test 6).
  *   - Double-talk detection: Geigel (rx peak above half the far-end peak over the tail,
  *     i.e. above a 6 dB ERL echo) and a normalized cross-correlation detector (rx against
- *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
+ *     the foreground echo estimate: below 0.97 the rx holds something the echo path does
  *     not explain). Either one slows the background's adaptation 16-fold, blocks the
  *     foreground's copies and turns the non-linear processor off. A third, the residual
  *     over the residual echo the filter is measured to leave, turns the NLP off at 5 dB
@@ -43,8 +43,9 @@
  *     15 dB under the echo escapes the other two. A copy held back by the correlation or
  *     residual detector (Geigel quiet) still goes through when the candidate cancels 10 dB
  *     better than the foreground in two consecutive windows: far-end speech bringing
- *     spectrum the foreground has not learnt yet fires both detectors, and only then
- *     does a frozen snapshot of the background win by that much, window after window.
+ *     spectrum the foreground has not learnt yet fires both detectors while the
+ *     background learns it; near-end speech rarely lets a frozen snapshot of the
+ *     background win by that much, and hardly ever twice in a row.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
