@@ -75,6 +75,7 @@
 #define GEIGEL_RATIO 0.5 /* 6 dB: the smallest ERL G.168 expects */
 #define GEIGEL_HOLD 240  /* 30 ms */
 #define NCC_THRESHOLD 0.97
+#define NCC_HIGH_THRESHOLD 0.99
 #define NEAR_HOLD 480    /* 60 ms NLP hangover after near-end speech */
 /* The residual detector's margins over the measured residual echo: 5 dB turns the NLP
  * off (at 10 dB the NLP cut a caller's DTMF 14 dB under the echo in the prompt's loud
@@ -445,10 +446,16 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
 
     /* Short-term powers and correlation. */
     s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);
-    s->p_y += POWER_SMOOTHING * (y * y - s->p_y);
     s->p_yhat += POWER_SMOOTHING * (yf * yf - s->p_yhat);
     s->p_ef += POWER_SMOOTHING * (ef * ef - s->p_ef);
+    s->p_y += POWER_SMOOTHING * (y * y - s->p_y);
     s->c_yyhat += POWER_SMOOTHING * (y * yf - s->c_yyhat);
+    double yd = y - s->y_prev, yfd = yf - s->yf_prev;
+    s->y_prev = y;
+    s->yf_prev = yf;
+    s->p_yd += POWER_SMOOTHING * (yd * yd - s->p_yd);
+    s->p_yfd += POWER_SMOOTHING * (yfd * yfd - s->p_yfd);
+    s->c_yd += POWER_SMOOTHING * (yd * yfd - s->c_yd);
 
     /* Near-end detection. Geigel, on the residual (before convergence the rx itself):
      * louder than a 6 dB ERL echo of the far end's recent peak. */
@@ -459,13 +466,20 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     /* Normalized cross-correlation of the rx with the echo estimate: below NCC_THRESHOLD
      * the rx holds something the echo path does not explain. Meaningful only once the
      * filter cancels ARMED_RATIO (20 dB): before that, unconverged echo looks the same
-     * as near-end speech. */
+     * as near-end speech. It must be low on rx's first differences too (a high-pass,
+     * 14 dB more at 1 kHz than at 200 Hz; threshold 0.99): the echo a young filter has
+     * not learnt yet is where the far end brings new spectrum, most often its pitch
+     * band, 100 to 300 Hz, and full band alone the detector took it for double talk and
+     * held back the copies that would have learnt it, while a caller's speech fills the
+     * band above too. (The differences alone missed callers and took line noise, which
+     * they raise against speech, for the near end.) */
     int echo_expected = s->p_yhat > level_power(-60.0) && s->p_yhat > 4.0 * s->noise_floor;
     int armed = s->armed;
     int ncc_low = 0;
     if (armed && echo_expected) {
         double ncc = s->c_yyhat / sqrt(s->p_y * s->p_yhat + 1e-9);
-        ncc_low = ncc < NCC_THRESHOLD;
+        double ncc_high = s->c_yd / sqrt(s->p_yd * s->p_yfd + 1e-9);
+        ncc_low = ncc < NCC_THRESHOLD && ncc_high < NCC_HIGH_THRESHOLD;
     }
     /* Residual detector: the residual 5 dB (NLP) or 10 dB (copies) over the residual
      * echo the foreground is measured to leave (its ERLE over recent windows of single talk). Once converged
