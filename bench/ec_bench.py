@@ -1,6 +1,7 @@
 """Line echo canceller benchmark: ours against speexdsp's and spandsp's, side by side.
 
     python bench/ec_bench.py [--quick] [--per-model] [--voices [SKIP_FILES ...]]
+                             [--double-talk-grid]
 
 From bench/dsp_bench.py: `ec_bench.run(quick=False) -> dict` (see run()).
 
@@ -325,6 +326,40 @@ def voices_grid(run, models, skip_files=0):
             "steady_min_db": float(min(steadies))}
 
 
+def double_talk_grid(run, models):
+    """G.168 test 3 (3A/3B) widened: every corpus voice as the far end (-13 dBm0), with
+    two other voices as the caller, every Annex D model at 20 ms, ERL 6 and 20 dB, the
+    caller at -28, -20 and -13 dBm0 from 3 to 6 s. A case fails when the echo left by the
+    linear canceller (the caller subtracted) is under 20 dB during the double talk or
+    under 30 dB over the 3 s after it, as in tests/dsp/test_echo.py. Returns {"cases",
+    "failing": [(far, caller, model, erl, caller_dbm0, during_db, after_db)],
+    "during_min_db", "after_min_db"}."""
+    from corpus import SPEECH_DIRS
+
+    voices = [d.name for d in SPEECH_DIRS]
+    dt, after = slice(3 * RATE, 6 * RATE), slice(6 * RATE, 9 * RATE)
+    failing, durings, afters = [], [], []
+    for i, far_voice in enumerate(voices):
+        tx = g168.to_int16(scaled(g168._speaker(g168.SOUNDS / far_voice, 9.0), -13.0))
+        for offset in (1, 3):
+            near_voice = voices[(i + offset) % len(voices)]
+            caller = g168._speaker(g168.SOUNDS / near_voice, 3.0, skip_files=10)
+            for name, model in models.items():
+                for erl in (6, 20):
+                    echo = g168.echo_of(g168.echo_path(model, 20, erl, tx), tx)
+                    for near_db in (-28.0, -20.0, -13.0):
+                        talk = np.zeros(tx.size)
+                        talk[dt] = scaled(caller, near_db)
+                        residual = run(tx, g168.to_int16(echo + talk)).astype(float) - talk
+                        d, a = db(echo[dt], residual[dt]), db(echo[after], residual[after])
+                        durings.append(d)
+                        afters.append(a)
+                        if d < 20.0 or a < 30.0:
+                            failing.append((far_voice, near_voice, name, erl, near_db, d, a))
+    return {"cases": len(durings), "failing": failing, "during_min_db": float(min(durings)),
+            "after_min_db": float(min(afters))}
+
+
 def channels_per_core(run, far, seconds=10.0):
     tx = np.tile(far, int(np.ceil(seconds * RATE / far.size)))[: int(seconds * RATE)]
     echo = g168.to_int16(0.3 * np.roll(tx.astype(float), 80))
@@ -419,7 +454,20 @@ def main():
     parser.add_argument("--voices", nargs="*", type=int, metavar="SKIP_FILES",
                         help="only the strict convergence grid of 'ours linear' with every "
                              "corpus voice as the far end, from these files of each (default 0)")
+    parser.add_argument("--double-talk-grid", action="store_true",
+                        help="only G.168 test 3 widened to every corpus voice, model, ERL and "
+                             "caller level ('ours linear')")
     args = parser.parse_args()
+    if args.double_talk_grid:
+        g = double_talk_grid(lambda tx, rx: EchoCanceller(nlp=False).process(tx, rx),
+                             g168.echo_path_models())
+        print(f"double talk: {len(g['failing'])}/{g['cases']} cases under 20 dB during or "
+              f"30 dB after, worst {g['during_min_db']:.1f} dB during, "
+              f"{g['after_min_db']:.1f} dB after")
+        for far_voice, near_voice, model, erl, near_db, d, a in g["failing"]:
+            print(f"    {far_voice} <- {near_voice} {model} {erl} dB, caller {near_db:g} dBm0: "
+                  f"{d:.1f} dB during, {a:.1f} dB after")
+        return
     if args.voices is not None:
         models = g168.echo_path_models()
         for skip in args.voices or [0]:

@@ -35,12 +35,19 @@
  *     sent to the line never makes the filter diverge (G.168 test 6).
  *   - Double-talk detection: Geigel (rx peak above half the far-end peak over the tail,
  *     i.e. above a 6 dB ERL echo) and a normalized cross-correlation detector (rx against
- *     the foreground echo estimate: below 0.85 the rx holds something the echo path does
- *     not explain). Either one slows the background's adaptation 16-fold, blocks the
- *     foreground's copies and turns the non-linear processor off. A third, the residual
+ *     the foreground echo estimate: below 0.97 the rx holds something the echo path does
+ *     not explain, and below 0.99 on their first differences, so that echo of a low band
+ *     the filter has not learnt yet is not taken for the near end). Either one slows
+ *     the background's adaptation 16-fold, blocks the foreground's copies and turns the
+ *     non-linear processor off. A third, the residual
  *     over the residual echo the filter is measured to leave, turns the NLP off at 5 dB
  *     and, once the filter cancels 30 dB, blocks the copies at 10 dB: a caller's DTMF
- *     15 dB under the echo escapes the other two.
+ *     15 dB under the echo escapes the other two. A copy held back by the correlation or
+ *     residual detector (Geigel quiet) still goes through when the candidate cancels 10 dB
+ *     better than the foreground in two consecutive windows: far-end speech bringing
+ *     spectrum the foreground has not learnt yet fires both detectors while the
+ *     background learns it; near-end speech rarely lets a frozen snapshot of the
+ *     background win by that much, and hardly ever twice in a row.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
@@ -103,10 +110,13 @@ typedef struct ec_state_s {
     int32_t talk_hold;            /* samples of double talk (Geigel or NCC) left */
     /* Smoothed powers (per sample), correlation and the two-path window sums. */
     double p_x, p_y, p_yhat, p_ef, c_yyhat;
+    /* The same on first differences of rx and of the echo estimate (a high-pass). */
+    double y_prev, yf_prev, p_yd, p_yfd, c_yd;
     double win_ec, win_ef, win_eb, win_y, win_x; /* candidate, foreground, background */
     int32_t win_fill;
     int32_t win_near;            /* double talk or near-end speech in this window */
-    int32_t worse_windows, escape_windows;
+    int32_t win_geigel;          /* ... declared by the Geigel detector */
+    int32_t worse_windows, escape_windows, learn_windows;
     int32_t converged;           /* foreground has taken at least one copy */
     double sum_ef, sum_y;        /* residual and rx energy over recent windows */
     int32_t armed;               /* ERLE reached 20 dB: the detectors can be trusted */

@@ -567,6 +567,10 @@ class Acd:
                                  "idle_since": a.idle_since, "calls": a.calls,
                                  "talk_ms": a.talk_ms, "unanswered": a.unanswered})
 
+    def agent_at(self, station):
+        """The id of the agent logged in at `station`, or None."""
+        return self._stations.get(station)
+
     def waiting(self, queue):
         """The calls in `queue`, in routing order: (call id, CallState, priority, escalation
         step, callback number or None, {agent ids offered})."""

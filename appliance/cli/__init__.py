@@ -27,3 +27,7 @@ main.add_command(_config.config)
 from appliance.cli import run as _run  # noqa: E402  (registers `appliance run`)
 
 main.add_command(_run.run)
+
+from appliance.cli import plan as _plan  # noqa: E402  (registers `appliance plan`)
+
+main.add_command(_plan.plan)

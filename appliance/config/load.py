@@ -8,7 +8,10 @@ File layout (see sample.toml for a complete, commented example)::
     [trunks.NAME]     board, ports (FXO port numbers) or spans (E1 span numbers),
                       direction (inbound | outbound | both), flow (IVR flow) or station
     [stations.NAME]   extension, board, port (an FXS port)
-    [queues.NAME]     skills, max_wait_s, overflow, schedule
+    [queues.NAME]     skills, max_wait_s, overflow, schedule, strategy (longest_idle,
+                      round_robin, fewest_calls, least_talk_time, ring_all, top_down,
+                      skills_based, random), priority (0-9), wrap_up_s, ring_s, announce_s,
+                      exit_digit
     [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station
     [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
     [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |
@@ -29,6 +32,7 @@ import tomllib
 import zoneinfo
 from pathlib import Path
 
+from appliance.acd.strategies import STRATEGIES
 from appliance.config.issues import ConfigError, ConfigIssue, key_path
 from appliance.config.model import (
     WEEKDAYS,
@@ -464,7 +468,9 @@ class _Builder:
         r = self.r
         path = key_path("queues", name)
         self.check_name(name, path, "queue")
-        table = r.table(table, path, ("skills", "max_wait_s", "overflow", "schedule"),
+        table = r.table(table, path, ("skills", "max_wait_s", "overflow", "schedule",
+                                      "strategy", "priority", "wrap_up_s", "ring_s",
+                                      "announce_s", "exit_digit"),
                         required=("skills",))
         wanted = r.get_list(table, "skills", path, str, default=())
         for index, skill in enumerate(wanted):
@@ -497,8 +503,20 @@ class _Builder:
                         "\"voicemail\", \"queue:NAME\", \"station:NAME\" or \"flow:NODE\"")
                 overflow = None
         schedule = self.reference(table, "schedule", path, schedules, "schedule")
+        # how the ACD serves it (appliance.acd.specs.QueueSpec has the same names)
+        strategy = r.get(table, "strategy", path, str, default="longest_idle",
+                         choices=tuple(sorted(STRATEGIES)))
+        priority = r.get(table, "priority", path, int, default=0, low=0, high=9)
+        wrap_up = r.get(table, "wrap_up_s", path, int, default=0, low=0, high=3600, unit="s")
+        ring = r.get(table, "ring_s", path, int, default=20, low=5, high=120, unit="s")
+        announce = r.get(table, "announce_s", path, int, default=60, low=0, high=3600,
+                         unit="s")
+        exit_digit = r.get(table, "exit_digit", path, str, default=None,
+                           choices=tuple("0123456789*#"))
         return Queue(name, wanted, max_wait if max_wait is not None else 300,
-                     overflow or "voicemail", schedule)
+                     overflow or "voicemail", schedule, strategy or "longest_idle",
+                     priority or 0, wrap_up or 0, ring or 20,
+                     60 if announce is None else announce, exit_digit)
 
     def agents(self, value, skills, stations):
         r = self.r

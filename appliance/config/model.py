@@ -86,6 +86,12 @@ class Queue:
     max_wait_s: int
     overflow: str  # "hangup", "voicemail", "queue:NAME", "station:NAME" or "flow:NODE"
     schedule: str | None  # outside its hours the queue overflows at once
+    strategy: str = "longest_idle"  # the ACD's routing strategy (appliance.acd.strategies)
+    priority: int = 0  # 0-9: a higher queue wins an agent both could take
+    wrap_up_s: int = 0  # after-call work per call
+    ring_s: int = 20  # an offer rings this long, then the next agent
+    announce_s: int = 60  # place in line and expected wait, at entry and this often (0 never)
+    exit_digit: str | None = None  # a waiting caller who presses it leaves to `overflow`
 
 
 @dataclass(frozen=True)

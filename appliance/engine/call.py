@@ -42,6 +42,7 @@ class Call:
     outside: str = ""          # the number dialled out
     overflowed: bool = False
     transferred_from: str | None = None  # the station that transferred it
+    offers: dict = field(default_factory=dict)  # agent id -> Station the ACD rings for it
     conference: dict | None = None  # host-mixed: {endpoint: mode} once a third party joined
 
     @property

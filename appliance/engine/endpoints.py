@@ -6,7 +6,7 @@ switchboard reads and sets these and returns commands.
 """
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class LineState(enum.Enum):
@@ -52,8 +52,7 @@ class Station:
     call: object = None      # the call it rings for or talks on
     consult: object = None   # HOLDING: the consultation call it made
     digits: str = ""         # DIALING / HOLDING: digits dialled so far
-    idle_since: int = 0      # for the longest-idle choice
-    refused: set = field(default_factory=set)  # calls it let ring out (not offered again)
+    idle_since: int = 0      # tick it last became free
 
     @property
     def name(self):

@@ -6,9 +6,9 @@ and the end of playouts, it keeps every line, station and call, and returns the 
 every hang-up kind, transfer and race is a unit test (tests/engine/test_switchboard.py).
 
 Inbound on an analog line: ring -> caller ID (before or between rings) -> answer on the
-caller ID or the second ring -> the trunk's IVR flow -> queue (until the ACD lands: the
-longest-idle free station of an agent with the queue's skills rings) or transfer -> the
-station answers -> the board's switch connects them -> a hang-up ends the call:
+caller ID or the second ring -> the trunk's IVR flow -> queue (the ACD, `appliance.acd`,
+picks the agent; their station rings) or transfer -> the station answers -> the board's
+switch connects them -> a hang-up ends the call:
 - the line: loop-current drop, polarity reversal, a busy (or congestion) tone heard on it,
   or, as the last resort, nothing but silence from it for `SILENCE_CLEAR_S` while talking;
 - the station: on-hook; the other party then hears busy tone until it hangs up too.
@@ -24,6 +24,8 @@ dial out (glare) takes the inbound call, and the outbound dial goes to another l
 import heapq
 import itertools
 
+from appliance.acd import Acd, AcdError, specs_from_config
+from appliance.acd import actions as acd_act
 from appliance.drivers.board import events as ev
 from appliance.dsp.toneplan import Tone
 from appliance.ivr import IvrSession, session as ivr
@@ -31,7 +33,7 @@ from appliance.ivr.flows import Flows, HangupNode, VoicemailNode
 
 from . import commands as cmd
 from .call import Call, CallState
-from .clock import ticks
+from .clock import TICK_MS, ticks
 from .endpoints import Line, LineState, Station, StationState
 
 ANSWER_ON_RING = 2            # answer at the start of this ring when no caller ID came first
@@ -39,7 +41,6 @@ STUCK_RING_S = 8.0            # a ring burst longer than this: answer anyway (ri
 RING_GONE_S = 6.0             # no new burst for this long after one: the caller gave up
 FAULTY_LINE_S = 60.0          # a line that rang on after the answer is left alone this long
 GLARE_GUARD_S = 6.0           # never dial out on a line that rang this recently
-OFFER_S = 20.0                # a station rings this long for a queued call, then the next
 TRANSFER_RING_S = 30.0        # a transfer's station rings this long before the call ends
 SILENCE_CLEAR_S = 60.0        # a connected line silent this long is taken as cleared
 SILENCE_CHECK_S = 5.0
@@ -48,6 +49,10 @@ INTERDIGIT_S = 4.0            # a station's number is complete after this pause
 FIRST_DIGIT_S = 15.0          # dial tone without a digit: busy tone
 MAX_CALL_S = 4 * 3600.0       # the last resort against a call nobody can end
 CLEAR_TONES = (Tone.BUSY, Tone.CONGESTION)
+# the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
+ACD_LOG_KINDS = frozenset({"agent_state", "wrapup_started", "wrapup_ended", "escalated",
+                           "offer_failed", "callback_requested", "callback_refused",
+                           "callback_failed"})
 
 
 class Switchboard:
@@ -71,26 +76,43 @@ class Switchboard:
             key = (station.board, station.port)
             self.stations[key] = Station(key, station)
         self.calls = {}
-        self.waiting = {}         # queue name -> [calls], in arrival order
         self._timers = []         # heap of (tick, seq, call or endpoint)
         self._seq = itertools.count()
         self.now = 0
+        self.acd = Acd(*specs_from_config(config))
+        self._acd_timer = _Timer()
         self.apply(config, schedules)
+
+    def start(self, now):
+        """The box starts: agents with a usual station are logged in there, ready (they
+        log out, pause or move with their phone's codes or the CLI). Returns commands."""
+        self.now = now
+        # before the agents log in: the KPIs end every agent state left open by a stop
+        out = [cmd.LogEvent(now, "box_started", data={"site": self.config.site})]
+        for agent in self.config.agents.values():
+            if agent.station in self.by_name:
+                self._acd(self.acd.login(agent.id, agent.station, self._ms()), out)
+        return out
 
     # ---- configuration -------------------------------------------------------------------
     def apply(self, config, schedules):
         """Use `config` for new calls (a reload): flows, queues, agents, schedules,
-        recording and dial policy. Live calls keep the flows and queue they have."""
+        recording and dial policy. Live calls keep the flows and queue they have. Returns
+        commands (the ACD may offer waiting calls under the new queues)."""
+        first = not hasattr(self, "config")
         self.config = config
         self.schedules = schedules
         self.by_extension = {s.config.extension: s for s in self.stations.values()}
         self.by_name = {s.name: s for s in self.stations.values()}
-        self.agent_at = {a.station: a for a in config.agents.values() if a.station}
         self.trunks = {}
         for line in self.lines.values():
             line.trunk = config.trunks.get(line.trunk.name, line.trunk)
             self.trunks.setdefault(line.trunk.name, []).append(line)
         self._overflow_flows = {}
+        out = []
+        if not first:
+            self._acd(self.acd.apply(*specs_from_config(config), now=self._ms()), out)
+        return out
 
     # ---- the way in ----------------------------------------------------------------------
     def handle(self, event, now):
@@ -135,6 +157,8 @@ class Switchboard:
             self._ivr(call, call.ivr.prompt_finished(now, extra), out)
         elif kind == "dial" and call.state is CallState.DIALING:
             self._dialled(call, out)
+        elif kind == "announced" and call.state in (CallState.QUEUED, CallState.ALERTING):
+            out.append(cmd.Play(call.a.key, ("music",), loop=True))
         elif kind == "end":
             self._end(call, "answered" if call.connected else "ivr", extra, out)
         return out
@@ -210,7 +234,9 @@ class Switchboard:
         owner.deadline = None
 
     def _timer(self, owner, out):
-        if isinstance(owner, Line):
+        if owner is self._acd_timer:
+            self._acd(self.acd.tick(self._ms()), out)
+        elif isinstance(owner, Line):
             self._line_timer(owner, out)
         elif isinstance(owner, Station):
             self._station_timer(owner, out)
@@ -352,8 +378,12 @@ class Switchboard:
 
     def _line_digit(self, line, event, out):
         call = line.call
-        if call is not None and call.ivr is not None and call.a is line:
+        if call is None or call.a is not line:
+            return
+        if call.ivr is not None:
             self._ivr(call, call.ivr.digit(event.digit, self.now), out)
+        elif call.state in (CallState.QUEUED, CallState.ALERTING):  # e.g. the exit digit
+            self._acd(self.acd.digit(call.id, event.digit, self._ms()), out)
 
     def _call_ended_by_board(self, endpoint, event, out):
         call = endpoint.call
@@ -378,18 +408,23 @@ class Switchboard:
 
     def _on_hook(self, station, out):
         state, call = station.state, station.call
+        if state is StationState.RINGING:
+            return  # it was on-hook already
         self._disarm(station)
         if state is StationState.TALKING and call is not None and call.conference \
                 and station in call.conference and self._leave_mix(call, station, out):
-            pass  # the call goes on without it
+            self._idle(station, out)  # the call goes on without it
         elif state is StationState.TALKING and call is not None:
-            self._end(call, "answered", "agent hung up" if call.a is not station
-                      else "caller hung up", out, by_station=station)
+            self._idle(station, out)  # free before the ACD hears of the end: the next
+            self._end(call, "answered", "agent hung up" if call.a is not station  # offer
+                      else "caller hung up", out, by_station=station)  # may ring it now
         elif state is StationState.HOLDING and call is not None:
             self._complete_transfer(station, call, out)
         elif state is StationState.DIALING and call is not None:  # an internal call it made
+            self._idle(station, out)
             self._end(call, "abandoned", "caller hung up", out, by_station=station)
-        self._idle(station, out)
+        else:
+            self._idle(station, out)
 
     def _idle(self, station, out):
         if station.state is not StationState.IDLE:
@@ -398,7 +433,6 @@ class Switchboard:
             StationState.IDLE, None, None, ""
         station.idle_since = self.now
         self._disarm(station)
-        self._dispatch(out)
 
     def _flash(self, station, event, out):
         call = station.call
@@ -427,13 +461,54 @@ class Switchboard:
             out.append(cmd.StopPlay(station.key))
         station.digits += event.digit
         target = self.by_extension.get(station.digits)
-        if target is not None:
+        if station.digits.startswith("*") and station.state is StationState.DIALING:
+            if event.digit == "#":
+                self._feature_code(station, station.digits[1:-1], out)
+            else:
+                self._arm(station, ticks(INTERDIGIT_S))
+        elif target is not None:
             self._dial_station(station, target, out)
         elif event.digit == "#" and len(station.digits) > 1:
             station.digits = station.digits[:-1]
             self._dial_outside(station, out)
         else:
             self._arm(station, ticks(INTERDIGIT_S))
+
+    def _feature_code(self, station, code, out):
+        """An agent's code from the phone, `*CODE#`: 1 log in here (`*1#` the agent who
+        usually sits here, `*1AGENT*PIN#` anyone with their PIN), 2 log out, 3 ready,
+        4 not ready (`*4#`, or `*4REASON#` with a reason code). A beep says done, the
+        congestion tone refused; then hang up."""
+        ms = self._ms()
+        agent_id = self.acd.agent_at(station.name)
+        try:
+            if code.startswith("1"):
+                who, _, pin = code[1:].partition("*")
+                agent = self.config.agents.get(who) if who else next(
+                    (a for a in self.config.agents.values() if a.station == station.name), None)
+                if agent is None or (who and pin != agent.pin):
+                    raise ValueError("unknown agent or wrong PIN")
+                actions = self.acd.login(agent.id, station.name, ms)
+            elif agent_id is None:
+                raise ValueError("no agent is logged in at this station")
+            elif code == "2":
+                actions = self.acd.logout(agent_id, ms)
+            elif code == "3":
+                actions = self.acd.set_ready(agent_id, ms)
+            elif code.startswith("4"):
+                actions = self.acd.set_not_ready(agent_id, code[1:] or "break", ms)
+            else:
+                raise ValueError(f"no feature code *{code}#")
+        except (ValueError, AcdError) as refused:
+            out += [cmd.Play(station.key, ("tone:congestion",), loop=True),
+                    cmd.LogEvent(self.now, "feature_refused", agent=agent_id,
+                                 data={"station": station.name, "code": code[:1],
+                                       "why": str(refused)})]
+        else:
+            out.append(cmd.Play(station.key, ("builtin:beep",)))
+            self._acd(actions, out)
+        self._disarm(station)
+        station.state = StationState.CLEARED  # done: the agent hangs up
 
     def _station_timer(self, station, out):
         if station.state in (StationState.DIALING, StationState.HOLDING) \
@@ -552,74 +627,132 @@ class Switchboard:
                              data={"priority": priority, "caller": call.caller})]
         schedule = self.schedules.get(queue.schedule) if queue.schedule else None
         if schedule is not None and schedule.state_at(self.now) != "open":
-            self._overflow(call, "closed", out)
+            self._overflow(call, queue.overflow, "closed", out)
             return
         self._record_if(call, queue, out)
         out.append(cmd.Play(call.a.key, ("music",), loop=True))
-        waiting = self.waiting.setdefault(name, [])
-        # callers with a higher priority go ahead of lower ones, in arrival order
-        at = next((i for i, c in enumerate(waiting) if c.priority < priority), len(waiting))
-        waiting.insert(at, call)
-        self._arm(call, ticks(queue.max_wait_s), "max wait")
-        self._dispatch(out)
+        variables = {**call.variables, "caller": call.caller}
+        self._acd(self.acd.enqueue(call.id, name, self._ms(), priority=priority,
+                                   variables=variables), out)
 
-    def _leave_queue(self, call):
-        if call.queue is not None:
-            waiting = self.waiting.get(call.queue.name, [])
-            if call in waiting:
-                waiting.remove(call)
+    # ---- the ACD -------------------------------------------------------------------------
+    def _ms(self):
+        return self.now * TICK_MS  # the ACD's clock: engine ticks in ms
 
-    def _dispatch(self, out):
-        """Offer every waiting call that a free station can take (not only the heads)."""
-        for name, waiting in self.waiting.items():
-            for call in list(waiting):
-                if call.state is not CallState.QUEUED:
-                    continue
-                station = self._free_station_for(call)
-                if station is not None:
-                    self._offer(call, station, out, ring_s=OFFER_S)
+    def _acd(self, actions, out):
+        """Carry out the ACD's actions (appliance.acd.actions)."""
+        for action in actions:
+            kind = type(action)
+            call = self.calls.get(action.call_id) if hasattr(action, "call_id") else None
+            if kind is acd_act.Offer:
+                self._acd_offer(call, action, out)
+            elif kind is acd_act.CancelOffer:
+                self._acd_cancel(call, action.agent_id, out)
+            elif kind is acd_act.Overflow and call is not None:
+                self._overflow(call, action.target, action.why, out, requeued=True)
+            elif kind is acd_act.Announce and call is not None:
+                self._announce(call, action, out)
+            elif kind is acd_act.Log and action.kind in ACD_LOG_KINDS:
+                out.append(cmd.LogEvent(self.now, action.kind, action.call_id, action.queue,
+                                        action.agent, dict(action.data)))
+            # Callback / CallbackBooked: no queue has a callback digit until the config
+            # gives one (issue 6); the ACD emits them only then.
+        deadline = self.acd.deadline
+        if deadline is not None:
+            due = -(-deadline // TICK_MS)
+            if self._acd_timer.deadline is None or due < self._acd_timer.deadline:
+                self._arm(self._acd_timer, due - self.now)
 
-    def _free_station_for(self, call):
-        needs = set(call.queue.skills)
-        best = None
-        for station in self.stations.values():
-            agent = self.agent_at.get(station.name)
-            if not station.free or agent is None or call.id in station.refused:
-                continue
-            if not needs <= {skill for skill, _ in agent.skills}:
-                continue
-            if best is None or station.idle_since < best.idle_since:
-                best = station
-        return best
+    def _acd_offer(self, call, offer, out):
+        station = self.by_name.get(offer.station)
+        if call is None or call.ended:
+            self._acd(self.acd.leave(offer.call_id, self._ms(), "call gone"), out)
+        elif station is None or not station.free:
+            self._acd(self.acd.offer_failed(call.id, offer.agent_id, self._ms(),
+                                            why="station busy"), out)
+        else:
+            call.offers[offer.agent_id] = station
+            self._offer(call, station, out, ring_s=None, agent=offer.agent_id)
 
-    def _offer(self, call, station, out, ring_s):
+    def _acd_cancel(self, call, agent_id, out):
+        if call is None:
+            return
+        station = call.offers.pop(agent_id, None)
+        if station is not None and station.call is call \
+                and station.state is StationState.RINGING:
+            out.append(cmd.StopRing(station.key))
+            self._idle(station, out)
+        if call.b is station:
+            call.b = None
+        if not call.offers and call.state is CallState.ALERTING:
+            call.state = CallState.QUEUED
+            out.append(cmd.LogEvent(self.now, "offer_timeout", call.id,
+                                    queue=call.queue.name, agent=agent_id))
+
+    def _announce(self, call, announce, out):
+        if call.state not in (CallState.QUEUED, CallState.ALERTING):
+            return
+        position = f"position-{announce.position}" if announce.position <= 9 \
+            else "position-more"
+        prompts = [position + ".wav"]
+        if announce.expected_wait_s is not None:
+            minutes = round(announce.expected_wait_s / 60)
+            prompts.append(f"wait-{minutes}.wav" if minutes <= 10 else "wait-more.wav")
+        out.append(cmd.Play(call.a.key, tuple(prompts), tag=("announced", call.id, None)))
+
+    def _overflow(self, call, target, why, out, requeued=False):
+        """The call leaves its queue for `target` ("hangup", "voicemail", "queue:NAME",
+        "station:NAME", "flow:NODE"); `requeued`: the ACD put it in the next queue."""
+        queue = call.queue
+        out.append(cmd.LogEvent(self.now, "overflow", call.id, queue=queue.name,
+                                data={"why": why, "to": target}))
+        out.append(cmd.StopPlay(call.a.key))
+        call.overflowed = True
+        if target.startswith("queue:"):
+            name = target[len("queue:"):]
+            if requeued:  # already waiting there: only the engine's side moves
+                call.queue, call.queued_at = self.config.queues.get(name, queue), self.now
+                out += [cmd.CdrUpdate(call.id, {"queue": name}),
+                        cmd.LogEvent(self.now, "queued", call.id, queue=name,
+                                     data={"priority": call.priority, "caller": call.caller}),
+                        cmd.Play(call.a.key, ("music",), loop=True)]
+            else:
+                self._enqueue(call, name, call.priority, out)
+        elif target == "voicemail":
+            flows = self._overflow_flows.get(queue.name)
+            if flows is None:
+                vm = VoicemailNode("_voicemail", mailbox=queue.name,
+                                   prompts=("leave-message.wav",), next="_bye")
+                bye = HangupNode("_bye", reason="voicemail")
+                flows = Flows({"_voicemail": vm, "_bye": bye}, self.config.ivr.prompt_dirs)
+                self._overflow_flows[queue.name] = flows
+            self._start_ivr(call, flows, "_voicemail", out)
+        elif target.startswith("station:"):
+            self._transfer_to_station(call, self.by_name.get(target[len("station:"):]), out)
+        elif target.startswith("flow:"):
+            self._start_ivr(call, self.config.ivr, target[len("flow:"):], out)
+        else:
+            self._end(call, "overflow", why, out)
+
+    def _offer(self, call, station, out, ring_s, agent=None):
+        """Ring `station` for `call`; `ring_s` None: the ACD times the offer."""
         station.state, station.call = StationState.RINGING, call
         call.state, call.b = CallState.ALERTING, station
-        agent = self.agent_at.get(station.name)
         out += [cmd.Ring(station.key),
                 cmd.LogEvent(self.now, "offered", call.id,
                              queue=call.queue.name if call.queue else None,
-                             agent=agent.id if agent else None,
-                             data={"station": station.name})]
-        self._arm(call, ticks(ring_s), "offer")
+                             agent=agent, data={"station": station.name})]
+        if ring_s is not None:
+            self._arm(call, ticks(ring_s), "offer")
 
     def _offer_timed_out(self, call, out):
+        """A transfer's or an internal call's station rang out (the ACD times its own)."""
         station = call.b
         call.b = None
         if station is not None:
-            station.refused.add(call.id)
             out.append(cmd.StopRing(station.key))
             self._idle(station, out)
-        if call.queue is not None and call.direction == "inbound" and not call.connected:
-            call.state = CallState.QUEUED
-            out.append(cmd.LogEvent(self.now, "offer_timeout", call.id, queue=call.queue.name))
-            remaining = ticks(call.queue.max_wait_s) - (self.now - call.queued_at)
-            if remaining <= 0:
-                self._overflow(call, "max wait", out)
-            else:
-                self._arm(call, remaining, "max wait")
-                self._dispatch(out)
-        elif call.direction == "internal":
+        if call.direction == "internal":
             origin = call.a
             self._close(call, "no answer", "extension did not answer", out)
             if origin.consult is call:
@@ -630,34 +763,6 @@ class Switchboard:
                 self._busy(origin, out)
         else:
             self._end(call, "no answer", "station did not answer", out)
-
-    def _overflow(self, call, why, out):
-        queue = call.queue
-        self._leave_queue(call)
-        out.append(cmd.LogEvent(self.now, "overflow", call.id, queue=queue.name,
-                                data={"why": why, "to": queue.overflow}))
-        out.append(cmd.StopPlay(call.a.key))
-        call.overflowed = True
-        target = queue.overflow
-        if target == "hangup":
-            self._end(call, "overflow", why, out)
-        elif target == "voicemail":
-            flows = self._overflow_flows.get(queue.name)
-            if flows is None:
-                vm = VoicemailNode("_voicemail", mailbox=queue.name,
-                                   prompts=("leave-message.wav",), next="_bye")
-                bye = HangupNode("_bye", reason="voicemail")
-                flows = Flows({"_voicemail": vm, "_bye": bye}, self.config.ivr.prompt_dirs)
-                self._overflow_flows[queue.name] = flows
-            self._start_ivr(call, flows, "_voicemail", out)
-        elif target.startswith("queue:"):
-            self._enqueue(call, target[len("queue:"):], call.priority, out)
-        elif target.startswith("station:"):
-            self._transfer_to_station(call, self.by_name.get(target[len("station:"):]), out)
-        elif target.startswith("flow:"):
-            self._start_ivr(call, self.config.ivr, target[len("flow:"):], out)
-        else:
-            self._end(call, "overflow", why, out)
 
     # ---- reaching a station --------------------------------------------------------------
     def _transfer_to_station(self, call, station, out):
@@ -678,13 +783,16 @@ class Switchboard:
             out += [cmd.StopPlay(origin.key), cmd.Connect(origin.key, station.key),
                     cmd.CdrUpdate(call.id, {"answer_tick": self.now, "station": station.name})]
             return
-        held = getattr(call, "transferred_from", None)
+        held = call.transferred_from
         call.state, call.b = CallState.CONNECTED, station
         first = call.connected is None
         call.connected = call.connected or self.now
-        agent = self.agent_at.get(station.name)
-        call.agent = agent.id if agent else call.agent
-        self._leave_queue(call)
+        offered = next((a for a, s in call.offers.items() if s is station), None)
+        if offered is not None:
+            del call.offers[offered]
+            call.agent = offered
+        else:
+            call.agent = self.acd.agent_at(station.name) or call.agent
         out += [cmd.StopPlay(call.a.key), cmd.Connect(call.a.key, station.key),
                 cmd.CdrUpdate(call.id, {"station": station.name, "agent": call.agent,
                                         **({"answer_tick": self.now}
@@ -697,6 +805,8 @@ class Switchboard:
         if isinstance(call.a, Station):
             call.a.state = StationState.TALKING
         self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+        if offered is not None:
+            self._acd(self.acd.offer_answered(call.id, offered, self._ms()), out)
 
     def _mix(self, call, out):
         """Move a two-party call off the board's switch into a host-mixed conference."""
@@ -732,8 +842,7 @@ class Switchboard:
                            if mode == "talk" and m is not call.a), None)
             if call.b is None:
                 return False
-            agent = self.agent_at.get(call.b.name)
-            call.agent = agent.id if agent else call.agent
+            call.agent = self.acd.agent_at(call.b.name) or call.agent
             out.append(cmd.CdrUpdate(call.id, {"station": call.b.name, "agent": call.agent}))
         talkers = [m for m, mode in call.conference.items() if mode == "talk"]
         if len(call.conference) == 2 and len(talkers) == 2:
@@ -773,13 +882,15 @@ class Switchboard:
         while it rings, attended once it answered); with no consultation, the caller is
         left on hold with nobody: the call ends."""
         consult = station.consult
-        station.consult = None
+        self._idle(station, out)  # free before the ACD hears its part ended
         target = consult.b if consult is not None else None
         if consult is None or target is None or target.call is not consult:
             self._end(call, "answered", "agent hung up while holding", out,
                       by_station=station)
             return
         self._close(consult, "transferred", "transfer completed", out)
+        if call.agent is not None:  # the transferring agent's part is over: wrap-up
+            self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
         call.transferred_from = station.name
         out.append(cmd.LogEvent(self.now, "transferred", call.id, agent=call.agent,
                                 data={"from": station.name, "to": target.name,
@@ -839,8 +950,6 @@ class Switchboard:
         what = call.timer
         if what == "ivr" and call.ivr is not None:
             self._ivr(call, call.ivr.tick(self.now), out)
-        elif what == "max wait" and call.state is CallState.QUEUED:
-            self._overflow(call, "max wait", out)
         elif what == "offer" and call.state is CallState.ALERTING:
             self._offer_timed_out(call, out)
         elif what == "dial tone" and call.state is CallState.DIALING:
@@ -895,7 +1004,10 @@ class Switchboard:
         playouts and recordings, close the CDR."""
         if call.ended:
             return
-        self._leave_queue(call)
+        if call.agent is not None and call.connected is not None:
+            self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
+        elif call.queue is not None:  # still waiting or ringing: its offers are cancelled
+            self._acd(self.acd.leave(call.id, self._ms(), cause), out)
         if call.ivr is not None and not call.ivr.done:
             call.ivr_path = list(call.ivr.path)
             call.ivr.caller_hung_up(self.now)
@@ -963,3 +1075,8 @@ _STATION_EVENTS = {
     ev.DigitDetected: "_digit",
     ev.CallEnded: "_call_ended_by_board",
 }
+
+
+class _Timer:
+    """The ACD's next deadline in the switchboard's timer heap."""
+    deadline = None

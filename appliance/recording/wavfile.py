@@ -28,6 +28,27 @@ def _sync_fd(fd):
     (getattr(os, "fdatasync", None) or os.fsync)(fd)
 
 
+def _load_syncfs():
+    """Linux's syncfs(2): every dirty page of one filesystem to disk in one call, or None."""
+    try:
+        import ctypes
+        import ctypes.util
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+
+    def syncfs(fd):
+        if function(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    return syncfs
+
+
+syncfs = _load_syncfs()
+
+
 def sync_directory(path):
     """Makes a new file's directory entry durable (POSIX: fsync of the directory)."""
     fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
@@ -108,6 +129,28 @@ class GrowingWav:
         self._file.flush()
         _sync_fd(self._file.fileno())
         self.synced_bytes = on_disk
+
+    # The same two steps for a writer that puts many files on disk with one syncfs(2) per
+    # step (recording/writer.py): write what is to go, syncfs, then mark it on disk.
+    def stage_audio(self):
+        self._file.flush()
+        self._audio_staged = self.data_bytes
+
+    def audio_on_disk(self):
+        self._audio_on_disk = self._audio_staged
+
+    def stage_header(self):
+        self._header_staged = self._audio_on_disk
+        self._file.seek(0)
+        self._file.write(header(self.fmt, self.channels, self.rate, self._header_staged))
+        self._file.seek(self._head + self.data_bytes)
+        self._file.flush()
+
+    def header_on_disk(self):
+        self.synced_bytes = self._header_staged
+
+    def fileno(self):
+        return self._file.fileno()
 
     def sync(self):
         """Audio to disk, then the header's sizes, then the header to disk."""

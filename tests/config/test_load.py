@@ -94,7 +94,14 @@ BAD = [
      "[table] (TOML puts a key after [site] into it)"),
     ("misspelt-key", [("max_wait_s = 180", "max_wait = 180")], "queues.sales.max_wait",
      "unknown key (did you mean 'max_wait_s'?); allowed here: skills, max_wait_s, overflow, "
-     "schedule"),
+     "schedule, strategy, priority, wrap_up_s, ring_s, announce_s, exit_digit"),
+    ("unknown-strategy", [("max_wait_s = 180", "max_wait_s = 180\nstrategy = \"longest\"")],
+     "queues.sales.strategy", "is 'longest' (did you mean 'longest_idle'?); allowed: "
+     "'fewest_calls', 'least_talk_time', 'longest_idle', 'random', 'ring_all', 'round_robin', "
+     "'skills_based', 'top_down'"),
+    ("exit-digit", [("max_wait_s = 180", "max_wait_s = 180\nexit_digit = \"12\"")],
+     "queues.sales.exit_digit", "is '12' (did you mean '2'?); allowed: '0', '1', '2', '3', "
+     "'4', '5', '6', '7', '8', '9', '*', '#'"),
     ("wrong-type", [("max_wait_s = 180", "max_wait_s = \"180\"")], "queues.sales.max_wait_s",
      "is a string ('180'); expected an integer"),
     ("out-of-range", [("max_wait_s = 180", "max_wait_s = 90000")], "queues.sales.max_wait_s",

@@ -6,7 +6,7 @@ import soundfile
 
 from appliance.store import Store
 
-from .rig import ORIGIN_MS, rms_db, run_box
+from .rig import ORIGIN_MS, level, rms_db, run_box
 
 BASE = """
 skills = ["sales"]
@@ -217,10 +217,6 @@ def test_flash_flash_makes_a_three_way_call_mixed_on_the_host(tmp_path):
     assert "three_way" in kinds
     assert len(li.flashes) == 2
 
-    def level(heard, start_s, at_s, seconds):
-        begin = int((at_s - start_s) * 8000)
-        return rms_db(heard[begin:begin + int(seconds * 8000)])
-
     joined = li.flashes[1] + 0.8
     li_talks = joined + 3.0 - 0.8  # li: listen 3 s after the second flash, then talk 2 s
     # Wang's 2 s of talk come 9 s after he answered; the caller's 3 s come 17.5 s after Li
@@ -309,25 +305,11 @@ actions = [{ listen_s = 3.0 }, { talk_s = 2.0 }, { listen_s = 30.0 }]
 
 
 def test_a_line_on_one_board_talks_to_a_station_on_another(tmp_path):
-    import asyncio
-
-    from appliance.config import parse_config
-    from appliance.drivers.emulator import parse_scenario
-    from appliance.engine.box import Box
-
-    config = parse_config(TWO_BOARDS.format(data=tmp_path), source="two.toml", folder=tmp_path)
-    box = Box(config, virtual=True, until_s=20.0, origin_ms=MONDAY_10_UTC_MS,
-              scenarios={"lines": parse_scenario(LINES, "lines.toml"),
-                         "phones": parse_scenario(PHONES, "phones.toml")})
-    asyncio.run(box.run())
-    assert (box.engine.stats.event_errors, box.engine.stats.command_errors) == (0, 0)
+    box = run_box(tmp_path, TWO_BOARDS.format(data=tmp_path),
+                  {"lines": LINES, "phones": PHONES}, origin_ms=MONDAY_10_UTC_MS)
     caller = box.report("lines").callers[0]
     li = box.report("phones").phones[0].calls[0]
     assert caller.outcome.value == "answered" and li.answered_ring
-
-    def level(heard, start_s, at_s, seconds):
-        begin = int((at_s - start_s) * 8000)
-        return rms_db(heard[begin:begin + int(seconds * 8000)])
 
     # each hears the other through the host's bridge
     caller_talks = caller.answered_at_s + 9.0

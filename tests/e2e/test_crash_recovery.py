@@ -60,7 +60,7 @@ def connected_calls(database):
 
 
 def test_a_call_cut_by_a_crash_is_closed_on_restart_and_its_recording_plays(tmp_path):
-    config_text = CONFIG.format(board="crash", data=tmp_path, format="wav-pcm16")
+    config_text = CONFIG.format(board="crash", data=tmp_path, format="wav-pcm16", country="cn")
     (tmp_path / "crash.toml").write_text(config_text)
     (tmp_path / "scenario.toml").write_text(SCENARIO)
     (tmp_path / "run.py").write_text(textwrap.dedent(RUN))

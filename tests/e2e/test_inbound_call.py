@@ -18,7 +18,7 @@ skills = ["sales"]
 
 [site]
 name = "e2e"
-country = "cn"
+country = "{country}"
 
 [boards.main]
 url = "inprocess://{board}"
@@ -88,7 +88,7 @@ seconds = 60.0
 seed = 11
 
 [exchange]
-profile = "cn"
+profile = "{country}"
 clear_signal = "{clear}"
 
 [[callers]]
@@ -115,9 +115,10 @@ actions = [{{ listen_s = 4.5 }}, {{ talk_s = 3.0, level_dbm0 = -16.0 }}, {{ list
 """
 
 
-def run_inbound(tmp_path, fmt="wav-pcm16", board="e2e", clear="busy_tone"):
-    return run_box(tmp_path, CONFIG.format(board=board, data=tmp_path, format=fmt),
-                   SCENARIO.format(clear=clear))
+def run_inbound(tmp_path, fmt="wav-pcm16", board="e2e", clear="busy_tone", country="cn"):
+    return run_box(tmp_path, CONFIG.format(board=board, data=tmp_path, format=fmt,
+                                           country=country),
+                   SCENARIO.format(clear=clear, country=country))
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +198,16 @@ def test_other_line_clear_signals_end_the_call_as_fast(tmp_path, clear, cause):
     audio, rate = soundfile.read(cdr.recording_path, dtype="int16")
     assert cdr.recording_path.endswith(".flac") and audio.shape[1] == 2
     assert abs(len(audio) / 8000 - (cdr.end_ms - cdr.answer_ms) / 1000) < 0.5
+
+
+@pytest.mark.parametrize("country", ["us", "etsi"])
+def test_other_countries_caller_id_and_busy_tone(tmp_path, country):
+    # the US sends Bell 202 between the rings and its own busy cadence; ETSI (here V.23)
+    # sends caller ID before the first ring
+    box = run_inbound(tmp_path, board=f"e2e-{country}", country=country)
+    with Store.open(box.database) as store:
+        cdr = store.cdrs()[0]
+    caller = box.report().callers[0]
+    assert cdr.caller_number == "13800138000" and cdr.agent == "1001"
+    assert cdr.hangup_cause == "far end: busy tone"
+    assert 0 <= (cdr.end_ms - ORIGIN_MS) / 1000 - caller.ended_at_s < 2.0

@@ -11,8 +11,10 @@ from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
 from appliance.engine.switchboard import (
-    FAULTY_LINE_S, OFFER_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
+    FAULTY_LINE_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
+
+OFFER_S = 20.0  # the ACD's ring time per offer (QueueSpec.ring_s)
 
 B = "main"
 LINE, LINE2, DESK1, DESK2 = (B, 0), (B, 1), (B, 2), (B, 3)
@@ -42,6 +44,8 @@ port = 3
 skills = ["sales"]
 max_wait_s = {max_wait}
 overflow = "{overflow}"
+wrap_up_s = {wrap_up}
+exit_digit = "0"
 [agents.1001]
 name = "A"
 skills = {{ sales = 5 }}
@@ -81,8 +85,8 @@ reason = "{bye}"
 """
 
 
-def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye"):
-    return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow,
+def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0):
+    return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow, wrap_up=wrap_up,
                                       recording=recording, bye=bye), source="unit.toml")
 
 
@@ -95,7 +99,7 @@ class Rig:
             n: ScheduleClock(s, calendar) for n, s in self.config.schedules.items()},
             last_voice=self.voice.get)
         self.now = 0
-        self.out = []
+        self.out = self.sb.start(0)  # the agents log in at their stations
 
     def send(self, cls, port, **fields):
         event = cls(B, port[1], **fields, tick=self.now) if cls is not ev.CallEnded \
@@ -288,7 +292,9 @@ def test_a_board_lost_ends_its_calls_without_commands_to_it():
 
 def test_queue_offers_the_longest_idle_station_then_the_next_when_it_rings_out():
     rig = Rig()
-    rig.sb.stations[DESK2].idle_since = -100  # idle longer
+    rig.run(1.0)
+    rig.sb.acd.set_not_ready("1001", "coffee", rig.now * 20)
+    rig.sb.acd.set_ready("1001", rig.now * 20)  # Wang (1002) has been idle longer now
     call = rig.queued()
     assert cmd.Ring(DESK2) in rig.out and cmd.Ring(DESK1) not in rig.out
     got = rig.run(OFFER_S + 0.1)
@@ -319,8 +325,8 @@ def test_a_call_waits_with_music_while_every_station_is_busy():
 
 def test_max_wait_overflows_to_voicemail_which_records_after_the_beep():
     rig = Rig(max_wait=10, overflow="voicemail")
-    rig.sb.stations[DESK1].state = StationState.TALKING  # nobody free
-    rig.sb.stations[DESK2].state = StationState.TALKING
+    for agent in ("1001", "1002"):  # logged in, but nobody ready
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
     call = rig.queued()
     got = rig.run(10.1)
     assert any(isinstance(c, cmd.LogEvent) and c.kind == "overflow" for c in got)
@@ -582,3 +588,87 @@ def test_ivr_transfer_to_a_busy_station_gives_busy_tone_then_ends():
     assert any(isinstance(c, cmd.Play) and c.prompts == ("tone:busy",) for c in got)
     got = rig.finish_playout(LINE)
     assert closes(got)[0].cause == "station busy" and call.ended
+
+
+# ---- agents at their phones ------------------------------------------------------------------
+
+def dial(rig, station, digits):
+    rig.send(ev.HookChanged, station, off_hook=True)
+    got = []
+    for digit in digits:
+        got += rig.send(ev.DigitDetected, station, digit=digit)
+    rig.send(ev.HookChanged, station, off_hook=False)
+    return got
+
+
+def agent_states(commands, agent):
+    return [c.data for c in commands if isinstance(c, cmd.LogEvent)
+            and c.kind == "agent_state" and c.agent == agent]
+
+
+def test_agents_log_in_at_their_stations_when_the_box_starts():
+    rig = Rig()
+    assert agent_states(rig.out, "1001")[-1] == {"status": "ready", "state": "idle",
+                                                 "reason": None}
+    assert rig.sb.acd.agent_at("desk2") == "1002"
+
+
+def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
+    rig = Rig()
+    got = dial(rig, DESK1, "*4#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got
+    assert agent_states(got, "1001")[-1]["status"] == "not_ready"
+    call = rig.queued()  # a caller now goes to the only ready agent, at desk2
+    assert call.b.key == DESK2
+    got = dial(rig, DESK1, "*412#")  # a reason code
+    assert agent_states(got, "1001")[-1] == {"status": "not_ready", "state": "idle",
+                                             "reason": "12"}
+    assert agent_states(dial(rig, DESK1, "*3#"), "1001")[-1]["status"] == "ready"
+    assert agent_states(dial(rig, DESK1, "*2#"), "1001")[-1]["status"] == "logged_out"
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*0000#")  # wrong PIN
+    assert cmd.Play(DESK1, ("tone:congestion",), loop=True) in got
+    assert rig.sb.acd.agent_at("desk1") is None
+    got = dial(rig, DESK1, "*11001*1111#")
+    assert cmd.Play(DESK1, ("builtin:beep",)) in got and rig.sb.acd.agent_at("desk1") == "1001"
+
+
+def test_wrap_up_keeps_the_agent_from_the_next_call_until_it_ends():
+    rig = Rig(wrap_up=30)
+    rig.sb.acd.set_not_ready("1002", "lunch", 0)
+    first = rig.connected(DESK1)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)  # agent ends the call: wrap-up
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_started" for c in got)
+    assert first.ended
+    rig.send(ev.RingStarted, LINE2)
+    rig.send(ev.CallerIdReceived, LINE2, number="9", name=None, format="bell202")
+    rig.send(ev.RingStopped, LINE2)
+    second = rig.sb.lines[LINE2].call
+    rig.finish_playout(LINE2)
+    rig.send(ev.DigitDetected, LINE2, digit="1")
+    assert second.state is CallState.QUEUED  # Li is wrapping up
+    got = rig.run(30.1)
+    assert any(isinstance(c, cmd.LogEvent) and c.kind == "wrapup_ended" for c in got)
+    assert cmd.Ring(DESK1) in got and second.state is CallState.ALERTING
+
+
+def test_a_waiting_caller_who_presses_the_exit_digit_leaves_to_the_overflow():
+    rig = Rig(overflow="voicemail")
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    got = rig.send(ev.DigitDetected, LINE, digit="0")
+    overflow = next(c for c in got if isinstance(c, cmd.LogEvent) and c.kind == "overflow")
+    assert overflow.data == {"why": "exit digit", "to": "voicemail"}
+    assert call.ivr is not None  # now in the voicemail flow
+
+
+def test_the_first_announcement_tells_the_place_in_line():
+    rig = Rig()
+    for agent in ("1001", "1002"):
+        rig.sb.acd.set_not_ready(agent, "lunch", 0)
+    call = rig.queued()
+    play = [c for c in rig.out if isinstance(c, cmd.Play) and c.port == LINE][-1]
+    assert play.prompts[0] == "position-1.wav" and play.tag == ("announced", call.id, None)
+    got = rig.sb.playout_finished(LINE, play.tag, rig.now)
+    assert cmd.Play(LINE, ("music",), loop=True) in got  # back to the music

@@ -363,3 +363,59 @@ def test_repair_of_a_wav_cut_before_its_header_was_updated(tmp_path, fmt, channe
     other = tmp_path / "notes.wav"
     other.write_bytes(b"not a wav at all")
     assert wavfile.repair(other) is None and other.read_bytes() == b"not a wav at all"
+
+
+def test_write_many_records_each_call_its_own_rows(tmp_path):
+    writer = RecordingWriter()
+    try:
+        for name in ("one", "two"):
+            writer.start(name, tmp_path / f"{name}.wav", "pcm16", "stereo")
+        for tick in range(50):
+            a = np.array([np.full(160, tick, np.int16), np.full(160, -tick, np.int16)])
+            b = a * 2
+            assert writer.write_many(["one", "two"], a, b)
+        writer.stop("one")
+        writer.stop("two")
+        writer.flush()
+    finally:
+        writer.close()
+    one, _ = soundfile.read(tmp_path / "one.wav", dtype="int16")
+    two, _ = soundfile.read(tmp_path / "two.wav", dtype="int16")
+    ticks = np.repeat(np.arange(50, dtype=np.int16), 160)
+    assert np.array_equal(one[:, 0], ticks) and np.array_equal(one[:, 1], 2 * ticks)
+    assert np.array_equal(two[:, 0], -ticks) and np.array_equal(two[:, 1], -2 * ticks)
+
+
+def test_write_many_refuses_rows_that_do_not_match_the_calls(tmp_path):
+    with RecordingWriter() as writer:
+        writer.start("one", tmp_path / "one.wav")
+        with pytest.raises(TypeError):
+            writer.write_many(["one"], np.zeros((2, 160), np.int16), np.zeros((2, 160), np.int16))
+        with pytest.raises(ValueError, match="not being recorded"):
+            writer.write_many(["nobody"], np.zeros((1, 160), np.int16),
+                              np.zeros((1, 160), np.int16))
+        writer.stop("one")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs(2) is Linux's")
+def test_linux_syncs_every_recording_with_one_syncfs_per_round(tmp_path, monkeypatch):
+    calls = []
+    real = wavfile.syncfs
+    assert real is not None
+    monkeypatch.setattr(wavfile, "syncfs", lambda fd: (calls.append(fd), real(fd)))
+    with RecordingWriter(sync_ms=20) as writer:
+        for n in range(5):
+            writer.start(f"c{n}", tmp_path / f"c{n}.wav")
+        for _ in range(10):
+            writer.write_many([f"c{n}" for n in range(5)], np.ones((5, 160), np.int16),
+                              np.ones((5, 160), np.int16))
+        writer.flush()
+        # the headers already tell the audio on disk, before any stop
+        for n in range(5):
+            assert soundfile.info(tmp_path / f"c{n}.wav").frames == 1600
+        rounds = len(calls)
+        for n in range(5):
+            writer.stop(f"c{n}")
+    assert rounds >= 2 and rounds % 2 == 0  # audio, then headers: two calls per round
+    with pytest.raises(OSError):
+        real(-1)
