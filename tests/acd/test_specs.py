@@ -68,3 +68,12 @@ def test_bad_agent_specs_are_refused():
         AgentSpec("a", max_no_answer=-1)
     with pytest.raises(AcdError, match="expected an AgentSpec"):
         Acd({}, {"a": {"skills": {}}})
+
+
+def test_from_config_takes_the_queue_keys_the_config_has():
+    from appliance.config.model import Queue
+    q = Queue("s", ("sales",), 60, "hangup", None, strategy="ring_all", priority=3,
+              wrap_up_s=7, ring_s=15, announce_s=0, exit_digit="0")
+    spec = QueueSpec.from_config(q)
+    assert (spec.strategy, spec.priority, spec.wrap_up_s, spec.ring_s, spec.announce_s,
+            spec.exit_digit, spec.callback_digit) == ("ring_all", 3, 7, 15, 0, "0", None)
