@@ -356,7 +356,7 @@ class Switchboard:
             return
         self._end(call, "answered" if call.connected else
                   ("abandoned" if call.queue is not None else "ivr"),
-                  f"far end: {cause}", out, by_line=line)
+                  f"far end: {cause}", out)
 
     def _polarity(self, line, event, out):
         call = line.call
@@ -998,8 +998,7 @@ class Switchboard:
             call.recording = call.id
             out.append(cmd.StartRecording(call.id, call.id, call.a.key))
 
-    def _end(self, call, disposition, cause, out, *, by_line=None, by_station=None,
-             hardware=True):
+    def _end(self, call, disposition, cause, out, *, by_station=None, hardware=True):
         """End `call` everywhere: release the line, free or clear the stations, stop the
         playouts and recordings, close the CDR."""
         if call.ended:
