@@ -78,10 +78,14 @@ class Engine:
         self.mixers = {name: ConferenceMixer() for name in self.boards}  # by board
         self.recordings = {}       # recording id -> (caller's port key, is voicemail)
         self.recording_paths = {}  # recording id -> its file
-        self.latest = {}           # board -> (row of port, linear) of its last tick
+        self.latest = {}           # board -> its last tick's audio, row i = port i
+        # Kept from one tick to the next and rebuilt only when a command changes them, so
+        # the tick does a fixed number of array operations whatever the number of calls:
+        self._play_plan = {}       # board -> (playout keys, their ports) or absent
+        self._record_plan = {}     # board -> (ids, caller ports, switched-to port or -1,
+                                   #           voicemail mask) or absent
         self.last_voice = {name: np.full(len(b.ports), -1, dtype=np.int64)
                            for name, b in self.boards.items()}
-        self._rows = {}
         self._alaw = {}            # board -> bool per port: A-law (else mu-law)
         self._tasks = set()
         self.switchboard = Switchboard(config, schedules=self._schedules(config),
@@ -173,35 +177,45 @@ class Engine:
                     self.now - self.calendar.origin_tick >= self.until_tick:
                 self.stop()
             self._run(self.switchboard.tick(self.now))
-        rows = self._rows.get((name, event.ports))
-        if rows is None:
-            rows = self._rows[(name, event.ports)] = {p: i for i, p in enumerate(event.ports)}
         linear = event.linear
         if linear is None:
             return
-        self.latest[name] = (rows, linear)
+        full = self._all_rows(board, event.ports, linear)
+        self.latest[name] = full
         self._levels(name, event.ports, linear)
-        keys = sorted(self.playing[name])
-        frames, finished = self.playback.frame([(name, p) for p in keys])
-        out = {}
-        for i, port in enumerate(keys):
-            out[port] = frames[i]
+        tx = np.zeros_like(full)  # what the box plays to each port this tick
+        sent = np.zeros(len(full), dtype=bool)
+        keys, ports = self._playouts(name)
+        finished = ()
+        if keys:  # every playout of the board in one gather
+            tx[ports], finished = self.playback.frame(keys)
+            sent[ports] = True
         mixer = self.mixers[name]
         if mixer.conferences:  # every conference of the board in one product
-            mix = mixer.mix(self._all_rows(board, event.ports, linear))
-            for i, port in enumerate(mix.rows.tolist()):
-                out[port] = mix.audio[i]
-        for key, other in self.bridges.items():
+            mix = mixer.mix(full)
+            tx[mix.rows], sent[mix.rows] = mix.audio, True
+        for key, other in self.bridges.items():  # calls across boards (rare)
             if key[0] == name and other[0] in self.latest:
-                o_rows, o_linear = self.latest[other[0]]
-                if other[1] in o_rows:
-                    out[key[1]] = o_linear[o_rows[other[1]]]
-        if out:
-            self._send(board, event.tick, out)
-        self._record(name, rows, linear, out)
+                tx[key[1]], sent[key[1]] = self.latest[other[0]][other[1]], True
+        if sent.any():
+            ports = np.flatnonzero(sent)
+            self._send(board, event.tick, tx[ports], ports)
+        self._record(name, full, tx)
         for key, tag in finished:
-            self.playing[key[0]].discard(key[1])
+            self._stopped_playing(key)
             self._run(self.switchboard.playout_finished(key, tag, self.now))
+
+    def _playouts(self, name):
+        plan = self._play_plan.get(name)
+        if plan is None:
+            ports = sorted(self.playing[name])
+            plan = self._play_plan[name] = ([(name, p) for p in ports],
+                                            np.array(ports, dtype=np.intp))
+        return plan
+
+    def _stopped_playing(self, key):
+        self.playing[key[0]].discard(key[1])
+        self._play_plan.pop(key[0], None)
 
     @staticmethod
     def _all_rows(board, ports, linear):
@@ -218,14 +232,12 @@ class Engine:
         if loud.any():
             self.last_voice[name][np.asarray(ports)[loud]] = self.now
 
-    def _send(self, board, tick, out):
-        ports = sorted(out)
-        audio = np.stack([out[p] for p in ports])
+    def _send(self, board, tick, audio, ports):
         alaw = self._alaw.get(board.name)
         if alaw is None:
             alaw = self._alaw[board.name] = np.array([p.law.name == "ALAW" for p in board.ports])
         if alaw.all():  # the usual board: one law, no masks
-            board.send_audio(tick, g711.alaw_encode(audio), tuple(ports))
+            board.send_audio(tick, g711.alaw_encode(audio), tuple(ports.tolist()))
             return
         codes = np.empty(audio.shape, dtype=np.uint8)
         laws = alaw[ports]
@@ -233,35 +245,44 @@ class Engine:
             codes[laws] = g711.alaw_encode(audio[laws])
         if not laws.all():
             codes[~laws] = g711.ulaw_encode(audio[~laws])
-        board.send_audio(tick, codes, tuple(ports))
+        board.send_audio(tick, codes, tuple(ports.tolist()))
 
-    def _record(self, name, rows, linear, out):
+    def _record(self, name, full, tx):
         """Both sides of every recorded call on this board, to the recording thread in one
-        hand-off: the caller's port, and what the caller hears (the port it is connected to,
-        our playout or mix, else silence)."""
-        ids, a_rows, b_sides = [], [], []
-        for rec_id, (key, voicemail) in self.recordings.items():
-            if key[0] != name or key[1] not in rows:
-                continue
-            b = None
-            other = None if voicemail else self.connected.get(key)
-            if other is not None and other[0] in self.latest:
-                o_rows, o_linear = self.latest[other[0]]
-                if other[1] in o_rows:
-                    b = o_linear[o_rows[other[1]]]
-            elif not voicemail:
-                b = out.get(key[1])
-            ids.append(rec_id)
-            a_rows.append(rows[key[1]])
-            b_sides.append(b)
+        hand-off: the caller's port, and what the caller hears: the port the board's switch
+        connects it to, else what the box plays it (prompts, music, a mix, a bridge)."""
+        plan = self._record_plan.get(name)
+        if plan is None:
+            plan = self._record_plan[name] = self._plan_recordings(name)
+        ids, callers, switched, voicemail = plan
         if not ids:
             return
-        silence = np.zeros(linear.shape[1], dtype=np.int16)
-        b = np.stack([silence if side is None else side for side in b_sides])
-        if self.recorder.write_many(ids, linear[a_rows], b):
+        heard = tx[callers]
+        on_switch = switched >= 0
+        if on_switch.any():
+            heard[on_switch] = full[switched[on_switch]]
+        heard[voicemail] = 0  # a voicemail records the caller alone
+        if self.recorder.write_many(ids, full[callers], heard):
             self.stats.recorded_frames += len(ids)
         else:
             self.stats.dropped_frames += len(ids)
+
+    def _plan_recordings(self, name):
+        ids, callers, switched, voicemail = [], [], [], []
+        for rec_id, (key, is_voicemail) in self.recordings.items():
+            if key[0] != name:
+                continue
+            other = self.connected.get(key)
+            ids.append(rec_id)
+            callers.append(key[1])
+            # across boards the host bridges the call: the caller hears it in `tx`
+            switched.append(other[1] if other and other[0] == name else -1)
+            voicemail.append(is_voicemail)
+        return (ids, np.array(callers, dtype=np.intp), np.array(switched, dtype=np.intp),
+                np.array(voicemail, dtype=bool))
+
+    def _replan_recordings(self):
+        self._record_plan.clear()
 
     # ---- carrying out commands -----------------------------------------------------------
     def _run(self, commands):
@@ -301,6 +322,7 @@ class Engine:
 
     def _do_Connect(self, c):
         self.connected[c.a], self.connected[c.b] = c.b, c.a
+        self._replan_recordings()
         if c.a[0] == c.b[0]:
             self._spawn(self._port(c.a).connect(c.b[1]))
         else:
@@ -311,6 +333,7 @@ class Engine:
         if other is None:
             return
         self.connected.pop(other, None)
+        self._replan_recordings()
         if self.bridges.pop(c.port, None) is not None:
             self.bridges.pop(other, None)
         else:
@@ -322,7 +345,8 @@ class Engine:
         conference = (c.conference, c.port[0])
         self.mixers[c.port[0]].join(conference, c.port[1], c.mode,
                                     c.to[1] if c.to else None)
-        self.connected.pop(c.port, None)
+        if self.connected.pop(c.port, None) is not None:
+            self._replan_recordings()
 
     def _do_LeaveConference(self, c):
         mixer = self.mixers[c.port[0]]
@@ -336,6 +360,7 @@ class Engine:
         clips = [self._clip(name) for name in c.prompts]
         self.playback.play(c.port, clips, loop=c.loop, tag=c.tag)
         self.playing[c.port[0]].add(c.port[1])
+        self._play_plan.pop(c.port[0], None)
 
     def _clip(self, name):
         if name.startswith("dtmf:"):
@@ -349,7 +374,7 @@ class Engine:
 
     def _do_StopPlay(self, c):
         self.playback.stop(c.port)
-        self.playing[c.port[0]].discard(c.port[1])
+        self._stopped_playing(c.port)
 
     def _do_StartRecording(self, c):
         if c.mailbox is not None:
@@ -367,11 +392,13 @@ class Engine:
         folder.mkdir(parents=True, exist_ok=True)
         self.recorder.start(c.call_id, path, fmt, layout)
         self.recordings[c.call_id] = (c.a, c.mailbox is not None)
+        self._replan_recordings()
         self.recording_paths[c.call_id] = path
 
     def _do_StopRecording(self, c):
         if self.recordings.pop(c.call_id, None) is None:
             return
+        self._replan_recordings()
         self.recorder.stop(c.call_id)
         path = self.recording_paths.pop(c.call_id)
         if c.mailbox is not None:
