@@ -21,13 +21,13 @@ objects follow the emulator's port protocol (see ``emulator/ports.py``: ``begin`
 
 from appliance.drivers.emulator import EmulatorError
 from appliance.drivers.emulator.events import (
-    Ack, ErrorCode, HookChanged, HookFlash, LineReading, OffHook, OnHook, PolarityChanged,
-    ReadLine, Rejected, Ring, RingStarted, RingStopped, SetPolarity, StopRing,
+    Ack, ErrorCode, HookFlash, LineReading, OffHook, OnHook, PolarityChanged, ReadLine,
+    Rejected, RingStarted, RingStopped,
 )
 from appliance.drivers.emulator.model import PortKind
 from appliance.drivers.emulator.people import ticks
 from appliance.drivers.emulator.ports import (
-    LOOP_MA, OFF_HOOK_V, ON_HOOK_V, RING_V, LineState,
+    LOOP_MA, OFF_HOOK_V, ON_HOOK_V, RING_V, FxsSignalling, LineState,
 )
 
 
@@ -36,11 +36,11 @@ def _wrong_kind(command, kind):
                     f"{type(command).__name__} does not apply to an {kind.name} port")
 
 
-class CabledFxs:
+class CabledFxs(FxsSignalling):
     """The FXS end: rings with the host's cadence; its 'station' is the FXO end's loop."""
 
-    kind = PortKind.FXS
     phone = None
+    off_hook_v, loop_ma = OFF_HOOK_V, LOOP_MA  # the loop of an FXO port, not a phone's
 
     def __init__(self, index, spec, board):
         self.index, self.spec, self.board = index, spec, board
@@ -50,31 +50,11 @@ class CabledFxs:
         self.heard = None  # what the board put out to this port in the last tick
         self._stop()
 
-    def _stop(self):
-        self.cadence = None
-        self.ring_on = False
-        self.ring_index = 0
-        self.ring_next = None
-
-    @property
-    def ringing(self):
-        return self.cadence is not None
-
     def begin(self, n, events):
         closed = self.other.loop_closed
         if closed != self.off_hook:
-            self.off_hook = closed
-            events.append(HookChanged(self.index, closed, n))
-            if closed and self.ringing:  # ring trip
-                self._stop()
-        while self.ringing and n >= self.ring_next:
-            if not self.ring_on:
-                self.ring_on = True
-                self.ring_next = n + self.cadence[self.ring_index]
-            else:
-                self.ring_on = False
-                self.ring_next = n + self.cadence[self.ring_index + 1]
-                self.ring_index = (self.ring_index + 2) % len(self.cadence)
+            self._hook(closed, n, events)
+        self._ring_cadence(n)
 
     def line_in(self, n):
         return self.other.heard if self.off_hook and self.other.loop_closed else None
@@ -82,49 +62,8 @@ class CabledFxs:
     def hear(self, n, samples):
         self.heard = samples.copy() if self.off_hook else None
 
-    def apply(self, command, n, events, ref):
-        if isinstance(command, Ring):
-            if self.off_hook:
-                return Rejected(ErrorCode.WRONG_STATE, "ringing an off-hook station")
-            if not 1 <= len(command.cadence_ms) <= 4:
-                return Rejected(ErrorCode.BAD_VALUE, "a ring cadence has 1 to 4 pairs")
-            cadence = []
-            for on_ms, off_ms in command.cadence_ms:
-                if not (1 <= on_ms <= 10000 and 0 <= off_ms <= 10000):
-                    return Rejected(ErrorCode.BAD_VALUE, "ring cadence on 1-10000 ms, off "
-                                    "0-10000 ms")
-                cadence += [max(1, ticks(on_ms / 1000.0)), ticks(off_ms / 1000.0)]
-            self.cadence, self.ring_on, self.ring_index, self.ring_next = cadence, False, 0, n
-            return Ack()
-        if isinstance(command, StopRing):
-            self._stop()
-            return Ack()
-        if isinstance(command, SetPolarity):
-            if command.polarity not in (0, 1):
-                return Rejected(ErrorCode.BAD_VALUE, "polarity is 0 or 1")
-            self.polarity = command.polarity
-            return Ack()
-        if isinstance(command, ReadLine):
-            return LineReading(self.index, *self.reading())
-        return _wrong_kind(command, self.kind)
-
-    def reset(self, n, events):
-        self._stop()
-        self.polarity = 0
-
-    def reading(self):
-        sign = -1.0 if self.polarity else 1.0
-        if self.off_hook:
-            return sign * OFF_HOOK_V, LOOP_MA
-        return sign * (RING_V if self.ring_on else ON_HOOK_V), 0.0
-
     def finish(self):
         pass
-
-    def status(self):
-        volts, amps = self.reading()
-        return dict(off_hook=self.off_hook, ringing=self.ring_on, polarity=self.polarity,
-                    line_voltage_v=volts, loop_current_ma=amps)
 
 
 class CabledFxo:

@@ -313,15 +313,14 @@ class FxoPort:
                     line_voltage_v=volts, loop_current_ma=amps, line_state=self.state)
 
 
-class FxsPort:
-    kind = PortKind.FXS
+class FxsSignalling:
+    """What every FXS end of the emulator shares: the host's ring cadence, the ring trip
+    when the loop closes, polarity, and the line readings. `FxsPort` (a phone on it) and
+    the loopback cable's FXS end (`appliance.drivers.emulated_board.cable`) build on it;
+    `_ring_started` / `_ring_stopped` tell whoever listens to the bell."""
 
-    def __init__(self, index, spec, board):
-        self.index, self.spec, self.board = index, spec, board
-        self.phone = None
-        self.off_hook = False
-        self.polarity = 0
-        self._stop()
+    kind = PortKind.FXS
+    off_hook_v, loop_ma = STATION_OFF_HOOK_V, STATION_LOOP_MA
 
     def _stop(self):
         self.cadence = None  # ticks: on, off, on, off, ...
@@ -333,15 +332,21 @@ class FxsPort:
     def ringing(self):
         return self.cadence is not None
 
-    def begin(self, n, events):
-        if self.phone is not None:
-            off = self.phone.advance(n, self.board._agent_on_phone(self.index))
-            if off != self.off_hook:
-                self.off_hook = off
-                events.append(HookChanged(self.index, off, n))
-                if off and self.ringing:  # ring trip
-                    self._stop()
-                    self.phone.ring_stopped(n)
+    def _ring_started(self, n):
+        pass
+
+    def _ring_stopped(self, n):
+        pass
+
+    def _hook(self, off, n, events):
+        """The loop opened or closed in tick n; closing it trips a ring."""
+        self.off_hook = off
+        events.append(HookChanged(self.index, off, n))
+        if off and self.ringing:
+            self._stop()
+            self._ring_stopped(n)
+
+    def _ring_cadence(self, n):
         while self.ringing and n >= self.ring_next:
             if not self.ring_on:
                 self.ring_on = True
@@ -351,36 +356,23 @@ class FxsPort:
                 self.ring_next = n + self.cadence[self.ring_index + 1]
                 self.ring_index = (self.ring_index + 2) % len(self.cadence)
 
-    def line_in(self, n):
-        if self.off_hook and self.phone is not None:
-            return self.phone.mic(n)
-        return None
-
-    def hear(self, n, samples):
-        if self.off_hook and self.phone is not None:
-            self.phone.hear(n, samples)
-
     def apply(self, command, n, events, ref):
         if isinstance(command, Ring):
             if self.off_hook:
                 return Rejected(ErrorCode.WRONG_STATE, "ringing an off-hook station")
+            if not 1 <= len(command.cadence_ms) <= 4:
+                return Rejected(ErrorCode.BAD_VALUE, "a ring cadence has 1 to 4 pairs")
             cadence = []
             for on_ms, off_ms in command.cadence_ms:
                 if not (1 <= on_ms <= 10000 and 0 <= off_ms <= 10000):
                     return Rejected(ErrorCode.BAD_VALUE, "ring cadence on 1-10000 ms, off "
                                     "0-10000 ms")
                 cadence += [max(1, ticks(on_ms / 1000.0)), ticks(off_ms / 1000.0)]
-            if not 1 <= len(command.cadence_ms) <= 4:
-                return Rejected(ErrorCode.BAD_VALUE, "a ring cadence has 1 to 4 pairs")
             self.cadence, self.ring_on, self.ring_index, self.ring_next = cadence, False, 0, n
-            if self.phone is not None:
-                self.phone.ring_started(n)
+            self._ring_started(n)
             return Ack()
         if isinstance(command, StopRing):
-            if self.ringing:
-                self._stop()
-                if self.phone is not None:
-                    self.phone.ring_stopped(n)
+            self.reset_ring(n)
             return Ack()
         if isinstance(command, SetPolarity):
             if command.polarity not in (0, 1):
@@ -391,27 +383,64 @@ class FxsPort:
             return LineReading(self.index, *self.reading())
         return _wrong_kind(command, self.kind)
 
-    def reset(self, n, events):
+    def reset_ring(self, n):
         if self.ringing:
             self._stop()
-            if self.phone is not None:
-                self.phone.ring_stopped(n)
+            self._ring_stopped(n)
+
+    def reset(self, n, events):
+        self.reset_ring(n)
         self.polarity = 0
 
     def reading(self):
         sign = -1.0 if self.polarity else 1.0
         if self.off_hook:
-            return sign * STATION_OFF_HOOK_V, STATION_LOOP_MA
+            return sign * self.off_hook_v, self.loop_ma
         return sign * (RING_V if self.ring_on else ON_HOOK_V), 0.0
-
-    def finish(self):
-        if self.phone is not None:
-            self.phone.finish()
 
     def status(self):
         volts, amps = self.reading()
         return dict(off_hook=self.off_hook, ringing=self.ring_on, polarity=self.polarity,
                     line_voltage_v=volts, loop_current_ma=amps)
+
+
+class FxsPort(FxsSignalling):
+    """A station on the board: an agent's phone (`phone`), or nobody."""
+
+    def __init__(self, index, spec, board):
+        self.index, self.spec, self.board = index, spec, board
+        self.phone = None
+        self.off_hook = False
+        self.polarity = 0
+        self._stop()
+
+    def _ring_started(self, n):
+        if self.phone is not None:
+            self.phone.ring_started(n)
+
+    def _ring_stopped(self, n):
+        if self.phone is not None:
+            self.phone.ring_stopped(n)
+
+    def begin(self, n, events):
+        if self.phone is not None:
+            off = self.phone.advance(n, self.board._agent_on_phone(self.index))
+            if off != self.off_hook:
+                self._hook(off, n, events)
+        self._ring_cadence(n)
+
+    def line_in(self, n):
+        if self.off_hook and self.phone is not None:
+            return self.phone.mic(n)
+        return None
+
+    def hear(self, n, samples):
+        if self.off_hook and self.phone is not None:
+            self.phone.hear(n, samples)
+
+    def finish(self):
+        if self.phone is not None:
+            self.phone.finish()
 
 
 class E1Port:
