@@ -25,8 +25,8 @@ import math
 import tomllib
 from dataclasses import dataclass, replace
 from importlib import resources
-from pathlib import Path
 
+from appliance.dsp.datafiles import read_data_file, shipped_names
 from appliance.dsp.tonegen import ToneStep, render as render_steps
 
 RATE = 8000
@@ -153,29 +153,17 @@ class TonePlan:
 
 def available_plans():
     """Names of the plans shipped with the package."""
-    folder = resources.files("appliance.dsp") / "tone_plans"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names(resources.files("appliance.dsp") / "tone_plans")
 
 
 def load_plan(name_or_path):
     """A shipped plan by name ("cn", "us", "etsi") or a plan file by path."""
     if isinstance(name_or_path, TonePlan):
         return name_or_path
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text:
-        path = Path(name_or_path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ToneplanError(path, None, f"cannot read the tone plan ({exc.strerror}); "
-                                "give the path of a .toml plan file") from None
-        return _parse(data, str(path))
-    if text not in available_plans():
-        raise ToneplanError(f"tone plan {text!r}", None,
-                            f"no such plan; use one of {', '.join(available_plans())} "
-                            "or the path of a .toml plan file")
-    resource = resources.files("appliance.dsp") / "tone_plans" / f"{text}.toml"
-    return _parse(resource.read_bytes(), f"{text}.toml")
+    data, source, _ = read_data_file(name_or_path, resources.files("appliance.dsp") /
+                                     "tone_plans", ToneplanError, label="tone plan",
+                                     noun="tone plan", short="plan")
+    return _parse(data, source)
 
 
 def _parse(data, source):

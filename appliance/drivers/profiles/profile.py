@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from appliance.dsp.datafiles import read_data_file, shipped_names
 from appliance.dsp.toneplan import Tone, TonePlan, ToneplanError, load_plan
 
 MAX_CADENCE_VALUES = 8  # on/off values in one ring cadence (4 pairs, as a ring command)
@@ -179,29 +180,17 @@ class CountryProfile:
 
 def available_profiles():
     """Names of the profiles shipped with the package."""
-    folder = resources.files(__package__)
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names(resources.files(__package__))
 
 
 def load_profile(name_or_path):
     """A shipped profile by name ("cn", "us", "etsi") or a profile file by path."""
     if isinstance(name_or_path, CountryProfile):
         return name_or_path
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or text.endswith(".toml") or "/" in text:
-        path = Path(name_or_path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ProfileError(path, None, f"cannot read the profile ({exc.strerror}); give "
-                               "the path of a .toml country profile") from None
-        return _parse(data, str(path), path.parent)
-    if text not in available_profiles():
-        raise ProfileError(f"country profile {text!r}", None,
-                           f"no such profile; use one of {', '.join(available_profiles())} "
-                           "or the path of a .toml profile file")
-    resource = resources.files(__package__) / f"{text}.toml"
-    return _parse(resource.read_bytes(), f"{text}.toml", None)
+    data, source, folder = read_data_file(name_or_path, resources.files(__package__),
+                                          ProfileError, label="country profile",
+                                          noun="profile", short="profile")
+    return _parse(data, source, folder)
 
 
 def _parse(data, source, folder):
