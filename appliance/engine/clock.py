@@ -9,7 +9,8 @@ deterministic as the board's ticks.
 import datetime
 import zoneinfo
 
-TICK_MS = 20
+from appliance.drivers.protocol import TICK_MS  # the board's tick, as the wire protocol sets it
+
 TICKS_PER_SECOND = 1000 // TICK_MS
 
 
