@@ -79,6 +79,9 @@ class Box:
         prompts = PromptLibrary(self._prompt_dirs(), tone_plan=self.config.tone_plan)
         for problem in prompts.preload(self._prompt_names()):
             log.warning("%s", problem)
+        # the hold music is synthesised now, before any board is open: made in the tick
+        # of the first caller to queue, it took 0.14 s and made every AUDIO_TX late
+        prompts.music()
         for name, board in self.config.boards.items():
             if board.emulated:
                 await self._emulate(name, board)

@@ -18,7 +18,6 @@ import asyncio
 import datetime
 import gc
 import logging
-import threading
 
 import numpy as np
 
@@ -93,15 +92,6 @@ class Engine:
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
         self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
-        self._music = None
-        if prompts is not None and (config.queues or config.stations):
-            # Hold music is synthesised at its first use: 0.14 s of CPU (more on a busy
-            # machine) that fell in the tick of the first caller to queue or be held and
-            # made every board's AUDIO_TX late. Made now on a thread: blocking start-up for
-            # it instead could silence the host past a board's 1 s loss timeout.
-            self._music = threading.Thread(target=prompts.music, name="hold music",
-                                           daemon=True)
-            self._music.start()
 
     def _schedules(self, config):
         return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
@@ -366,9 +356,6 @@ class Engine:
         if name.startswith("dtmf:"):
             return dtmf_generate(name[len("dtmf:"):], level_dbm0=-8.0, on_ms=80.0, off_ms=80.0)
         if name == "music":
-            if self._music is not None:  # done long before, unless a call queues at once
-                self._music.join()
-                self._music = None
             return self.prompts.music()
         return self.prompts.load(name)
 
