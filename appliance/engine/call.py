@@ -40,7 +40,6 @@ class Call:
     recording: str | None = None  # the recording's name when recorded
     voicemail: tuple | None = None  # (mailbox, start tick) while leaving a message
     outside: str = ""          # the number dialled out
-    overflowed: bool = False
     transferred_from: str | None = None  # the station that transferred it
     offers: dict = field(default_factory=dict)  # agent id -> Station the ACD rings for it
     conference: dict | None = None  # host-mixed: {endpoint: mode} once a third party joined

@@ -13,7 +13,7 @@ class LineState(enum.Enum):
     IDLE = "idle"
     RINGING = "ringing"      # an inbound call rings the line; not answered yet
     IN_CALL = "in_call"      # off-hook: answered, or seized to dial out
-    FAULTY = "faulty"        # rang on after the answer: left alone until `out_until`
+    FAULTY = "faulty"        # rang on after the answer: left alone for a while
 
 
 class StationState(enum.Enum):
@@ -36,8 +36,6 @@ class Line:
     ring_off: int | None = None    # tick the last ring burst ended
     last_ring: int = -10**9        # tick of the last ring burst (glare guard for dialling out)
     caller_id: object = None       # a CallerIdReceived that came before the first ring
-    answer_polarity: int | None = None  # outbound: polarity when seized (a reversal = answer)
-    out_until: int = 0             # FAULTY: left alone until this tick
 
     @property
     def name(self):
@@ -52,7 +50,6 @@ class Station:
     call: object = None      # the call it rings for or talks on
     consult: object = None   # HOLDING: the consultation call it made
     digits: str = ""         # DIALING / HOLDING: digits dialled so far
-    idle_since: int = 0      # tick it last became free
 
     @property
     def name(self):

@@ -112,7 +112,6 @@ class Queueing:
         out.append(cmd.LogEvent(self.now, "overflow", call.id, queue=queue.name,
                                 data={"why": why, "to": target}))
         out.append(cmd.StopPlay(call.a.key))
-        call.overflowed = True
         if target.startswith("queue:"):
             name = target[len("queue:"):]
             if requeued:  # already waiting there: only the engine's side moves

@@ -323,7 +323,7 @@ class Switchboard(Queueing):
     def _line_fault(self, line, out):
         call = line.call
         self._end(call, "failed", "line rang on after the answer", out)
-        line.state, line.out_until = LineState.FAULTY, self.now + ticks(FAULTY_LINE_S)
+        line.state = LineState.FAULTY
         self._arm(line, ticks(FAULTY_LINE_S))
         out.append(cmd.LogEvent(self.now, "line_fault", call.id, data={"port": line.name}))
 
@@ -427,7 +427,6 @@ class Switchboard(Queueing):
             out.append(cmd.StopPlay(station.key))
         station.state, station.call, station.consult, station.digits = \
             StationState.IDLE, None, None, ""
-        station.idle_since = self.now
         self._disarm(station)
 
     def _flash(self, station, event, out):
@@ -727,7 +726,6 @@ class Switchboard(Queueing):
                                 tag=("end", call.id, "no free line to dial out")))
             return
         line.state, line.call = LineState.IN_CALL, call
-        line.answer_polarity = None
         call.b, call.state = line, CallState.DIALING
         out += [cmd.Seize(line.key), cmd.DetectTones(line.key, True),
                 cmd.CdrUpdate(call.id, {"called": number, "trunk": line.trunk.name,
