@@ -92,7 +92,11 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
             scenario = load_scenario(scenario_path)
         except EmulatorConfigError as exc:
             raise UserError(str(exc)) from None
-        _check_scenario(config, scenario, scenario_path)
+        from appliance.engine.box import scenario_problem
+
+        problem = scenario_problem(config, scenario)
+        if problem:
+            raise UserError(f"--scenario {scenario_path}: {problem}")
         if seconds is None:
             seconds = scenario.seconds
     emulated = [b for b in config.boards.values() if b.emulated]
@@ -122,28 +126,6 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
     with _log_to_stderr():
         asyncio.run(_run(box, view, seconds, virtual_clock))
     view.summary(box)
-
-
-def _check_scenario(config, scenario, path):
-    """A scenario drives the first emulated board: it must exist and have the same ports."""
-    board = next((b for b in config.boards.values() if b.emulated), None)
-    if board is None:
-        raise UserError(f"--scenario {path}: the configuration {config.source} has no "
-                        "emulated board to play it on; add `emulated = true` to a board "
-                        "(with url = \"inprocess://NAME\") or drop --scenario")
-    kinds = [p.kind.name.lower() for p in scenario.model.ports]
-    if kinds != [k.value for k in board.port_kinds]:
-        runs = []  # "fxo", "fxo", "fxs" -> "2fxo+1fxs"
-        for kind in kinds:
-            if runs and runs[-1][1] == kind:
-                runs[-1][0] += 1
-            else:
-                runs.append([1, kind])
-        raise UserError(f"--scenario {path}: its [board] has ports "
-                        f"{'+'.join(f'{n}{k}' for n, k in runs) or 'none'}, but "
-                        f"boards.{board.name} in "
-                        f"{config.source} has ports = {board.ports!r}; give the scenario "
-                        f"ports = {board.ports!r}")
 
 
 async def _run(box, view, seconds, virtual):

@@ -30,6 +30,28 @@ INPROCESS = "inprocess://"
 RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
 
 
+def scenario_problem(config, scenario):
+    """Why an emulator scenario cannot drive the config's first emulated board (there is
+    none, or its ports differ), or None."""
+    board = next((b for b in config.boards.values() if b.emulated), None)
+    if board is None:
+        return (f"the configuration {config.source} has no emulated board to play it on; "
+                "add `emulated = true` to a board (with url = \"inprocess://NAME\") or "
+                "drop the scenario")
+    kinds = [p.kind.name.lower() for p in scenario.model.ports]
+    if kinds == [k.value for k in board.port_kinds]:
+        return None
+    runs = []  # "fxo", "fxo", "fxs" -> "2fxo+1fxs"
+    for kind in kinds:
+        if runs and runs[-1][1] == kind:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, kind])
+    return (f"its [board] has ports {'+'.join(f'{n}{k}' for n, k in runs) or 'none'}, but "
+            f"boards.{board.name} in {config.source} has ports = {board.ports!r}; give the "
+            f"scenario ports = {board.ports!r}")
+
+
 class Box:
     """`config`: a validated Config; `scenario`: an emulator Scenario for the emulated board
     (the first board with ``emulated = true``; default: its ports with nobody calling), or
