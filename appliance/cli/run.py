@@ -131,15 +131,17 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
 async def _run(box, view, seconds, virtual):
     from appliance.drivers.board import BoardUnavailable
     from appliance.drivers.transport import TransportError
+    from appliance.engine.sd_notify import Notifier
     from appliance.store import StoreError
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    notifier = Notifier.from_environ()  # systemd (Type=notify); nothing otherwise
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, _stopper(box, stop))
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(box, view))
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(box, view, notifier))
     try:
         try:
             await box.start()
@@ -159,9 +161,12 @@ async def _run(box, view, seconds, virtual):
                                    "open were closed", calls=list(box.closed_on_start))
         box.engine.listeners.append(view.event)
         view.started(box, seconds, virtual)
+        notifier.watch(box.engine)  # READY=1 at the first tick, then WATCHDOG=1 and STATUS=
         if not stop.is_set():
             await box.engine.run()
     finally:
+        notifier.stopping()
+        notifier.close()
         await box.close()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -186,16 +191,19 @@ def _board_failure(box, exc):
     return f"{text}{hint}; its URL is boards.{name}.url in {box.config.source}"
 
 
-def _reload(box, view):
+def _reload(box, view, notifier):
     """SIGHUP: re-read the configuration file and say what it changed."""
     if box.engine is None:
         view.reload_refused("the box is still starting; send SIGHUP again once it runs", [])
         return
+    notifier.reloading()
     try:
         outcome = box.reload()
     except OSError as exc:
         view.reload_refused(f"cannot read {box.config_path} ({exc.strerror or exc})", [])
         return
+    finally:
+        notifier.ready()
     if isinstance(outcome, ConfigError):
         view.reload_refused(config_error_text(outcome).splitlines()[0],
                             [i for i in outcome.issues])

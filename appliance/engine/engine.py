@@ -92,6 +92,7 @@ class Engine:
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
         self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
+        self.tick_hooks = []  # callables() run on each clock-board tick (systemd's watchdog)
 
     def _schedules(self, config):
         return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
@@ -163,6 +164,8 @@ class Engine:
         if name == self.clock_board:
             self.now = event.tick
             self.stats.ticks += 1
+            for hook in self.tick_hooks:
+                hook()
             if self.until_tick is not None and \
                     self.now - self.calendar.origin_tick >= self.until_tick:
                 self.stop()
