@@ -15,6 +15,11 @@ board time, the call, what happened), ``--json`` one JSON object per line; at th
 summary of the calls this run saw (dispositions, recordings, where they are). A bad config,
 a board that cannot be opened or does not answer, an unwritable data folder: one message on
 stderr and exit 2, with nothing left running (appliance.cli.errors).
+
+Under systemd (appliance.service, Type=notify): READY=1 once the engine ticks, WATCHDOG=1
+from the tick loop, RELOADING=1 around a SIGHUP reload, STOPPING=1 (appliance.engine
+.sd_notify); warnings and errors go to the journal with structured fields (CALL_ID, PORT,
+...) when stderr is the journal, or with ``--journal`` (appliance.engine.journal).
 """
 
 import asyncio
@@ -56,7 +61,11 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
                    "SIGTERM.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line instead of text.")
-def run(config_path, scenario_path, virtual_clock, seconds, as_json):
+@click.option("--journal/--no-journal", default=None,
+              help="Warnings and errors to systemd's journal with structured fields "
+                   "(CALL_ID, PORT, QUEUE, AGENT, ...) instead of stderr. Default: when "
+                   "stderr is the journal already (run by systemd).")
+def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
@@ -120,10 +129,16 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
                               f"hours, so that the calls reach agents",
                       origin=start.isoformat())
     from appliance.engine.box import Box
+    from appliance.engine.journal import JOURNAL_SOCKET, journal_available, under_journal
 
+    if journal is None:
+        journal = under_journal()
+    elif journal and not journal_available():
+        raise UserError(f"--journal: no journal socket at {JOURNAL_SOCKET} (is systemd-journald "
+                        "running?); leave --journal out to log on stderr")
     box = Box(config, scenario=scenario, virtual=virtual_clock, until_s=seconds,
               origin_ms=origin_ms, config_path=config_path)
-    with _log_to_stderr():
+    with _log_to_stderr(journal):
         asyncio.run(_run(box, view, seconds, virtual_clock))
     view.summary(box)
 
@@ -375,11 +390,16 @@ def _where(box):
             os.path.abspath(box.config.storage.recordings_dir))
 
 
+def _not_a_reload(record):
+    """The reload outcomes the view prints itself are not logged twice."""
+    return not (record.name == "appliance.box" and str(record.msg).startswith("reload"))
+
+
 class _StderrHandler(logging.Handler):
     """The box's warnings on stderr, except the reload outcomes the view prints itself."""
 
     def emit(self, record):
-        if record.name == "appliance.box" and str(record.msg).startswith("reload"):
+        if not _not_a_reload(record):
             return
         try:
             click.echo(f"{record.levelname.lower()}: {self.format(record)}", err=True)
@@ -388,11 +408,19 @@ class _StderrHandler(logging.Handler):
 
 
 @contextlib.contextmanager
-def _log_to_stderr():
+def _log_to_stderr(journal=False):
+    """The box's log records on stderr, or in the journal (appliance.engine.journal)."""
     logger = logging.getLogger("appliance")
-    handler = _StderrHandler(logging.WARNING)
+    if journal:
+        from appliance.engine.journal import JournalHandler
+
+        handler = JournalHandler(logging.WARNING)
+        handler.addFilter(_not_a_reload)
+    else:
+        handler = _StderrHandler(logging.WARNING)
     logger.addHandler(handler)
     try:
         yield
     finally:
         logger.removeHandler(handler)
+        handler.close()

@@ -285,7 +285,7 @@ class Engine:
                 getattr(self, "_do_" + type(command).__name__)(command)
             except Exception:
                 self.stats.command_errors += 1
-                log.exception("engine: %r failed", command)
+                log.exception("engine: %r failed", command, extra=_log_fields(command))
 
     def _port(self, key):
         return self.boards[key[0]].ports[key[1]]
@@ -422,3 +422,16 @@ class Engine:
         for listener in self.listeners:
             listener(c, time_ms)
 
+
+def _log_fields(command):
+    """A command's call, port, queue and agent for a log record's `extra` (the journal's
+    CALL_ID, BOARD, PORT, QUEUE, AGENT fields)."""
+    fields = {}
+    port = getattr(command, "port", None) or getattr(command, "a", None)
+    if isinstance(port, tuple) and len(port) == 2:
+        fields["board"], fields["port"] = port
+    for name in ("call_id", "queue", "agent"):
+        value = getattr(command, name, None)
+        if value is not None:
+            fields[name] = value if isinstance(value, str) else getattr(value, "name", value)
+    return fields
