@@ -20,6 +20,7 @@ Under systemd (appliance.service, Type=notify): READY=1 once the engine ticks, W
 from the tick loop, RELOADING=1 around a SIGHUP reload, STOPPING=1 (appliance.engine
 .sd_notify); warnings and errors go to the journal with structured fields (CALL_ID, PORT,
 ...) when stderr is the journal, or with ``--journal`` (appliance.engine.journal).
+``--metrics HOST:PORT`` serves Prometheus metrics (appliance.cti.metrics).
 """
 
 import asyncio
@@ -65,7 +66,10 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
               help="Warnings and errors to systemd's journal with structured fields "
                    "(CALL_ID, PORT, QUEUE, AGENT, ...) instead of stderr. Default: when "
                    "stderr is the journal already (run by systemd).")
-def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal):
+@click.option("--metrics", "metrics_at", default=None, metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. "
+                   "127.0.0.1:9464; port 0 picks a free one, printed at the start).")
+def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal, metrics_at):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
@@ -87,6 +91,14 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal):
         raise click.BadParameter(f"{seconds} is not a number of seconds; give one such as 60, "
                                  "or leave --seconds out to run until stopped",
                                  param_hint="'--seconds'")
+    metrics = None
+    if metrics_at is not None:
+        from appliance.cti.metrics import parse_address
+
+        try:
+            metrics = parse_address(metrics_at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
     demo = config_path is None and not Path(DEFAULT_PATH).exists()
     if config_path is None:
         config_path = str(sample_path() if demo else DEFAULT_PATH)
@@ -139,11 +151,11 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal):
     box = Box(config, scenario=scenario, virtual=virtual_clock, until_s=seconds,
               origin_ms=origin_ms, config_path=config_path)
     with _log_to_stderr(journal):
-        asyncio.run(_run(box, view, seconds, virtual_clock))
+        asyncio.run(_run(box, view, seconds, virtual_clock, metrics))
     view.summary(box)
 
 
-async def _run(box, view, seconds, virtual):
+async def _run(box, view, seconds, virtual, metrics=None):
     from appliance.drivers.board import BoardUnavailable
     from appliance.drivers.transport import TransportError
     from appliance.engine.sd_notify import Notifier
@@ -152,6 +164,7 @@ async def _run(box, view, seconds, virtual):
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     notifier = Notifier.from_environ()  # systemd (Type=notify); nothing otherwise
+    server = None
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, _stopper(box, stop))
@@ -174,6 +187,8 @@ async def _run(box, view, seconds, virtual):
         if box.closed_on_start:
             view.note("recovered", f"{len(box.closed_on_start)} call(s) a previous run left "
                                    "open were closed", calls=list(box.closed_on_start))
+        if metrics is not None:
+            server = await _serve_metrics(box, view, *metrics)
         box.engine.listeners.append(view.event)
         view.started(box, seconds, virtual)
         notifier.watch(box.engine)  # READY=1 at the first tick, then WATCHDOG=1 and STATUS=
@@ -182,10 +197,27 @@ async def _run(box, view, seconds, virtual):
     finally:
         notifier.stopping()
         notifier.close()
+        if server is not None:
+            server.close()
         await box.close()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _serve_metrics(box, view, host, port):
+    from appliance.cti.metrics import start_metrics
+
+    try:
+        server = await start_metrics(box, host, port)
+    except OSError as exc:
+        raise UserError(f"--metrics {host}:{port}: cannot listen there "
+                        f"({exc.strerror or exc}); pick another port or address") from None
+    bound = server.sockets[0].getsockname()
+    where = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    url = f"http://{where}:{bound[1]}/metrics"
+    view.note("metrics", url, url=url)
+    return server
 
 
 def _stopper(box, stop):

@@ -13,6 +13,7 @@ systemd-analyze, systemd-sysusers and systemd-tmpfiles come with Debian's `syste
 missing, these tests skip (fail in CI, APPLIANCE_REQUIRE_SYSTEM=1).
 """
 
+import ipaddress
 import os
 import re
 import shlex
@@ -26,6 +27,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.config import DEFAULT_PATH, parse_config, sample_path
+from appliance.cti.metrics import parse_address
 from appliance.drivers.transport.discovery import KNOWN_BOARDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +142,8 @@ def test_exec_start_is_a_real_appliance_command_line():
     assert Path(ctx.params["config_path"]) == Path(DEFAULT_PATH)
     assert ctx.params["scenario_path"] is None and not ctx.params["virtual_clock"]
     assert ctx.params["seconds"] is None  # the daemon runs until stopped
+    host, _ = parse_address(ctx.params["metrics_at"])
+    assert ipaddress.ip_address(host).is_loopback  # metrics for the box itself only
 
 
 def test_exec_start_with_a_bad_option_would_be_refused():
