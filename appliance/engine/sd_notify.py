@@ -12,15 +12,18 @@ systemd kills it and, with ``Restart=on-failure``, starts it again.
     notifier.reloading(); ...; notifier.ready()
     notifier.stopping()
 
-The watchdog is pinged only from the engine's tick (`tick`), at most every half of
+The watchdog is pinged from the engine's tick (`tick`), at most every half of
 ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)'s advice): a loop that stops ticking stops the
-pings. That interval is measured on the host's monotonic clock (systemd's watchdog is wall
+pings. The one exception: while the clock board is lost there are no ticks to ping from,
+and a timer on the event loop pings instead (the loop is running: it re-opens the board),
+so an unplugged board is the driver's to wait for, not a reason for systemd to restart. That interval is measured on the host's monotonic clock (systemd's watchdog is wall
 time, unlike the call logic's board ticks); the clock is a parameter for tests.
 
 Sending never raises: a notification that cannot be delivered (systemd restarting, the
 socket gone) is dropped and counted in `failures`, because the box's calls matter more.
 """
 
+import asyncio
 import os
 import socket
 import time
@@ -45,6 +48,8 @@ class Notifier:
         self.pings = 0
         self._last_ping = None
         self._socket = None
+        self._timer = None
+        self.lost_pings = 0  # pings sent while the clock board was lost (no ticks)
         if address:
             self._target = ("\0" + address[1:]) if address.startswith("@") else address
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
@@ -137,9 +142,33 @@ class Notifier:
 
         if self._socket is not None:
             engine.tick_hooks.append(hook)
+            if self.watchdog_interval is not None:
+                self._watch_lost_clock(engine, asyncio.get_running_loop())
         return hook
 
+    def _watch_lost_clock(self, engine, loop):
+        """While the clock board is lost (unplugged, re-opening) no tick comes, yet the loop
+        is well: the driver's watchdog and re-open run on it. Then this timer on the loop
+        pings, so that systemd does not restart a box that waits for its board; a loop that
+        is stuck runs no timer either."""
+        board = engine.boards[engine.clock_board]
+        told = [False]  # the status says the board is lost
+
+        def check():
+            lost = not board.alive and not board.closed
+            if lost and not told[0]:
+                self.status(f"board {engine.clock_board} lost: waiting for it to come back")
+            told[0] = lost
+            if lost and self.tick():
+                self.lost_pings += 1
+            if self._socket is not None:
+                self._timer = loop.call_later(self.watchdog_interval, check)
+        self._timer = loop.call_later(self.watchdog_interval, check)
+
     def close(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()

@@ -158,7 +158,7 @@ def _until(receive, first_line):
 def test_appliance_run_says_ready_pings_the_watchdog_and_says_stopping(tmp_path,
                                                                        systemd_socket):
     path, receive = systemd_socket
-    seconds = 20
+    seconds = 5
     proc = _start(tmp_path, path, "--virtual-clock", "--seconds", str(seconds),
                   watchdog_usec=1000)  # a ping at most every 0.5 ms of the host's time
     try:
@@ -197,3 +197,41 @@ def test_a_sighup_reload_is_reloading_then_ready(tmp_path, systemd_socket):
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+
+
+def test_a_lost_clock_board_keeps_the_watchdog_fed_from_the_loop(tmp_path, systemd_socket):
+    # no ticks while the board is lost, but the loop runs (it re-opens the board): systemd
+    # must not restart a box that waits for its board
+    import asyncio
+
+    from appliance.config import parse_config
+    from appliance.engine.box import Box
+
+    path, receive = systemd_socket
+    config = parse_config(_config(tmp_path).read_text(), source="n.toml", folder=tmp_path)
+    box = Box(config, virtual=True)
+    notifier = Notifier.from_environ({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+
+    async def main():
+        async with asyncio.timeout(120):
+            await box.start()
+            notifier.watch(box.engine)
+            engine = asyncio.create_task(box.engine.run())
+            try:
+                await asyncio.to_thread(_until, receive, "READY=1")
+                box.runners[0].freeze()  # the board hangs: lost after the driver's 1 s
+                lost = await asyncio.to_thread(_until, receive, "STATUS=board main lost: "
+                                               "waiting for it to come back")
+                ticks = box.engine.stats.ticks
+                after = [await asyncio.to_thread(receive) for _ in range(3)]
+                assert box.engine.stats.ticks == ticks  # no tick pinged these
+                box.runners[0].thaw()
+                return lost, after
+            finally:
+                box.engine.stop()
+                await engine
+                notifier.close()
+                await box.close()
+    lost, after = asyncio.run(main())
+    assert after == [["WATCHDOG=1"]] * 3
+    assert notifier.lost_pings >= 3
