@@ -183,3 +183,26 @@ def test_the_whole_run_reports_every_test():
     assert data["ok"] is False and data["station"]["answered"] is False
     assert data["loopback"]["directions"][1]["levels"][0] == {
         "digit": "1", "low_dbm0": -10.0, "high_dbm0": -10.0}
+
+
+def test_a_lossy_pair_is_measured_and_flagged():
+    # 12 dB of loss on the way from the FXS end to the FXO end (a long or bad pair): the
+    # digits still get through, the levels say by how much they were cut
+    session = emulated_board("2fxo+2fxs", cables=[(2, 0)], virtual=True)
+    fxo_end = session.board.ports[0]
+    plain = fxo_end.line_in
+
+    def lossy(n):
+        audio = plain(n)
+        return None if audio is None else (audio * 10 ** (-12 / 20)).astype(audio.dtype)
+    fxo_end.line_in = lossy
+
+    async def body(board, session):
+        return await loopback_call(board, 2, 0, level_dbm0=-6.0)
+    result = on_board(session, body, "lossy")
+    there, back = result.directions
+    assert there.detected == back.detected == DEFAULT_DIGITS
+    for x in there.levels:
+        assert abs(x.low_dbm0 - -18.0) <= 0.3 and abs(x.high_dbm0 - -18.0) <= 0.3, x
+    assert not there.ok and "level off by more than 6 dB" in there.problem
+    assert back.ok and not result.ok
