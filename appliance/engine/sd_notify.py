@@ -16,8 +16,9 @@ The watchdog is pinged from the engine's tick (`tick`), at most every half of
 ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)'s advice): a loop that stops ticking stops the
 pings. The one exception: while the clock board is lost there are no ticks to ping from,
 and a timer on the event loop pings instead (the loop is running: it re-opens the board),
-so an unplugged board is the driver's to wait for, not a reason for systemd to restart. That interval is measured on the host's monotonic clock (systemd's watchdog is wall
-time, unlike the call logic's board ticks); the clock is a parameter for tests.
+so an unplugged board is the driver's to wait for, not a reason for systemd to restart.
+The interval is measured on the host's monotonic clock (systemd's watchdog is wall time,
+unlike the call logic's board ticks); the clock is a parameter for tests.
 
 Sending never raises: a notification that cannot be delivered (systemd restarting, the
 socket gone) is dropped and counted in `failures`, because the box's calls matter more.

@@ -109,7 +109,8 @@ def test_a_record_arrives_with_priority_code_location_and_the_box_fields(journal
     assert entry["SYSLOG_IDENTIFIER"] == ["appliance"]
     assert entry["LOGGER"] == ["appliance.test_journal"]
     assert entry["CODE_FILE"] == [__file__]
-    assert entry["CODE_FUNC"] == ["test_a_record_arrives_with_priority_code_location_and_the_box_fields"]
+    assert entry["CODE_FUNC"] == [
+        "test_a_record_arrives_with_priority_code_location_and_the_box_fields"]
     assert int(entry["CODE_LINE"][0]) > 0
     assert {k: entry[k] for k in ("CALL_ID", "BOARD", "PORT", "QUEUE", "AGENT")} == {
         "CALL_ID": ["c7"], "BOARD": ["main"], "PORT": ["4"], "QUEUE": ["sales"],
