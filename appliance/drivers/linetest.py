@@ -196,14 +196,6 @@ class _Ticks:
             if port in self.recording:
                 self.audio.setdefault(port, []).append(event.linear[row].copy())
 
-    def seen(self, kind, port, since=0, **match):
-        """(tick, event) of the first `kind` event on `port` from tick `since`, or None."""
-        for tick, event in self.events:
-            if tick >= since and isinstance(event, kind) and event.port == port and all(
-                    getattr(event, k) == v for k, v in match.items()):
-                return tick, event
-        return None
-
 
 # ---- FXO lines ---------------------------------------------------------------------------
 async def measure_fxo_line(board, port):
