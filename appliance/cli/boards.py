@@ -132,7 +132,7 @@ def _port_list(text):
               help="Ring the station on this FXS port; lift its handset to see the ring "
                    "trip.")
 @click.option("--ring-seconds", type=click.FloatRange(1.0, 120.0), default=8.0,
-              show_default=True, help="How long to ring (board time).")
+              show_default=True, metavar="S", help="How long to ring (board time).")
 @click.option("--loopback", "cable", default=None, metavar="FXS:FXO",
               help="A cable between an FXS and an FXO port: ring, ring trip, DTMF both ways.")
 @click.option("--digits", default="1234567890*#ABCD", show_default=True,

@@ -160,7 +160,7 @@ class Box:
                 "notes": customer.notes}
 
     def _recording_failed(self, call_id, exc):
-        log.error("recording of call %s failed: %s", call_id, exc)
+        log.error("recording of call %s failed: %s", call_id, exc, extra={"call_id": call_id})
 
     def reload(self):
         """Re-read the config file: IVR, queue, agent, schedule, recording and dial changes
