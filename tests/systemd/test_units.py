@@ -256,3 +256,9 @@ def test_udev_rules_give_the_service_group_the_drivers_vid_pid(kind):
     assert {ids for ids, _, _ in rules} == set(KNOWN_BOARDS)
     for ids, owner, mode in rules:
         assert owner == group and mode == "0660", ids
+
+
+def test_udev_rules_keep_modemmanager_off_the_boards():
+    for rule in udev_rules():
+        if any(k == "GROUP" for k, *_ in rule):
+            assert ("ENV", "ID_MM_DEVICE_IGNORE", "=", "1") in rule, rule
