@@ -280,10 +280,14 @@ def is_idle(row):
 
 # ---- CDRs ---------------------------------------------------------------------------------
 
-def _number(argument, value):
+def _number(argument, value, names_too=False):
+    """A phone number as the store keys it; with names_too, a text that is not a number
+    (the number called may be a trunk's name) is matched as it is."""
     if value is None:
         return None
     key = normalize_number(value) if isinstance(value, str) else None
+    if key is None and names_too and isinstance(value, str) and value.strip():
+        return value.strip()
     if key is None:
         raise BadArgument(argument, f"{value!r} is not a phone number",
                           "give digits, with an optional leading + (spaces and dashes "
@@ -321,12 +325,13 @@ def search_cdrs(store, *, since_ms=None, until_ms=None, number=None, caller=None
                 limit=DEFAULT_LIMIT, zone=datetime.timezone.utc):
     """The CDRs of the calls that started in [since_ms, until_ms) (None: no bound), newest
     first, at most `limit` (None: all): `number` matches the caller's number or the number
-    called, `caller` / `called` one of them (punctuation ignored); `queue`, `agent`,
+    called, `caller` / `called` one of them (punctuation ignored; the number called may
+    also be a name, such as the trunk group's when the line gives no number); `queue`, `agent`,
     `disposition` ("answered", "abandoned", "voicemail", ...) and `call_id` match exactly.
     Returns a list of cdr_record dicts."""
-    rows = store.cdrs(since_ms, until_ms, number=_number("number", number),
+    rows = store.cdrs(since_ms, until_ms, number=_number("number", number, True),
                       caller_number=_number("caller", caller),
-                      called=_number("called", called), queue=_name("queue", queue),
+                      called=_number("called", called, True), queue=_name("queue", queue),
                       agent=_name("agent", agent),
                       disposition=_name("disposition", disposition),
                       call_id=_name("call_id", call_id), limit=_limit(limit),
