@@ -119,10 +119,10 @@ def demo(data_dir, real_time):
     since_ms = box.engine.calendar.origin_ms
     until_ms = since_ms + int(seconds * 1000) + 1
     with Store.open_read_only(box.database) as store:
-        report = stats_report(store, since=since_ms, until=until_ms, interval="15m", by=None,
+        report = stats_report(store, since=since_ms, until=until_ms, interval="day", by=None,
                               queue=None, agent=None, sl_formula=hist.DEFAULT_SL_FORMULA,
                               target=20, short_abandon=5, zone=zone, now=until_ms)
-        agents = stats_report(store, since=since_ms, until=until_ms, interval="15m",
+        agents = stats_report(store, since=since_ms, until=until_ms, interval="day",
                               by="agent", queue=None, agent=None,
                               sl_formula=hist.DEFAULT_SL_FORMULA, target=20,
                               short_abandon=5, zone=zone, now=until_ms)
