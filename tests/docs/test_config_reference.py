@@ -61,3 +61,20 @@ def test_a_new_choice_in_the_code_shows_up_in_the_reference():
                 if line.startswith("| `strategy` |"))
     for name in STRATEGIES:
         assert f"`{name}`" in line
+
+
+def test_the_scenario_example_in_the_docs_loads():
+    """docs/scenarios.md's example is a scenario the emulator accepts as written."""
+    from appliance.drivers.emulator import parse_scenario
+
+    text = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    example = re.search(r"## Example\n\n```toml\n(.*?)```", text, re.S).group(1)
+    scenario = parse_scenario(example, "docs/scenarios.md")
+    assert scenario.seconds == 60.0 and len(scenario.model.ports) == 4
+
+
+def test_the_docs_link_to_files_that_exist():
+    for page in sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (page.parent / target).exists(), f"{page.name}: link to {target}"
