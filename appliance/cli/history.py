@@ -29,7 +29,6 @@ exit 2 (appliance.cli.errors).
 import csv
 import io
 import json
-import os
 import shutil
 from pathlib import Path
 
