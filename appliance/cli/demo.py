@@ -83,7 +83,7 @@ def demo(data_dir, real_time):
     from appliance.cli.history import (cdr_lines, database_path, recording_lines,
                                        stats_report, stats_lines)
     from appliance.cli.run import EventView, _log_to_stderr, _run
-    from appliance.config import load_config, sample_path
+    from appliance.config import ConfigError, load_config, sample_path
     from appliance.cti import history as hist
     from appliance.drivers.emulator import load_scenario
     from appliance.engine.box import Box
@@ -144,7 +144,11 @@ def demo(data_dir, real_time):
     click.echo("recordings (appliance recordings list):")
     for line in recording_lines(recordings):
         click.echo(line)
-    where = "" if database_path(None, None) == box.database else f" --data-dir {folder}"
+    try:  # the history commands find the demo's data by themselves when no box is set up
+        found = database_path(None, None)
+    except ConfigError:  # this machine's configuration has problems: say where instead
+        found = None
+    where = "" if found == box.database else f" --data-dir {folder}"
     click.echo("")
     click.echo("next:")
     if recordings:
