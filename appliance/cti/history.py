@@ -4,7 +4,8 @@ Pure functions over an open Store (``Store.open_read_only(path)``; `open_history
 says the same with a message for people): `kpi_report` (the call-centre KPIs per interval,
 per queue or agent, computed by appliance.acd.kpis from the event log, not here),
 `search_cdrs` (newest first) and `list_recordings` / `find_recording`. Each is also an
-operation of the box's API (appliance.cti.api: "stats", "cdr", "recordings", "recording"),
+operation of the box's API (appliance.cti.api: "stats", "cdr.search", "recordings.list",
+"recordings.show"; an agent asking sees their own calls only),
 which opens the box's database read-only on a thread, so that a slow query never holds the
 tick.
 
@@ -393,6 +394,11 @@ def find_recording(store, call_id, zone=datetime.timezone.utc):
 
 
 # ---- the box's API ------------------------------------------------------------------------
+#
+# Names as the other operations have them (group.verb). Who asks (`actor`, given by
+# api.call, never by the request) decides what they see: an agent sees their own calls,
+# recordings and agent rows only (queue and centre figures are the wallboard's, open to
+# all); supervisors and admins see everything.
 
 async def _on_database(box, function, **kwargs):
     """Runs `function(store, **kwargs)` on a thread with the box's database opened
@@ -405,23 +411,37 @@ async def _on_database(box, function, **kwargs):
         raise ApiError(str(exc), "check storage.data_dir in the configuration") from None
 
 
+def _own_agent(actor, agent):
+    """The agent filter for `actor`: an agent's own id (refusing another's), else `agent`."""
+    from appliance.acd.permissions import Actor, Role
+
+    if not isinstance(actor, Actor) or actor.role is not Role.AGENT:
+        return agent
+    if agent is not None and agent != actor.id:
+        raise BadArgument("agent", f"agent {actor.id} may see their own history only, not "
+                                   f"{agent!r}'s", "leave agent out, or ask a supervisor")
+    return actor.id
+
+
 @operation("stats")
 async def stats_operation(box, *, since=None, until=None, interval="60m", by=None,
                           queue=None, agent=None, sl_formula=DEFAULT_SL_FORMULA, target_s=20,
-                          short_abandon_s=5, zone=None):
+                          short_abandon_s=5, zone=None, actor=None):
     """The KPI report (kpi_report) of [since, until) (default: today until now)."""
     tz = zone_named(zone)
     since_ms, until_ms = time_range(since, until, tz)
+    if agent is not None or by == "agent":
+        agent = _own_agent(actor, agent)
     return await _on_database(box, kpi_report, since_ms=since_ms, until_ms=until_ms,
                               interval=interval, by=by, queue=queue, agent=agent,
                               sl_formula=sl_formula, target_s=target_s,
                               short_abandon_s=short_abandon_s, zone=tz)
 
 
-@operation("cdr")
+@operation("cdr.search")
 async def cdr_operation(box, *, since=None, until=None, number=None, caller=None, called=None,
                         queue=None, agent=None, disposition=None, call_id=None,
-                        limit=DEFAULT_LIMIT, zone=None):
+                        limit=DEFAULT_LIMIT, zone=None, actor=None):
     """CDRs, newest first (search_cdrs); since / until as parse_time takes them."""
     tz = zone_named(zone)
     now = now_ms()
@@ -429,23 +449,29 @@ async def cdr_operation(box, *, since=None, until=None, number=None, caller=None
     until_ms = None if until is None else parse_time(until, "until", tz, now)
     return await _on_database(box, search_cdrs, since_ms=since_ms, until_ms=until_ms,
                               number=number, caller=caller, called=called, queue=queue,
-                              agent=agent, disposition=disposition, call_id=call_id,
-                              limit=limit, zone=tz)
+                              agent=_own_agent(actor, agent), disposition=disposition,
+                              call_id=call_id, limit=limit, zone=tz)
 
 
-@operation("recordings")
+@operation("recordings.list")
 async def recordings_operation(box, *, since=None, until=None, queue=None, agent=None,
-                               number=None, limit=DEFAULT_LIMIT, zone=None):
+                               number=None, limit=DEFAULT_LIMIT, zone=None, actor=None):
     """Recordings, newest first (list_recordings)."""
     tz = zone_named(zone)
     now = now_ms()
     since_ms = None if since is None else parse_time(since, "since", tz, now)
     until_ms = None if until is None else parse_time(until, "until", tz, now)
     return await _on_database(box, list_recordings, since_ms=since_ms, until_ms=until_ms,
-                              queue=queue, agent=agent, number=number, limit=limit, zone=tz)
+                              queue=queue, agent=_own_agent(actor, agent), number=number,
+                              limit=limit, zone=tz)
 
 
-@operation("recording")
-async def recording_operation(box, *, call_id, zone=None):
+@operation("recordings.show")
+async def recording_operation(box, *, call_id, zone=None, actor=None):
     """One call's recording (find_recording)."""
-    return await _on_database(box, find_recording, call_id=call_id, zone=zone_named(zone))
+    record = await _on_database(box, find_recording, call_id=call_id, zone=zone_named(zone))
+    mine = _own_agent(actor, None)
+    if mine is not None and record["agent"] != mine:
+        raise BadArgument("call_id", f"call {call_id!r} is not agent {mine}'s",
+                          "an agent may hear their own calls only; ask a supervisor")
+    return record

@@ -286,22 +286,46 @@ def test_a_reader_sees_committed_rows_while_the_box_holds_the_write_lock(tmp_pat
 
 def test_history_operations_answer_from_the_box_database(written):
     box = types.SimpleNamespace(database=written)
-    assert {"stats", "cdr", "recordings", "recording"} <= set(api.OPERATIONS)
+    assert {"stats", "cdr.search", "recordings.list", "recordings.show"} <= \
+        set(api.OPERATIONS)
     result = asyncio.run(api.call(box, "stats", {
         "since": "2026-11-23 09:00", "until": "2026-11-23 10:00", "zone": "Asia/Kathmandu",
         "interval": "day", "queue": "sales"}))
     assert [(r["key"], r["offered"], r["answered"]) for r in result["rows"]] == \
         [("sales", 3, 2)]
-    cdrs = asyncio.run(api.call(box, "cdr", {"number": "13800138000", "limit": 1}))
+    cdrs = asyncio.run(api.call(box, "cdr.search", {"number": "13800138000", "limit": 1}))
     assert [c["call_id"] for c in cdrs] == ["c4"]
-    one = asyncio.run(api.call(box, "recording", {"call_id": "c1"}))
+    one = asyncio.run(api.call(box, "recordings.show", {"call_id": "c1"}))
     assert one["duration_s"] == 1.0
+    listed = asyncio.run(api.call(box, "recordings.list", {"limit": 1}))
+    assert [r["call_id"] for r in listed] == ["c3"]
     with pytest.raises(api.ApiError) as caught:
         asyncio.run(api.call(box, "stats", {"interval": "17m"}))
     assert "interval" in caught.value.message and "15m" in caught.value.hint
     missing = types.SimpleNamespace(database=written.parent / "none.db")
     with pytest.raises(api.ApiError, match="no database there"):
-        asyncio.run(api.call(missing, "cdr", {}))
+        asyncio.run(api.call(missing, "cdr.search", {}))
+
+
+def test_an_agent_asking_sees_their_own_history_only(written):
+    from appliance.acd.permissions import Actor, Role
+
+    box = types.SimpleNamespace(database=written)
+    agent = Actor("a1", Role.AGENT)
+    mine = asyncio.run(hist.cdr_operation(box, actor=agent))
+    assert [c["call_id"] for c in mine] == ["c4", "c1"]
+    rows = asyncio.run(hist.stats_operation(box, since=T0, until=T0 + 60 * MIN,
+                                            by="agent", actor=agent))["rows"]
+    assert {r["key"] for r in rows} == {"a1"}
+    with pytest.raises(hist.BadArgument, match="own history"):
+        asyncio.run(hist.cdr_operation(box, agent="a2", actor=agent))
+    with pytest.raises(hist.BadArgument, match="not agent a1's"):
+        asyncio.run(hist.recording_operation(box, call_id="c3", actor=agent))
+    supervisor = Actor("s1", Role.SUPERVISOR, {"sales"})
+    assert len(asyncio.run(hist.cdr_operation(box, actor=supervisor))) == 4
+    queues = asyncio.run(hist.stats_operation(box, since=T0, until=T0 + 60 * MIN,
+                                              actor=agent))["rows"]
+    assert {r["key"] for r in queues} == {"sales", "support"}  # the wallboard's figures
 
 
 # ---- a real box run ---------------------------------------------------------------------------
