@@ -62,17 +62,28 @@ def user_error(exc):
 def database_path(config_path, data_dir):
     """The database these commands read, from --data-dir, else the configuration (see the
     module doc)."""
+    return _source(config_path, data_dir)[0]
+
+
+def _source(config_path, data_dir):
+    """(database path, the Config it came from or None)."""
     if data_dir is not None:
-        return Path(data_dir).expanduser() / "appliance.db"
+        return Path(data_dir).expanduser() / "appliance.db", None
     if config_path is None and not Path(DEFAULT_PATH).exists():
         from appliance.cli.demo import demo_data_dir
 
         demo = demo_data_dir() / "appliance.db"
         if demo.exists():
-            return demo
+            return demo, None
         config_path = str(sample_path())
     config = load_config(config_path)  # ConfigError: exit 2 with every issue
-    return Path(config.storage.data_dir) / "appliance.db"
+    return Path(config.storage.data_dir) / "appliance.db", config
+
+
+def _known(config_path, data_dir):
+    """The queue and agent names of the configuration the database belongs to."""
+    config = _source(config_path, data_dir)[1] if data_dir is None else None
+    return (tuple(config.queues), tuple(config.agents)) if config is not None else ((), ())
 
 
 def _open(config_path, data_dir):
@@ -171,15 +182,17 @@ _STAT_CSV = ("start", "end", "key", "queue", "agent", "offered", "answered", "ab
 
 
 def stats_report(store, *, since, until, interval, by, queue, agent, sl_formula, target,
-                 short_abandon, zone, now=None, default_since="today"):
-    """kpi_report with the CLI's option values (BadArgument -> UserError)."""
+                 short_abandon, zone, now=None, default_since="today", known=((), ())):
+    """kpi_report with the CLI's option values (BadArgument -> UserError); `known`: the
+    configuration's (queues, agents)."""
     try:
         since_ms, until_ms = hist.time_range(since, until, zone, now,
                                              default_since=default_since)
         return hist.kpi_report(store, since_ms=since_ms, until_ms=until_ms,
                                interval=interval, by=by, queue=queue, agent=agent,
                                sl_formula=sl_formula, target_s=target,
-                               short_abandon_s=short_abandon, zone=zone, now=now)
+                               short_abandon_s=short_abandon, zone=zone, now=now,
+                               known_queues=known[0], known_agents=known[1])
     except hist.BadArgument as exc:
         raise user_error(exc) from None
 
@@ -261,11 +274,12 @@ def stats(interval, since, until, zone, by, queue, agent, sl_formula, target, sh
     """
     _formats(as_csv, as_json)
     tz = _zone(zone)
+    known = _known(config_path, data_dir)
     with _open(config_path, data_dir) as store:
         report = stats_report(store, since=since, until=until, interval=interval, by=by,
                               queue=queue, agent=agent, sl_formula=sl_formula,
                               target=_whole(target), short_abandon=_whole(short_abandon),
-                              zone=tz)
+                              zone=tz, known=known)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     elif as_csv:
@@ -452,7 +466,9 @@ def list_(since, until, zone, queue, agent, number, call_id, limit, as_json, con
         return
     for line in recording_lines(records):
         click.echo(line)
-    click.echo("play one with: appliance recordings play CALL")
+    source = (f" --data-dir {data_dir}" if data_dir is not None else
+              f" --config {config_path}" if config_path is not None else "")
+    click.echo(f"play one with: appliance recordings play CALL{source}")
 
 
 def read_recording(path):

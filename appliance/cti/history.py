@@ -191,13 +191,16 @@ def _name(argument, value):
 
 def kpi_report(store, *, since_ms, until_ms, interval="60m", by=None, queue=None,
                agent=None, sl_formula=DEFAULT_SL_FORMULA, target_s=20, short_abandon_s=5,
-               zone=datetime.timezone.utc, now=None):
+               zone=datetime.timezone.utc, now=None, known_queues=(), known_agents=()):
     """The KPIs of [since_ms, until_ms) as appliance.acd.kpis.compute makes them from the
     store's event log, per `interval` ("15m", "30m", "60m" or "day", aligned to `zone`'s
     wall clock) and per `by` ("queue", "agent" or "centre"); `queue` / `agent` keep that
     one's rows. The service level is `sl_formula` (SL_FORMULAS: "offered", the default,
     "answered" or "offered_minus_short_abandons"), answered within `target_s`; its wording
     is in the result. `now`: agents' times stop there when the range reaches the future.
+    `known_queues` / `known_agents`: the names the configuration has, which a `queue` or
+    `agent` may name even when the log has nothing of them (no rows then); another name
+    is a BadArgument listing the names there are.
 
     Returns JSON-ready data: the range, the interval, the grouping, the formula, the
     queues and agents seen, and `rows` (kpis.Row.to_dict() plus `start` / `end` in ISO
@@ -239,14 +242,16 @@ def kpi_report(store, *, since_ms, until_ms, interval="60m", by=None, queue=None
     agents = sorted({leg.agent for leg in played.legs if leg.agent is not None}
                     | set(played.agent_now))
     if queue is not None:
-        if queue not in queues:
-            raise BadArgument("queue", f"no queue {queue!r} in the log",
-                              "queues in it: " + (", ".join(queues) or "none"))
+        if queue not in queues and queue not in known_queues:
+            names = sorted(set(queues) | set(known_queues))
+            raise BadArgument("queue", f"no queue {queue!r} in the configuration or the log",
+                              "queues: " + (", ".join(names) or "none"))
         rows = [r for r in rows if r.queue == queue]
     if agent is not None:
-        if agent not in agents:
-            raise BadArgument("agent", f"no agent {agent!r} in the log",
-                              "agents in it: " + (", ".join(agents) or "none"))
+        if agent not in agents and agent not in known_agents:
+            names = sorted(set(agents) | set(known_agents))
+            raise BadArgument("agent", f"no agent {agent!r} in the configuration or the log",
+                              "agents: " + (", ".join(names) or "none"))
         rows = [r for r in rows if r.agent == agent]
     out = []
     for row in rows:
@@ -432,10 +437,13 @@ async def stats_operation(box, *, since=None, until=None, interval="60m", by=Non
     since_ms, until_ms = time_range(since, until, tz)
     if agent is not None or by == "agent":
         agent = _own_agent(actor, agent)
+    config = getattr(box, "config", None)
     return await _on_database(box, kpi_report, since_ms=since_ms, until_ms=until_ms,
                               interval=interval, by=by, queue=queue, agent=agent,
                               sl_formula=sl_formula, target_s=target_s,
-                              short_abandon_s=short_abandon_s, zone=tz)
+                              short_abandon_s=short_abandon_s, zone=tz,
+                              known_queues=tuple(getattr(config, "queues", ())),
+                              known_agents=tuple(getattr(config, "agents", ())))
 
 
 @operation("cdr.search")

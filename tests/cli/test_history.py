@@ -115,6 +115,13 @@ def test_stats_csv_and_json_parse_and_agree(appliance, box):
     assert report["sl_formula"] == "offered" and report["zone"] == "Asia/Shanghai"
 
 
+def test_a_configured_queue_without_calls_is_an_empty_table(appliance):
+    result = appliance("stats", "--queue", "support", "--from", "2099-01-01", "--to",
+                       "2099-01-02")
+    assert result.exit_code == 0, result.stderr
+    assert "no calls and no agent logged in in this range" in result.stdout
+
+
 def test_stats_other_formula_per_agent(appliance):
     result = appliance("stats", *DAY, "--by", "agent", "--interval", "day",
                        "--sl-formula", "answered", "--target", "2.5", "--json")
@@ -205,7 +212,8 @@ def test_recordings_list_gives_call_time_duration_size_path(appliance, box):
                for r in records)
     text = appliance("recordings", "list", "--limit", "2").stdout.splitlines()
     assert text[0].split() == ["call", "time", "duration", "size", "path"]
-    assert len(text) == 4 and text[-1] == "play one with: appliance recordings play CALL"
+    assert len(text) == 4
+    assert text[-1] == f"play one with: appliance recordings play CALL --config {box.config}"
 
 
 def test_export_copies_all_and_converts_one(appliance, box, tmp_path):

@@ -179,6 +179,14 @@ def test_bad_arguments_name_themselves_and_the_fix(store, kwargs, argument):
     assert caught.value.hint
 
 
+def test_a_configured_queue_with_no_calls_has_no_rows_not_an_error(store):
+    result = report(store, queue="billing", known_queues=("sales", "billing"))
+    assert result["rows"] == []
+    with pytest.raises(hist.BadArgument) as caught:
+        report(store, queue="bills", known_queues=("sales", "billing"))
+    assert caught.value.hint == "queues: billing, sales, support"
+
+
 def test_times_people_write():
     now = int(datetime.datetime(2026, 11, 23, 15, 30, tzinfo=KATHMANDU).timestamp() * 1000)
     midnight = int(datetime.datetime(2026, 11, 23, tzinfo=KATHMANDU).timestamp() * 1000)
