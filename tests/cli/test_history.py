@@ -115,6 +115,13 @@ def test_stats_csv_and_json_parse_and_agree(appliance, box):
     assert report["sl_formula"] == "offered" and report["zone"] == "Asia/Shanghai"
 
 
+def test_stats_for_the_whole_centre(appliance, box):
+    result = appliance("stats", *DAY, "--by", "centre", "--interval", "day", "--json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = json.loads(result.stdout)["rows"]
+    assert row["key"] == "centre" and row["offered"] == len(box.queued)
+
+
 def test_a_configured_queue_without_calls_is_an_empty_table(appliance):
     result = appliance("stats", "--queue", "support", "--from", "2099-01-01", "--to",
                        "2099-01-02")
