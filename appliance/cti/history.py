@@ -41,6 +41,7 @@ GROUPINGS = {"queue": ("queue",), "agent": ("agent",), "centre": (), "center": (
 SL_FORMULAS = dict(kpis.SL_FORMULAS)
 DEFAULT_SL_FORMULA = kpis.DEFAULT_SL_FORMULA
 DEFAULT_LIMIT = 50
+MAX_INTERVALS = 5000  # rows per queue in one report: 15m over 52 days, days over 13 years
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)\s*(m|min|h|d)$")
 _UNIT_MS = {"m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -228,6 +229,14 @@ def kpi_report(store, *, since_ms, until_ms, interval="60m", by=None, queue=None
     if by is not None and GROUPINGS[by] != GROUPINGS[grouping]:
         raise BadArgument("by", f"{by!r} does not go with a {grouping}",
                           f"leave by out or use by {grouping}")
+    minutes = kpis.INTERVALS[INTERVALS[interval]] or 1440
+    count = (until_ms - since_ms) // (minutes * 60_000) + 1
+    if count > MAX_INTERVALS:
+        raise BadArgument("interval", f"{interval} intervals over "
+                                      f"{(until_ms - since_ms) / 86_400_000:.0f} days make "
+                                      f"{count} rows per {grouping}",
+                          f"use a longer interval or a shorter range (at most "
+                          f"{MAX_INTERVALS} intervals)")
     lo, hi = kpis.read_window(since_ms, until_ms)
     with store.snapshot():
         events = store.events(lo, hi)

@@ -171,6 +171,7 @@ def test_per_agent_rows_and_one_agent(store):
     ({"agent": "a9"}, "agent"),
     ({"queue": "sales", "agent": "a1"}, "agent"),
     ({"queue": "sales", "by": "agent"}, "by"),
+    ({"interval": "15m", "since_ms": T0 - 60 * 24 * 60 * MIN}, "interval"),
 ])
 def test_bad_arguments_name_themselves_and_the_fix(store, kwargs, argument):
     with pytest.raises(hist.BadArgument) as caught:
