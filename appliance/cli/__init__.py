@@ -31,3 +31,13 @@ main.add_command(_run.run)
 from appliance.cli import plan as _plan  # noqa: E402  (registers `appliance plan`)
 
 main.add_command(_plan.plan)
+
+from appliance.cli import history as _history  # noqa: E402  (stats, cdr, recordings)
+
+main.add_command(_history.stats)
+main.add_command(_history.cdr)
+main.add_command(_history.recordings)
+
+from appliance.cli import demo as _demo  # noqa: E402  (registers `appliance demo`)
+
+main.add_command(_demo.demo)
