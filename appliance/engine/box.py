@@ -22,6 +22,7 @@ from appliance.store import Store, StoreWriter
 
 from .engine import Engine
 from .prompts import PromptLibrary, default_prompt_dir
+from .queueing import CALLBACK_PROMPTS
 
 log = logging.getLogger("appliance.box")
 
@@ -122,6 +123,8 @@ class Box:
 
     def _prompt_names(self):
         names = {"builtin:beep", "leave-message.wav"}
+        if any(q.callback_digit for q in self.config.queues.values()):
+            names.update(CALLBACK_PROMPTS)
         for node in self.config.ivr.nodes.values():
             for _, prompt in node.prompt_refs():
                 names.add(prompt)

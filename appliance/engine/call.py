@@ -12,6 +12,7 @@ class CallState(enum.Enum):
     DIALING = "dialing"        # an outside number being dialled on a seized line
     CONNECTED = "connected"    # talking
     HELD = "held"              # the station flashed: music on hold
+    RELEASING = "releasing"    # a last prompt (a callback's confirmation), then the hang-up
     ENDED = "ended"
 
 
@@ -43,6 +44,8 @@ class Call:
     transferred_from: str | None = None  # the station that transferred it
     offers: dict = field(default_factory=dict)  # agent id -> Station the ACD rings for it
     conference: dict | None = None  # host-mixed: {endpoint: mode} once a third party joined
+    callback_booked: bool = False   # the caller asked for a callback: confirm, then release
+    callback_of: str | None = None  # a callback call: the ACD's id of the call it calls back
 
     @property
     def ended(self):

@@ -9,9 +9,12 @@ from appliance.acd import actions as acd_act
 from appliance.ivr.flows import Flows, HangupNode, VoicemailNode
 
 from . import commands as cmd
-from .call import CallState
+from .call import Call, CallState
 from .clock import TICK_MS, ticks
 from .endpoints import StationState
+
+CALLBACK_ANSWER_S = 60.0  # a callback's far end that has not answered by then: no answer
+CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav")
 
 # the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
 ACD_LOG_KINDS = frozenset({"agent_state", "wrapup_started", "wrapup_ended", "escalated",
@@ -51,8 +54,14 @@ class Queueing:
             call = self.calls.get(action.call_id) if hasattr(action, "call_id") else None
             if kind is acd_act.Offer:
                 self._acd_offer(call, action, out)
+            elif kind is acd_act.CancelOffer and action.call_id in self._callbacks:
+                self._callback_cancelled(self._callbacks[action.call_id], out)
             elif kind is acd_act.CancelOffer:
                 self._acd_cancel(call, action.agent_id, out)
+            elif kind is acd_act.CallbackBooked and call is not None:
+                self._callback_booked(call, out)
+            elif kind is acd_act.Callback:
+                self._callback(action, out)
             elif kind is acd_act.Overflow and call is not None:
                 self._overflow(call, action.target, action.why, out, requeued=True)
             elif kind is acd_act.Announce and call is not None:
@@ -60,8 +69,6 @@ class Queueing:
             elif kind is acd_act.Log and action.kind in ACD_LOG_KINDS:
                 out.append(cmd.LogEvent(self.now, action.kind, action.call_id, action.queue,
                                         action.agent, dict(action.data)))
-            # Callback / CallbackBooked: no queue has a callback digit until the config
-            # gives one (issue 6); the ACD emits them only then.
         deadline = self.acd.deadline
         if deadline is not None:
             due = -(-deadline // TICK_MS)
@@ -168,6 +175,98 @@ class Queueing:
         else:
             self._end(call, "no answer", "station did not answer", out)
 
+
+    # ---- callbacks ----------------------------------------------------------------------
+    # The caller presses the queue's callback digit: the ACD keeps their place
+    # (CallbackBooked), the caller hears a confirmation and the box hangs up (CDR
+    # "callback"). When the place comes up (Callback), the reserved agent's station rings;
+    # the agent answers and hears a prompt while the box seizes a line of the dial trunk
+    # and dials the number; the agent hears the progress tones through the switch. The far
+    # end answered (answer polarity, or the ringback heard on the line stopped):
+    # offer_answered, and the call goes on as any call of the agent (call_ended at its end,
+    # wrap-up). Any other end before that (the agent did not answer, no free line, busy or
+    # congestion tone, no answer within CALLBACK_ANSWER_S, the agent hung up) is
+    # offer_failed: the ACD drops the callback without blaming the agent.
+
+    def _callback_booked(self, call, out):
+        call.callback_booked = True
+        call.state = CallState.RELEASING
+        out += [cmd.StopPlay(call.a.key),
+                cmd.Play(call.a.key, ("callback-booked.wav",),
+                         tag=("end", call.id, "callback booked"))]
+
+    def _callback(self, action, out):
+        station = self.by_name.get(action.station)
+        if station is None or not station.free:
+            self._acd(self.acd.offer_failed(action.call_id, action.agent_id, self._ms(),
+                                            why="station busy"), out)
+            return
+        queue = self.config.queues.get(action.queue)
+        call = Call(f"{action.call_id}-cb{next(self._seq)}", "outbound", self.now, station,
+                    caller=station.config.extension, called=action.number)
+        call.queue, call.agent, call.callback_of = queue, action.agent_id, action.call_id
+        call.outside, call.state = action.number, CallState.ALERTING
+        station.state, station.call = StationState.RINGING, call
+        self.calls[call.id] = call
+        self._callbacks[action.call_id] = call
+        out += [cmd.CdrOpen(call.id, "outbound", self.now,
+                            {"caller_number": call.caller, "called": action.number,
+                             "station": station.name, "agent": action.agent_id,
+                             "queue": action.queue}),
+                cmd.Ring(station.key),
+                cmd.LogEvent(self.now, "callback", call.id, queue=action.queue,
+                             agent=action.agent_id,
+                             data={"callback_of": action.call_id, "number": action.number,
+                                   "station": station.name}),
+                cmd.LogEvent(self.now, "offered", call.id, queue=action.queue,
+                             agent=action.agent_id, data={"station": station.name})]
+        self._arm(call, ticks(queue.ring_s if queue is not None else 20), "callback ring")
+
+    def _callback_answered(self, station, call, out):
+        """The agent took the callback: dial the number on a free line of the dial trunk
+        (congestion tone to the agent when there is none)."""
+        self._disarm(call)
+        if self._free_line() is None:
+            station.state, station.call = StationState.CLEARED, None
+            out.append(cmd.Play(station.key, ("tone:congestion",), loop=True))
+            self._end(call, "failed", "no free line to dial out", out)
+            return
+        station.state = StationState.TALKING
+        out.append(cmd.Play(station.key, ("callback-offer.wav",)))
+        self._dial_out(call, station, call.outside, out)
+
+    def _callback_far_answered(self, call, out):
+        call.answer = self.now
+        out += [cmd.CdrUpdate(call.id, {"answer_tick": self.now}),
+                cmd.LogEvent(self.now, "connected", call.id,
+                             queue=call.queue.name if call.queue else None, agent=call.agent,
+                             data={"station": call.a.name, "first": True,
+                                   "waited_ticks": self.now - call.start,
+                                   "transfer": False})]
+        self._acd(self.acd.offer_answered(call.callback_of, call.agent, self._ms()), out)
+
+    def _callback_cancelled(self, call, out):
+        """The ACD took the callback back (not reported in time, the agent went not ready
+        or logged out while it rang): release it."""
+        if not call.ended:
+            self._end(call, "failed", "callback cancelled", out)
+
+    def _callback_ended(self, call, disposition, cause, out):
+        """A callback call ends: tell the ACD (call_ended once the far end answered, else
+        offer_failed); returns the CDR's (disposition, cause)."""
+        self._callbacks.pop(call.callback_of, None)
+        ms = self._ms()
+        if call.answer is not None:
+            self._acd(self.acd.call_ended(call.callback_of, call.agent, ms), out)
+            return disposition, cause
+        if "busy" in cause:
+            disposition = "busy"
+        elif "congestion" in cause:
+            disposition = "failed"
+        elif disposition not in ("no answer", "failed", "interrupted"):
+            disposition, cause = "abandoned", "agent hung up before the answer"
+        self._acd(self.acd.offer_failed(call.callback_of, call.agent, ms, why=cause), out)
+        return disposition, cause
 
     def _feature_code(self, station, code, out):
         """An agent's code from the phone, `*CODE#`: 1 log in here (`*1#` the agent who

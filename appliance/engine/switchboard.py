@@ -33,7 +33,7 @@ from . import commands as cmd
 from .call import Call, CallState
 from .clock import ticks
 from .endpoints import Line, LineState, Station, StationState
-from .queueing import Queueing
+from .queueing import CALLBACK_ANSWER_S, Queueing
 
 ANSWER_ON_RING = 2            # answer at the start of this ring when no caller ID came first
 STUCK_RING_S = 8.0            # a ring burst longer than this: answer anyway (ring trip)
@@ -77,6 +77,7 @@ class Switchboard(Queueing):
         self.now = 0
         self.acd = Acd(*specs_from_config(config))
         self._acd_timer = _Timer()
+        self._callbacks = {}      # the ACD's call id -> the callback Call dialling it back
         self.apply(config, schedules)
 
     def start(self, now):
@@ -356,6 +357,10 @@ class Switchboard(Queueing):
 
     def _polarity(self, line, event, out):
         call = line.call
+        if call is not None and line is call.b and call.callback_of is not None \
+                and call.answer is None:
+            self._callback_far_answered(call, out)  # answer supervision
+            return
         if call is not None and call.direction == "outbound" and line is call.b \
                 and call.connected is None:
             self._outside_answered(call, out)  # answer supervision
@@ -371,6 +376,13 @@ class Switchboard(Queueing):
         elif event.tone is Tone.DIAL and line.call is not None \
                 and line.call.state is CallState.DIALING and line.call.timer == "dial tone":
             self._send_digits(line.call, out)
+
+    def _tone_ended(self, line, event, out):
+        call = line.call
+        if event.tone is Tone.RINGBACK and call is not None and line is call.b \
+                and call.callback_of is not None and call.answer is None \
+                and call.state is CallState.CONNECTED:
+            self._callback_far_answered(call, out)  # the ringback stopped: answered
 
     def _line_digit(self, line, event, out):
         call = line.call
@@ -395,7 +407,10 @@ class Switchboard(Queueing):
 
     def _off_hook(self, station, out):
         call = station.call
-        if station.state is StationState.RINGING and call is not None:
+        if station.state is StationState.RINGING and call is not None \
+                and call.callback_of is not None:
+            self._callback_answered(station, call, out)
+        elif station.state is StationState.RINGING and call is not None:
             self._station_answered(station, call, out)
         elif station.state is StationState.IDLE:
             station.state, station.digits = StationState.DIALING, ""
@@ -712,15 +727,17 @@ class Switchboard(Queueing):
             self._arm(call, ticks(TRANSFER_RING_S), "offer")
 
     # ---- dialling out --------------------------------------------------------------------
-    def _dial_out(self, call, origin, number, out):
-        call.outside = number
-        group = self.config.dial.trunk
-        line = None
-        for candidate in self.trunks.get(group, ()):
+    def _free_line(self):
+        """An idle line of the dial trunk that has not rung lately, or None."""
+        for candidate in self.trunks.get(self.config.dial.trunk, ()):
             if candidate.state is LineState.IDLE and \
                     self.now - candidate.last_ring >= ticks(GLARE_GUARD_S):
-                line = candidate
-                break
+                return candidate
+        return None
+
+    def _dial_out(self, call, origin, number, out):
+        call.outside = number
+        line = self._free_line()
         if line is None:
             out.append(cmd.Play(origin.key, ("tone:congestion",),
                                 tag=("end", call.id, "no free line to dial out")))
@@ -762,6 +779,11 @@ class Switchboard(Queueing):
             self._offer_timed_out(call, out)
         elif what == "dial tone" and call.state is CallState.DIALING:
             self._send_digits(call, out)
+        elif what == "callback ring" and call.state is CallState.ALERTING:
+            self._end(call, "no answer", "agent did not answer", out)
+        elif what == "silence" and call.callback_of is not None and call.answer is None \
+                and self.now - call.connected >= ticks(CALLBACK_ANSWER_S):
+            self._end(call, "no answer", "far end did not answer", out)
         elif what == "silence" and call.state in (CallState.CONNECTED, CallState.HELD):
             line = call.a if isinstance(call.a, Line) else call.b
             if isinstance(line, Line):
@@ -811,7 +833,11 @@ class Switchboard(Queueing):
         playouts and recordings, close the CDR."""
         if call.ended:
             return
-        if call.agent is not None and call.connected is not None:
+        if call.callback_of is not None:
+            disposition, cause = self._callback_ended(call, disposition, cause, out)
+        elif call.callback_booked:  # the ACD keeps the place: the live leg is over
+            disposition = "callback"
+        elif call.agent is not None and call.connected is not None:
             self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
         elif call.queue is not None:  # still waiting or ringing: its offers are cancelled
             self._acd(self.acd.leave(call.id, self._ms(), cause), out)
@@ -873,6 +899,7 @@ _LINE_EVENTS = {
     ev.PolarityReversed: "_polarity",
     ev.LoopCurrentDropped: "_loop_dropped",
     ev.ToneDetected: "_tone",
+    ev.ToneEnded: "_tone_ended",
     ev.DigitDetected: "_line_digit",
     ev.CallEnded: "_call_ended_by_board",
 }

@@ -11,7 +11,7 @@ from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
 from appliance.engine.switchboard import (
-    FAULTY_LINE_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
+    FAULTY_LINE_S, GLARE_GUARD_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
 
 OFFER_S = 20.0  # the ACD's ring time per offer (QueueSpec.ring_s)
@@ -46,6 +46,7 @@ max_wait_s = {max_wait}
 overflow = "{overflow}"
 wrap_up_s = {wrap_up}
 exit_digit = "0"
+{queue_extra}
 [agents.1001]
 name = "A"
 skills = {{ sales = 5 }}
@@ -85,9 +86,11 @@ reason = "{bye}"
 """
 
 
-def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0):
+def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0,
+           queue_extra=""):
     return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow, wrap_up=wrap_up,
-                                      recording=recording, bye=bye), source="unit.toml")
+                                      recording=recording, bye=bye, queue_extra=queue_extra),
+                        source="unit.toml")
 
 
 class Rig:
@@ -672,3 +675,188 @@ def test_the_first_announcement_tells_the_place_in_line():
     assert play.prompts[0] == "position-1.wav" and play.tag == ("announced", call.id, None)
     got = rig.sb.playout_finished(LINE, play.tag, rig.now)
     assert cmd.Play(LINE, ("music",), loop=True) in got  # back to the music
+
+
+# ---- callbacks -------------------------------------------------------------------------------
+
+CALLER = "5551234"  # the caller ID Rig.inbound gives: the number called back
+
+
+def logs(commands, kind):
+    return [c for c in commands if isinstance(c, cmd.LogEvent) and c.kind == kind]
+
+
+def booked_callback(rig):
+    """Both agents on a break; a caller waits, presses 5 (the callback digit), hears the
+    confirmation and the box hangs up. Returns the ACD's call id."""
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    assert call.state is CallState.QUEUED
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert cmd.Play(LINE, ("callback-booked.wav",), tag=("end", call.id, "callback booked")) \
+        in got
+    assert logs(got, "callback_requested")[0].data["number"] == CALLER
+    got = rig.finish_playout(LINE)
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (call.id, "callback")
+    assert cmd.Release(LINE) in got and call.ended
+    assert rig.sb.acd.waiting("sales")[0][4] == CALLER  # the place is kept
+    rig.run(GLARE_GUARD_S)  # the line may be taken to dial out again
+    return call.id
+
+
+def callback_rings(rig, acd_id):
+    """Li Na (1001) becomes ready: her phone rings for the callback."""
+    got = rig.sb.acd.set_ready("1001", rig.now * 20)
+    out = []
+    rig.sb._acd(got, out)
+    rig.out += out
+    assert cmd.Ring(DESK1) in out
+    (row,) = logs(out, "callback")
+    assert row.data == {"callback_of": acd_id, "number": CALLER, "station": "desk1"}
+    (opened,) = [c for c in out if isinstance(c, cmd.CdrOpen)]
+    assert opened.direction == "outbound" and opened.fields["called"] == CALLER
+    assert rig.sb.acd.agent("1001")["state"].value == "reserved"
+    return rig.sb.calls[row.call_id]
+
+
+def dialled(rig, callback):
+    """The agent answers: a prompt for them, a line seized, the number dialled, the agent
+    switched to the line."""
+    got = rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert cmd.Play(DESK1, ("callback-offer.wav",)) in got
+    (seize,) = [c for c in got if isinstance(c, cmd.Seize)]
+    line = seize.port
+    got = rig.send(ev.ToneDetected, line, tone=Tone.DIAL)
+    assert cmd.Play(line, (f"dtmf:{CALLER}",), tag=("dial", callback.id, None)) in got
+    got = rig.finish_playout(line)
+    assert cmd.Connect(DESK1, line) in got  # the agent hears ringback through the switch
+    assert rig.sb.acd.agent("1001")["state"].value == "reserved"  # not answered yet
+    return line
+
+
+def test_callback_booked_confirms_releases_the_line_and_keeps_the_place():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    assert rig.sb.acd.snapshot(rig.now * 20)["queues"]["sales"]["callbacks"] == 1
+    assert acd_id not in rig.sb.calls
+
+
+def test_callback_dialled_and_connected_when_the_far_end_answers():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    line = dialled(rig, callback)
+    rig.run(8.0)  # ringback
+    got = rig.send(ev.PolarityReversed, line, polarity=1)  # answer supervision
+    assert cmd.CdrUpdate(callback.id, {"answer_tick": rig.now}) in got
+    (connected,) = logs(got, "connected")
+    assert (connected.call_id, connected.agent, connected.queue) == \
+        (callback.id, "1001", "sales")
+    assert rig.sb.acd.agent("1001")["state"].value == "on_call"
+    assert rig.sb.acd.waiting("sales") == []
+    rig.run(30.0)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)  # the agent ends the call
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (callback.id, "answered")
+    assert cmd.Release(line) in got
+    agent = rig.sb.acd.agent("1001")
+    assert (agent["state"].value, agent["calls"]) == ("idle", 1)
+
+
+def test_callback_answer_known_from_the_end_of_the_ringback():
+    """A line without answer polarity: the ringback heard on it stopped."""
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    rig.send(ev.ToneDetected, line, tone=Tone.RINGBACK)
+    rig.run(6.0)
+    got = rig.send(ev.ToneEnded, line, tone=Tone.RINGBACK)
+    assert logs(got, "connected") and rig.sb.acd.agent("1001")["state"].value == "on_call"
+    got = rig.send(ev.ToneDetected, line, tone=Tone.BUSY)  # the customer hangs up
+    assert closes(got)[0].disposition == "answered"
+
+
+def test_callback_the_agent_does_not_answer_fails_without_blame():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    got = rig.run(OFFER_S + 0.1)
+    assert cmd.StopRing(DESK1) in got
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition, close.cause) == \
+        (callback.id, "no answer", "agent did not answer")
+    (failed,) = logs(got, "callback_failed")
+    assert failed.call_id == acd_id and failed.data["why"] == "agent did not answer"
+    agent = rig.sb.acd.agent("1001")
+    assert (agent["status"].value, agent["state"].value, agent["unanswered"]) == \
+        ("ready", "idle", 0)
+    assert rig.sb.acd.waiting("sales") == []  # the callback is dropped
+    assert rig.sb.stations[DESK1].state is StationState.IDLE
+
+
+def test_callback_with_no_free_line_gives_congestion_and_fails():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    for key in (LINE, LINE2):  # both lines busy with other calls
+        rig.sb.lines[key].state = LineState.IN_CALL
+    got = rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert cmd.Play(DESK1, ("tone:congestion",), loop=True) in got
+    assert not [c for c in got if isinstance(c, cmd.Seize)]
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition, close.cause) == \
+        (callback.id, "failed", "no free line to dial out")
+    assert logs(got, "callback_failed")[0].data["why"] == "no free line to dial out"
+    assert rig.sb.acd.agent("1001")["unanswered"] == 0
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert rig.sb.stations[DESK1].state is StationState.IDLE
+
+
+@pytest.mark.parametrize("tone, disposition", [(Tone.BUSY, "busy"),
+                                               (Tone.CONGESTION, "failed")])
+def test_callback_far_end_busy_or_congestion_fails(tone, disposition):
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    line = dialled(rig, callback)
+    got = rig.send(ev.ToneDetected, line, tone=tone)
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (callback.id, disposition)
+    assert cmd.Release(line) in got and cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    (failed,) = logs(got, "callback_failed")
+    assert (failed.call_id, failed.agent) == (acd_id, "1001")
+    assert rig.sb.acd.agent("1001")["unanswered"] == 0
+    assert rig.sb.acd.waiting("sales") == []
+
+
+def test_callback_far_end_that_never_answers_fails():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    rig.voice[line] = rig.now  # ringback keeps the line "voiced"
+    got = []
+    for _ in range(ticks(62.0)):
+        rig.now += 1
+        rig.voice[line] = rig.now
+        got += rig.sb.tick(rig.now)
+    (close,) = closes(got)
+    assert (close.disposition, close.cause) == ("no answer", "far end did not answer")
+    assert logs(got, "callback_failed")
+
+
+def test_callback_digit_without_a_number_is_refused():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    rig.send(ev.RingStarted, LINE)
+    rig.run(1.0)
+    rig.send(ev.RingStopped, LINE)
+    rig.run(0.5)
+    rig.send(ev.RingStarted, LINE)  # no caller ID: answered at the second ring
+    call = rig.sb.lines[LINE].call
+    rig.finish_playout(LINE)
+    rig.send(ev.DigitDetected, LINE, digit="1")
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert logs(got, "callback_refused")[0].data == {"why": "no number to call back"}
+    assert call.state is CallState.QUEUED and not closes(got)
