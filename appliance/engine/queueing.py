@@ -256,6 +256,8 @@ class Queueing:
         offer_failed); returns the CDR's (disposition, cause)."""
         self._callbacks.pop(call.callback_of, None)
         ms = self._ms()
+        if cause == "caller hung up":  # the calling end of a callback is the agent
+            cause = "agent hung up"
         if call.answer is not None:
             self._acd(self.acd.call_ended(call.callback_of, call.agent, ms), out)
             return disposition, cause
