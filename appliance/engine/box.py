@@ -1,7 +1,8 @@
 """The whole box from a config: store, recordings, prompts, boards (emulated ones included),
 the engine, live reload. What `appliance run` starts and what the end-to-end tests drive.
 
-Start-up order: the store (calls a crash left open are closed with a reason), cut
+Start-up order: the store (calls a crash left open are closed with a reason; where the agents
+were, from their last `agent_state` rows, so the engine logs them in again as they were), cut
 recordings repaired, prompts loaded (every prompt the flows name, converted once), emulated
 boards started, boards opened, then the engine. Shut-down: the engine stops taking events,
 live calls are ended by closing the boards (their CDRs are closed on the next start if the
@@ -29,6 +30,16 @@ log = logging.getLogger("appliance.box")
 INPROCESS = "inprocess://"
 # Config fields a reload leaves alone until a restart (appliance.config.reload.RESTART).
 RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
+
+
+def last_agent_states(store):
+    """{agent id: the data of their last `agent_state` row} in the event log (status,
+    state, reason, station): where the agents were when the box stopped or crashed."""
+    last = {}
+    for event in store.events(kind="agent_state"):
+        if event.agent is not None:
+            last[event.agent] = event.data or {}
+    return last
 
 
 def scenario_problem(config, scenario):
@@ -77,6 +88,7 @@ class Box:
         self.store = None
         self.recorder = None
         self.closed_on_start = []
+        self.agents_on_start = {}  # agent id -> their last agent_state data before this start
         self.closed_on_stop = []
 
     @property
@@ -96,6 +108,7 @@ class Box:
             Path(folder).mkdir(parents=True, exist_ok=True)
         with Store.open(self.database) as store:
             self.closed_on_start = store.close_open_calls("the box stopped during the call")
+            self.agents_on_start = last_agent_states(store)
         recover(storage.recordings_dir)
         self.store = StoreWriter(self.database)
         self.recorder = RecordingWriter(on_error=self._recording_failed)
@@ -114,7 +127,8 @@ class Box:
         until = None if self.until_s is None else int(round(self.until_s * 50))
         self.engine = Engine(self.config, self.boards, store=self.store,
                              recorder=self.recorder, prompts=prompts,
-                             origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
+                             origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until,
+                             agents=self.agents_on_start)
 
     def _prompt_dirs(self):
         # where `appliance config check` looked: prompts_dir (or the config's folder), then

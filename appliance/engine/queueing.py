@@ -67,8 +67,12 @@ class Queueing:
             elif kind is acd_act.Announce and call is not None:
                 self._announce(call, action, out)
             elif kind is acd_act.Log and action.kind in ACD_LOG_KINDS:
+                data = dict(action.data)
+                if action.kind == "agent_state" and data.get("status") != "logged_out":
+                    # where the agent is logged in: a restart logs them in there again
+                    data["station"] = self.acd.agent(action.agent)["station"]
                 out.append(cmd.LogEvent(self.now, action.kind, action.call_id, action.queue,
-                                        action.agent, dict(action.data)))
+                                        action.agent, data))
         deadline = self.acd.deadline
         if deadline is not None:
             due = -(-deadline // TICK_MS)

@@ -80,15 +80,33 @@ class Switchboard(Queueing):
         self._callbacks = {}      # the ACD's call id -> the callback Call dialling it back
         self.apply(config, schedules)
 
-    def start(self, now):
-        """The box starts: agents with a usual station are logged in there, ready (they
-        log out, pause or move with their phone's codes or the CLI). Returns commands."""
+    def start(self, now, agents=None):
+        """The box starts. `agents`: {agent id: the data of their last `agent_state` row in
+        the event log (status, reason, station)}: each agent of the config found there is
+        logged in again where they were, ready or not ready with their reason (one who was
+        on a call or in wrap-up when the box stopped comes back in the status they had set),
+        or stays logged out; agents the log does not know yet, with a usual station, are
+        logged in there, ready (they log out, pause or move with their phone's codes or the
+        CLI). Returns commands."""
         self.now = now
+        agents = agents or {}
         # before the agents log in: the KPIs end every agent state left open by a stop
         out = [cmd.LogEvent(now, "box_started", data={"site": self.config.site})]
-        for agent in self.config.agents.values():
-            if agent.station in self.by_name:
-                self._acd(self.acd.login(agent.id, agent.station, self._ms()), out)
+        restored = [a for a in self.config.agents.values() if a.id in agents]
+        fresh = [a for a in self.config.agents.values() if a.id not in agents]
+        for agent in restored + fresh:
+            last = agents.get(agent.id)
+            status = last.get("status") if last is not None else "ready"
+            station = last.get("station") if last is not None else None
+            if station not in self.by_name:
+                station = agent.station
+            if status not in ("ready", "not_ready") or station not in self.by_name \
+                    or self.acd.agent_at(station) is not None:
+                continue
+            self._acd(self.acd.login(agent.id, station, self._ms()), out)
+            if status == "not_ready":
+                reason = last.get("reason") or "break"
+                self._acd(self.acd.set_not_ready(agent.id, reason, self._ms()), out)
         return out
 
     # ---- configuration -------------------------------------------------------------------

@@ -612,8 +612,33 @@ def agent_states(commands, agent):
 def test_agents_log_in_at_their_stations_when_the_box_starts():
     rig = Rig()
     assert agent_states(rig.out, "1001")[-1] == {"status": "ready", "state": "idle",
-                                                 "reason": None}
+                                                 "reason": None, "station": "desk1"}
     assert rig.sb.acd.agent_at("desk2") == "1002"
+
+
+def test_agents_come_back_where_the_event_log_left_them():
+    """At start the last agent_state row of each agent (crash or stop) decides: logged in
+    at that station again, ready or not ready with the reason (on a call then: the status
+    they had set), or still logged out; agents the log does not know: their usual
+    station."""
+    config_ = config()
+    sb = Switchboard(config_, schedules={})
+    out = sb.start(0, agents={
+        "1001": {"status": "logged_out", "state": "idle", "reason": None},
+        "1002": {"status": "not_ready", "state": "on_call", "reason": "12",
+                 "station": "desk1"}})
+    assert sb.acd.agent_at("desk1") == "1002" and sb.acd.agent_at("desk2") is None
+    agent = sb.acd.agent("1002")
+    assert (agent["status"].value, agent["state"].value, agent["reason"]) == \
+        ("not_ready", "idle", "12")
+    assert sb.acd.agent("1001")["status"].value == "logged_out"
+    assert agent_states(out, "1002")[-1] == {"status": "not_ready", "state": "idle",
+                                             "reason": "12", "station": "desk1"}
+    sb = Switchboard(config_, schedules={})
+    sb.start(0, agents={"1002": {"status": "ready", "state": "wrap_up", "reason": None,
+                                 "station": "desk9"}})  # a station gone: the usual one
+    assert (sb.acd.agent_at("desk1"), sb.acd.agent_at("desk2")) == ("1001", "1002")
+    assert sb.acd.agent("1002")["state"].value == "idle"
 
 
 def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
@@ -625,7 +650,7 @@ def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
     assert call.b.key == DESK2
     got = dial(rig, DESK1, "*412#")  # a reason code
     assert agent_states(got, "1001")[-1] == {"status": "not_ready", "state": "idle",
-                                             "reason": "12"}
+                                             "reason": "12", "station": "desk1"}
     assert agent_states(dial(rig, DESK1, "*3#"), "1001")[-1]["status"] == "ready"
     assert agent_states(dial(rig, DESK1, "*2#"), "1001")[-1]["status"] == "logged_out"
     assert rig.sb.acd.agent_at("desk1") is None
