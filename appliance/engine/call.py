@@ -32,7 +32,8 @@ class Call:
     variables: dict = field(default_factory=dict)
     queue: object = None       # the appliance.config.Queue it waits in / came through
     queued_at: int | None = None
-    priority: int = 0
+    priority: int = 0          # in the ACD: the IVR's, raised by VIP_PRIORITY for a VIP
+    vip: bool = False          # the IVR's customer lookup found a VIP (store: customers.vip)
     agent: str | None = None
     answer: int | None = None  # tick the box answered (inbound) or the far end did
     connected: int | None = None  # tick it reached a person (station or outside)

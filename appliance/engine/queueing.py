@@ -13,6 +13,10 @@ from .call import Call, CallState
 from .clock import TICK_MS, ticks
 from .endpoints import StationState
 
+# A VIP customer (the IVR's lookup found the caller's number with the vip flag) waits with
+# this much more priority than the IVR's queue node gives (0-9): ahead of every other
+# caller of the queue, and among VIPs in the order of the IVR's priority.
+VIP_PRIORITY = 10
 CALLBACK_ANSWER_S = 60.0  # a callback's far end that has not answered by then: no answer
 CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav")
 
@@ -28,6 +32,8 @@ class Queueing:
         if queue is None:
             self._end(call, "failed", f"queue {name!r} is not configured any more", out)
             return
+        if call.vip and priority < VIP_PRIORITY:  # (a call moved on keeps its raise)
+            priority += VIP_PRIORITY
         call.queue, call.priority = queue, priority
         call.queued_at, call.state = self.now, CallState.QUEUED
         out += [cmd.CdrUpdate(call.id, {"queue": name}),

@@ -179,10 +179,14 @@ class Switchboard(Queueing):
         return out
 
     def lookup_answered(self, call_id, record, request_id, now):
+        """The customer store's answer to a LookUp (`record`: a dict, None when not found);
+        a VIP customer ("vip": "1") waits in the queues with VIP_PRIORITY more."""
         self.now = now
         out = []
         call = self.calls.get(call_id)
         if call is not None and call.ivr is not None and not call.ended:
+            if record and str(record.get("vip", "")) in ("1", "True", "true"):
+                call.vip = True  # queued ahead of other callers (VIP_PRIORITY)
             self._ivr(call, call.ivr.lookup_result(record, now, request_id), out)
         return out
 

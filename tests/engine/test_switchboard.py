@@ -10,6 +10,7 @@ from appliance.engine import commands as cmd
 from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
+from appliance.engine.queueing import VIP_PRIORITY
 from appliance.engine.switchboard import (
     FAULTY_LINE_S, GLARE_GUARD_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
@@ -68,12 +69,19 @@ min_digits = 3
 [ivr.menu]
 type = "menu"
 prompts = "builtin:beep"
-options = {{ 1 = "sales", 2 = "out", 3 = "desk", 9 = "bye" }}
+options = {{ 1 = "sales", 2 = "out", 3 = "desk", 4 = "who", 5 = "sales_first", 9 = "bye" }}
 timeout = 5
 fallback = "bye"
 [ivr.sales]
 type = "queue"
 queue = "sales"
+[ivr.who]
+type = "lookup"
+found = "sales"
+[ivr.sales_first]
+type = "queue"
+queue = "sales"
+priority = 3
 [ivr.out]
 type = "transfer"
 number = "5550100"
@@ -885,3 +893,51 @@ def test_callback_digit_without_a_number_is_refused():
     got = rig.send(ev.DigitDetected, LINE, digit="5")
     assert logs(got, "callback_refused")[0].data == {"why": "no number to call back"}
     assert call.state is CallState.QUEUED and not closes(got)
+
+
+# ---- caller priority: the IVR's and a VIP's -------------------------------------------------
+
+def queued_via(rig, line, number, digit):
+    """A call on `line` answered, through the menu by `digit`; returns it."""
+    rig.send(ev.RingStarted, line)
+    rig.run(1.0)
+    rig.send(ev.RingStopped, line)
+    rig.run(0.5)
+    rig.send(ev.CallerIdReceived, line, number=number, name=None, format="bell202")
+    call = rig.sb.lines[line].call
+    rig.finish_playout(line)
+    rig.send(ev.DigitDetected, line, digit=digit)
+    return call
+
+
+def test_a_vip_customer_found_by_the_lookup_waits_ahead_of_earlier_callers():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    plain = queued_via(rig, LINE, "5551234", "1")
+    vip = queued_via(rig, LINE2, "13800138000", "4")
+    (look,) = [c for c in rig.out if isinstance(c, cmd.LookUp)]
+    assert look.value == "13800138000"
+    got = rig.sb.lookup_answered(vip.id, {"number": "13800138000", "name": "Zhang San",
+                                          "vip": "1"}, look.request_id, rig.now)
+    (queued,) = logs(got, "queued")
+    assert queued.data["priority"] == VIP_PRIORITY and vip.priority == VIP_PRIORITY
+    assert [(c[0], c[2]) for c in rig.sb.acd.waiting("sales")] == \
+        [(vip.id, VIP_PRIORITY), (plain.id, 0)]
+    out = []
+    rig.sb._acd(rig.sb.acd.set_ready("1001", rig.now * 20), out)
+    assert cmd.Ring(DESK1) in out and rig.sb.stations[DESK1].call is vip
+
+
+def test_a_customer_who_is_not_vip_keeps_the_ivr_priority():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    first = queued_via(rig, LINE, "5551234", "4")
+    (look,) = [c for c in rig.out if isinstance(c, cmd.LookUp)]
+    rig.out += rig.sb.lookup_answered(first.id, {"number": "5551234", "vip": "0"},
+                                      look.request_id, rig.now)
+    second = queued_via(rig, LINE2, "5559999", "5")  # the IVR's queue node: priority 3
+    assert [(c[0], c[2]) for c in rig.sb.acd.waiting("sales")] == \
+        [(second.id, 3), (first.id, 0)]
+    assert logs(rig.out, "queued")[-1].data["priority"] == 3
