@@ -60,10 +60,12 @@ class Queueing:
             call = self.calls.get(action.call_id) if hasattr(action, "call_id") else None
             if kind is acd_act.Offer:
                 self._acd_offer(call, action, out)
-            elif kind is acd_act.CancelOffer and action.call_id in self._callbacks:
-                self._callback_cancelled(self._callbacks[action.call_id], out)
             elif kind is acd_act.CancelOffer:
-                self._acd_cancel(call, action.agent_id, out)
+                self._unwait(action)
+                if action.call_id in self._callbacks:
+                    self._callback_cancelled(self._callbacks[action.call_id], out)
+                else:
+                    self._acd_cancel(call, action.agent_id, out)
             elif kind is acd_act.CallbackBooked and call is not None:
                 self._callback_booked(call, out)
             elif kind is acd_act.Callback:
@@ -89,12 +91,43 @@ class Queueing:
         station = self.by_name.get(offer.station)
         if call is None or call.ended:
             self._acd(self.acd.leave(offer.call_id, self._ms(), "call gone"), out)
+        elif self._off_hook_idle(station):
+            self._waiting_rings[station.name] = offer  # e.g. the agent's *3# just now
         elif station is None or not station.free:
             self._acd(self.acd.offer_failed(call.id, offer.agent_id, self._ms(),
                                             why="station busy"), out)
         else:
             call.offers[offer.agent_id] = station
             self._offer(call, station, out, ring_s=None, agent=offer.agent_id)
+
+    @staticmethod
+    def _off_hook_idle(station):
+        """Off-hook with no call: the agent keyed a phone code (*3# ready) or hears busy
+        tone after a call; it rings once it hangs up (the ACD still times the offer)."""
+        return station is not None and station.call is None and station.consult is None \
+            and station.state in (StationState.DIALING, StationState.CLEARED)
+
+    def _ring_waiting(self, station, out):
+        """The station hung up: ring it for the offer or callback held for it, if the ACD
+        still has that agent reserved for that call."""
+        action = self._waiting_rings.pop(station.name, None)
+        if action is None:
+            return
+        try:
+            live = self.acd.agent(action.agent_id)["offer"] == action.call_id
+        except AcdError:  # the agent left the config
+            live = False
+        if not live:
+            return
+        if type(action) is acd_act.Callback:
+            self._callback(action, out)
+        else:
+            self._acd_offer(self.calls.get(action.call_id), action, out)
+
+    def _unwait(self, cancel):
+        for name, action in list(self._waiting_rings.items()):
+            if (action.call_id, action.agent_id) == (cancel.call_id, cancel.agent_id):
+                del self._waiting_rings[name]
 
     def _acd_cancel(self, call, agent_id, out):
         if call is None:
@@ -207,6 +240,9 @@ class Queueing:
 
     def _callback(self, action, out):
         station = self.by_name.get(action.station)
+        if self._off_hook_idle(station):
+            self._waiting_rings[station.name] = action  # rings once it hangs up
+            return
         if station is None or not station.free:
             self._acd(self.acd.offer_failed(action.call_id, action.agent_id, self._ms(),
                                             why="station busy"), out)
@@ -247,6 +283,13 @@ class Queueing:
 
     def _callback_far_answered(self, call, out):
         call.answer = self.now
+        policy = self.config.recording
+        mode = policy.mode.value
+        if call.recording is None and (mode == "all" or mode == "queues" and call.queue
+                                       is not None and call.queue.name in policy.queues):
+            # the customer on the left, as for an inbound call: the line is the caller here
+            call.recording = call.id
+            out.append(cmd.StartRecording(call.id, call.id, call.b.key))
         out += [cmd.CdrUpdate(call.id, {"answer_tick": self.now}),
                 cmd.LogEvent(self.now, "connected", call.id,
                              queue=call.queue.name if call.queue else None, agent=call.agent,
@@ -273,10 +316,12 @@ class Queueing:
             return disposition, cause
         if "busy" in cause:
             disposition = "busy"
-        elif "congestion" in cause:
+        elif "congestion" in cause or "no free line" in cause:
             disposition = "failed"
-        elif disposition not in ("no answer", "failed", "interrupted"):
+        elif cause == "agent hung up":
             disposition, cause = "abandoned", "agent hung up before the answer"
+        elif disposition not in ("no answer", "failed", "interrupted"):
+            disposition = "failed"
         self._acd(self.acd.offer_failed(call.callback_of, call.agent, ms, why=cause), out)
         return disposition, cause
 

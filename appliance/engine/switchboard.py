@@ -78,6 +78,8 @@ class Switchboard(Queueing):
         self.acd = Acd(*specs_from_config(config))
         self._acd_timer = _Timer()
         self._callbacks = {}      # the ACD's call id -> the callback Call dialling it back
+        self._waiting_rings = {}  # station name -> the ACD's Offer / Callback held until the
+                                  # station, off-hook with no call, hangs up
         self.apply(config, schedules)
 
     def start(self, now, agents=None):
@@ -458,6 +460,7 @@ class Switchboard(Queueing):
             self._end(call, "abandoned", "caller hung up", out, by_station=station)
         else:
             self._idle(station, out)
+        self._ring_waiting(station, out)  # an offer held while it was off-hook
 
     def _idle(self, station, out):
         if station.state is not StationState.IDLE:

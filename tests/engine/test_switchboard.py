@@ -941,3 +941,61 @@ def test_a_customer_who_is_not_vip_keeps_the_ivr_priority():
     assert [(c[0], c[2]) for c in rig.sb.acd.waiting("sales")] == \
         [(second.id, 3), (first.id, 0)]
     assert logs(rig.out, "queued")[-1].data["priority"] == 3
+
+
+def test_callback_recorded_from_the_far_ends_answer_with_the_customer_on_the_left():
+    rig = Rig(queue_extra='callback_digit = "5"', recording="all")
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    assert not [c for c in rig.out if isinstance(c, cmd.StartRecording)
+                and c.call_id == callback.id]
+    got = rig.send(ev.PolarityReversed, line, polarity=1)
+    assert cmd.StartRecording(callback.id, callback.id, line) in got
+    got = rig.send(ev.LoopCurrentDropped, line)
+    assert cmd.StopRecording(callback.id) in got
+
+
+def test_an_agent_who_keys_ready_gets_the_waiting_call_once_the_phone_is_down():
+    """*3# while a caller waits: the offer rings when the agent hangs up (it does not
+    fail as "station busy" against the agent)."""
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    got = []
+    for digit in "*3#":
+        got += rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert not logs(got, "offer_failed") and cmd.Ring(DESK1) not in got
+    assert rig.sb.acd.agent("1001")["offer"] == call.id
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) in got and call.state is CallState.ALERTING
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert call.state is CallState.CONNECTED and call.agent == "1001"
+
+
+def test_an_offer_held_for_an_off_hook_phone_is_dropped_when_it_times_out():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "*3#":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.run(OFFER_S + 0.1)  # the agent stays off-hook: the ACD's ring time runs out
+    assert logs(got, "offer_failed")[0].data["why"] == "no answer"
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) not in got and call.state is CallState.QUEUED
+
+
+def test_a_callback_for_an_agent_still_off_hook_rings_once_they_hang_up():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    got = []
+    for digit in "*3#":
+        got += rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert not logs(got, "callback_failed") and not logs(got, "callback")
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) in got
+    assert logs(got, "callback")[0].data["callback_of"] == acd_id
