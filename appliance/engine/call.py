@@ -47,6 +47,7 @@ class Call:
     conference: dict | None = None  # host-mixed: {endpoint: mode} once a third party joined
     callback_booked: bool = False   # the caller asked for a callback: confirm, then release
     callback_of: str | None = None  # a callback call: the ACD's id of the call it calls back
+    ringback: bool = False          # a callback: ringback was recognised on its line
 
     @property
     def ended(self):

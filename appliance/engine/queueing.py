@@ -18,6 +18,10 @@ from .endpoints import StationState
 # caller of the queue, and among VIPs in the order of the IVR's priority.
 VIP_PRIORITY = 10
 CALLBACK_ANSWER_S = 60.0  # a callback's far end that has not answered by then: no answer
+# No ringback recognised this long after the dial (two cadences of the cn, us and etsi
+# plans), yet sound from the line: someone answered at once and speaks.
+CALLBACK_VOICE_S = 12.0
+CALLBACK_CHECK_S = 1.0
 CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav")
 
 # the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
@@ -280,6 +284,20 @@ class Queueing:
         station.state = StationState.TALKING
         out.append(cmd.Play(station.key, ("callback-offer.wav",)))
         self._dial_out(call, station, call.outside, out)
+
+    def _callback_progress(self, call, out):
+        """A callback dialled, the far end not answered yet: give up after
+        CALLBACK_ANSWER_S; with no ringback recognised, sound on the line after
+        CALLBACK_VOICE_S means the far end answered (the exchange gives no answer signal)."""
+        since = self.now - call.connected
+        if since >= ticks(CALLBACK_ANSWER_S):
+            self._end(call, "no answer", "far end did not answer", out)
+            return
+        heard = self.last_voice(call.b.key)
+        if not call.ringback and since >= ticks(CALLBACK_VOICE_S) and heard is not None \
+                and self.now - heard <= ticks(CALLBACK_CHECK_S):
+            self._callback_far_answered(call, out)
+        self._arm(call, ticks(CALLBACK_CHECK_S), "silence")
 
     def _callback_far_answered(self, call, out):
         call.answer = self.now

@@ -33,7 +33,7 @@ from . import commands as cmd
 from .call import Call, CallState
 from .clock import ticks
 from .endpoints import Line, LineState, Station, StationState
-from .queueing import CALLBACK_ANSWER_S, Queueing
+from .queueing import Queueing
 
 ANSWER_ON_RING = 2            # answer at the start of this ring when no caller ID came first
 STUCK_RING_S = 8.0            # a ring burst longer than this: answer anyway (ring trip)
@@ -395,6 +395,8 @@ class Switchboard(Queueing):
         self._far_end_cleared(line, "loop current drop", out)
 
     def _tone(self, line, event, out):
+        if event.tone is Tone.RINGBACK and line.call is not None:
+            line.call.ringback = True
         if event.tone in CLEAR_TONES:
             self._far_end_cleared(line, f"{event.tone.value} tone", out)
         elif event.tone is Tone.DIAL and line.call is not None \
@@ -806,9 +808,8 @@ class Switchboard(Queueing):
             self._send_digits(call, out)
         elif what == "callback ring" and call.state is CallState.ALERTING:
             self._end(call, "no answer", "agent did not answer", out)
-        elif what == "silence" and call.callback_of is not None and call.answer is None \
-                and self.now - call.connected >= ticks(CALLBACK_ANSWER_S):
-            self._end(call, "no answer", "far end did not answer", out)
+        elif what == "silence" and call.callback_of is not None and call.answer is None:
+            self._callback_progress(call, out)
         elif what == "silence" and call.state in (CallState.CONNECTED, CallState.HELD):
             line = call.a if isinstance(call.a, Line) else call.b
             if isinstance(line, Line):

@@ -10,7 +10,7 @@ from appliance.engine import commands as cmd
 from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
-from appliance.engine.queueing import VIP_PRIORITY
+from appliance.engine.queueing import CALLBACK_ANSWER_S, CALLBACK_VOICE_S, VIP_PRIORITY
 from appliance.engine.switchboard import (
     FAULTY_LINE_S, GLARE_GUARD_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
@@ -867,7 +867,7 @@ def test_callback_far_end_that_never_answers_fails():
     rig = Rig(queue_extra='callback_digit = "5"')
     callback = callback_rings(rig, booked_callback(rig))
     line = dialled(rig, callback)
-    rig.voice[line] = rig.now  # ringback keeps the line "voiced"
+    rig.send(ev.ToneDetected, line, tone=Tone.RINGBACK)  # it rings on and on
     got = []
     for _ in range(ticks(62.0)):
         rig.now += 1
@@ -999,3 +999,23 @@ def test_a_callback_for_an_agent_still_off_hook_rings_once_they_hang_up():
     got = rig.send(ev.HookChanged, DESK1, off_hook=False)
     assert cmd.Ring(DESK1) in got
     assert logs(got, "callback")[0].data["callback_of"] == acd_id
+
+
+def test_callback_answered_before_any_ringback_is_known_from_the_far_ends_voice():
+    """No answer polarity and the callee answered before the ringback was recognised:
+    sound from the line CALLBACK_VOICE_S after the dial is the answer."""
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    dial_end = rig.now
+    got = rig.run(CALLBACK_VOICE_S + 2.0)  # silence on the line: nothing known yet
+    assert not logs(got, "connected") and not closes(got)
+    got = []
+    while not logs(got, "connected"):
+        rig.now += 1
+        rig.voice[line] = rig.now  # the callee speaks
+        got += rig.sb.tick(rig.now)
+    assert rig.now - dial_end <= ticks(CALLBACK_VOICE_S + 3.0)
+    assert rig.sb.acd.agent("1001")["state"].value == "on_call"
+    got = rig.run(CALLBACK_ANSWER_S)  # answered: the 60 s limit no longer applies
+    assert not [c for c in closes(got) if c.disposition == "no answer"]
