@@ -2,7 +2,8 @@
 
 Built by hand (tests, the simulator) or from `appliance.config`'s Queue / Agent with
 `QueueSpec.from_config` / `AgentSpec.from_config`, which fill in defaults for what the config
-file has no key for (no_agents_overflow, aht_s). Times are seconds here (as in the config); the ACD counts in milliseconds.
+file has no key for (no_agents_overflow, aht_s). Times are seconds here (as in the config);
+the ACD counts in milliseconds.
 """
 
 import dataclasses

@@ -287,15 +287,16 @@ class Queueing:
 
     def _callback_progress(self, call, out):
         """A callback dialled, the far end not answered yet: give up after
-        CALLBACK_ANSWER_S; with no ringback recognised, sound on the line after
-        CALLBACK_VOICE_S means the far end answered (the exchange gives no answer signal)."""
+        CALLBACK_ANSWER_S; with no ringback recognised by CALLBACK_VOICE_S, sound from the
+        line since the dial means the far end answered (the exchange gave no answer
+        signal)."""
         since = self.now - call.connected
         if since >= ticks(CALLBACK_ANSWER_S):
             self._end(call, "no answer", "far end did not answer", out)
             return
         heard = self.last_voice(call.b.key)
         if not call.ringback and since >= ticks(CALLBACK_VOICE_S) and heard is not None \
-                and self.now - heard <= ticks(CALLBACK_CHECK_S):
+                and heard > call.connected + ticks(CALLBACK_CHECK_S):
             self._callback_far_answered(call, out)
         self._arm(call, ticks(CALLBACK_CHECK_S), "silence")
 
@@ -334,7 +335,7 @@ class Queueing:
             return disposition, cause
         if "busy" in cause:
             disposition = "busy"
-        elif "congestion" in cause or "no free line" in cause:
+        elif "congestion" in cause or "sit tone" in cause or "no free line" in cause:
             disposition = "failed"
         elif cause == "agent hung up":
             disposition, cause = "abandoned", "agent hung up before the answer"

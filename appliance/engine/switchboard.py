@@ -395,9 +395,13 @@ class Switchboard(Queueing):
         self._far_end_cleared(line, "loop current drop", out)
 
     def _tone(self, line, event, out):
-        if event.tone is Tone.RINGBACK and line.call is not None:
-            line.call.ringback = True
-        if event.tone in CLEAR_TONES:
+        call = line.call
+        if event.tone is Tone.RINGBACK and call is not None:
+            call.ringback = True
+        if event.tone is Tone.SIT and call is not None and call.callback_of is not None \
+                and call.answer is None:  # an announcement ("not in service"), no person
+            self._far_end_cleared(line, "sit tone", out)
+        elif event.tone in CLEAR_TONES:
             self._far_end_cleared(line, f"{event.tone.value} tone", out)
         elif event.tone is Tone.DIAL and line.call is not None \
                 and line.call.state is CallState.DIALING and line.call.timer == "dial tone":

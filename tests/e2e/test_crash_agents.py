@@ -98,9 +98,12 @@ name = "desk2"
 port = 3
 answer = false
 calls = [
-  { at_s = 0.5, actions = [{ listen_s = 0.5 }, { press = "*2#" }, { listen_s = 1.0 }, { hang_up = true }] },
-  { at_s = 4.0, actions = [{ listen_s = 0.5 }, { press = "*11002*2222#" }, { listen_s = 1.0 }, { hang_up = true }] },
-  { at_s = 9.0, actions = [{ listen_s = 0.5 }, { press = "*412#" }, { listen_s = 1.0 }, { hang_up = true }] },
+  { at_s = 0.5, actions = [{ listen_s = 0.5 }, { press = "*2#" }, { listen_s = 1.0 },
+                           { hang_up = true }] },
+  { at_s = 4.0, actions = [{ listen_s = 0.5 }, { press = "*11002*2222#" }, { listen_s = 1.0 },
+                           { hang_up = true }] },
+  { at_s = 9.0, actions = [{ listen_s = 0.5 }, { press = "*412#" }, { listen_s = 1.0 },
+                           { hang_up = true }] },
 ]
 """
 

@@ -847,7 +847,8 @@ def test_callback_with_no_free_line_gives_congestion_and_fails():
 
 
 @pytest.mark.parametrize("tone, disposition", [(Tone.BUSY, "busy"),
-                                               (Tone.CONGESTION, "failed")])
+                                               (Tone.CONGESTION, "failed"),
+                                               (Tone.SIT, "failed")])
 def test_callback_far_end_busy_or_congestion_fails(tone, disposition):
     rig = Rig(queue_extra='callback_digit = "5"')
     acd_id = booked_callback(rig)
@@ -1008,14 +1009,28 @@ def test_callback_answered_before_any_ringback_is_known_from_the_far_ends_voice(
     callback = callback_rings(rig, booked_callback(rig))
     line = dialled(rig, callback)
     dial_end = rig.now
-    got = rig.run(CALLBACK_VOICE_S + 2.0)  # silence on the line: nothing known yet
-    assert not logs(got, "connected") and not closes(got)
+    got = rig.run(3.0)  # silence on the line: nothing known yet
     got = []
-    while not logs(got, "connected"):
+    for _ in range(ticks(2.0)):  # the callee says hello, then listens
         rig.now += 1
-        rig.voice[line] = rig.now  # the callee speaks
+        rig.voice[line] = rig.now
         got += rig.sb.tick(rig.now)
-    assert rig.now - dial_end <= ticks(CALLBACK_VOICE_S + 3.0)
+    assert not logs(got, "connected")
+    got = rig.run(CALLBACK_VOICE_S)
+    (connected,) = logs(got, "connected")
+    assert not closes(got)
+    # known once no ringback came in CALLBACK_VOICE_S (checked every second)
+    assert ticks(CALLBACK_VOICE_S) <= connected.tick - dial_end <= ticks(CALLBACK_VOICE_S + 1.0)
     assert rig.sb.acd.agent("1001")["state"].value == "on_call"
     got = rig.run(CALLBACK_ANSWER_S)  # answered: the 60 s limit no longer applies
     assert not [c for c in closes(got) if c.disposition == "no answer"]
+
+
+def test_callback_to_a_silent_line_without_ringback_is_not_taken_as_answered():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    dialled(rig, callback)
+    got = rig.run(CALLBACK_ANSWER_S + 1.0)
+    assert not logs(got, "connected")
+    assert [(c.disposition, c.cause) for c in closes(got)] == \
+        [("no answer", "far end did not answer")]
