@@ -465,3 +465,14 @@ def test_skill_levels_no_agent_meets_is_a_warning():
     assert [(i.path, i.message) for i in parse_config(text).warnings] == [
         ("queues.sales.skills", "no agent has all of sales at level 9; callers wait 180 s "
          "and overflow")]
+
+
+def test_the_samples_commented_acd_keys_validate_when_uncommented():
+    text = SAMPLE
+    for key in ("# callback_digit = ", "# escalation = ", "# order = ", "# max_no_answer = "):
+        assert key in text, key
+        text = text.replace(key, key[2:])
+    config = parse_config(text)
+    assert config.queues["sales"].callback_digit == "5"
+    assert [s.after_s for s in config.queues["sales"].escalation] == [60, 120]
+    assert (config.agents["1001"].order, config.agents["1001"].max_no_answer) == (1, 2)
