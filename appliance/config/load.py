@@ -742,10 +742,21 @@ class _Builder:
 
     def coverage(self, queues, agents, skills):
         """Warnings: a queue no agent can take, a skill nobody uses."""
+        def taken(needed):  # some agent has every skill at its level
+            return any(all(dict(a.skills).get(s, 0) >= level for s, level in needed)
+                       for a in agents.values())
+
+        def levels_of(queue):
+            return queue.skill_levels or tuple((s, 1) for s in queue.skills)
+
         for queue in queues.values():
-            needed = queue.skill_levels or tuple((s, 1) for s in queue.skills)
-            if needed and not any(all(dict(a.skills).get(s, 0) >= level
-                                      for s, level in needed) for a in agents.values()):
+            needed = levels_of(queue)
+            # escalation may widen the levels or add another queue's agents later on
+            later = [tuple((s, min(level, step.min_level)) for s, level in needed)
+                     if step.min_level is not None else levels_of(queues[step.queue])
+                     for step in queue.escalation
+                     if step.min_level is not None or step.queue in queues]
+            if needed and not any(taken(n) for n in [needed, *later]):
                 self.r.warning(key_path("queues", queue.name, "skills"),
                                "no agent has all of "
                                + ", ".join(s if level == 1 else f"{s} at level {level}"

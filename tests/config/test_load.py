@@ -476,3 +476,14 @@ def test_the_samples_commented_acd_keys_validate_when_uncommented():
     assert config.queues["sales"].callback_digit == "5"
     assert [s.after_s for s in config.queues["sales"].escalation] == [60, 120]
     assert (config.agents["1001"].order, config.agents["1001"].max_no_answer) == (1, 2)
+
+
+def test_skill_levels_met_only_after_an_escalation_step_is_no_warning():
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 9 }"),
+                 ("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                  "min_level = 5 }]"))
+    assert parse_config(text).warnings == ()
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 10 }"),
+                 ("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                  "queue = \"support\" }]"))
+    assert parse_config(text).warnings == ()
