@@ -229,11 +229,12 @@ class Queueing:
     # "callback"). When the place comes up (Callback), the reserved agent's station rings;
     # the agent answers and hears a prompt while the box seizes a line of the dial trunk
     # and dials the number; the agent hears the progress tones through the switch. The far
-    # end answered (answer polarity, or the ringback heard on the line stopped):
-    # offer_answered, and the call goes on as any call of the agent (call_ended at its end,
-    # wrap-up). Any other end before that (the agent did not answer, no free line, busy or
-    # congestion tone, no answer within CALLBACK_ANSWER_S, the agent hung up) is
-    # offer_failed: the ACD drops the callback without blaming the agent.
+    # end answered (answer polarity, the ringback heard on the line stopped, or, with no
+    # ringback recognised by CALLBACK_VOICE_S, sound from the line): offer_answered, and
+    # the call goes on as any call of the agent (call_ended at its end, wrap-up). Any other
+    # end before that (the agent did not answer, no free line, busy, congestion or SIT
+    # tone, no answer within CALLBACK_ANSWER_S, the agent hung up) is offer_failed: the
+    # ACD drops the callback without blaming the agent.
 
     def _callback_booked(self, call, out):
         call.callback_booked = True
