@@ -12,6 +12,7 @@ process dies first), the recording and store threads are flushed.
 import asyncio
 import dataclasses
 import logging
+import time
 from pathlib import Path
 
 from appliance.config import ConfigError
@@ -34,13 +35,24 @@ INPROCESS = "inprocess://"
 RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
 
 
-def last_agent_states(store):
+RECENT_MS = 2 * 86_400_000  # where an agent's last agent_state row is looked for first
+
+
+def last_agent_states(store, agents, now_ms):
     """{agent id: the data of their last `agent_state` row} in the event log (status,
-    state, reason, station): where the agents were when the box stopped or crashed."""
+    state, reason, station) for each of `agents` that has one: where the agents were when
+    the box stopped or crashed. The rows of the last RECENT_MS before `now_ms` first (every
+    start logs the logged-in agents again, so nearly all are there); an agent missing there
+    is looked up through the log's index by agent, not by reading the whole log."""
     last = {}
-    for event in store.events(kind="agent_state"):
-        if event.agent is not None:
+    for event in store.events(since=max(0, now_ms - RECENT_MS), kind="agent_state"):
+        if event.agent in agents:
             last[event.agent] = event.data or {}
+    for agent in agents:
+        if agent not in last:
+            rows = store.events(kind="agent_state", agent=agent)
+            if rows:
+                last[agent] = rows[-1].data or {}
     return last
 
 
@@ -120,7 +132,8 @@ class Box:
             Path(folder).mkdir(parents=True, exist_ok=True)
         with Store.open(self.database) as store:
             self.closed_on_start = store.close_open_calls("the box stopped during the call")
-            self.agents_on_start = last_agent_states(store)
+            now_ms = self.origin_ms if self.origin_ms is not None else int(time.time() * 1000)
+            self.agents_on_start = last_agent_states(store, list(self.config.agents), now_ms)
         recover(storage.recordings_dir)
         self.store = StoreWriter(self.database)
         self.recorder = RecordingWriter(on_error=self._recording_failed)
