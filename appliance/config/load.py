@@ -196,6 +196,12 @@ class _Builder:
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
+        if not (isinstance(doc.get("dial"), dict) and "trunk" in doc["dial"]):
+            for queue in queues.values():
+                if queue.callback_digit is not None:
+                    r.error(key_path("queues", queue.name, "callback_digit"), "callbacks are "
+                            "dialled on dial.trunk, which is not set; set trunk in [dial] to "
+                            "an outbound trunk group or leave callback_digit out")
         entries = [t.flow for t in trunks.values() if t.flow] + \
             [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
         # every station in the file, with errors of its own or not: no cascade into the IVR

@@ -22,7 +22,7 @@ CALLBACK_ANSWER_S = 60.0  # a callback's far end that has not answered by then: 
 # plans), yet sound from the line: someone answered at once and speaks.
 CALLBACK_VOICE_S = 12.0
 CALLBACK_CHECK_S = 1.0
-CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav")
+CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav", "invalid.wav")
 
 # the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
 ACD_LOG_KINDS = frozenset({"agent_state", "wrapup_started", "wrapup_ended", "escalated",
@@ -235,6 +235,23 @@ class Queueing:
     # end before that (the agent did not answer, no free line, busy, congestion or SIT
     # tone, no answer within CALLBACK_ANSWER_S, the agent hung up) is offer_failed: the
     # ACD drops the callback without blaming the agent.
+
+    def _queue_digit(self, call, digit, out):
+        """A waiting caller's digit to the ACD (exit, callback). A callback to a number the
+        dial policy refuses, or to no number, is refused: the caller hears invalid.wav and
+        waits on."""
+        callback = call.queue is not None and digit == call.queue.callback_digit
+        number = call.variables.get("callback_number") or call.caller
+        refusal = self.config.dial.refusal(number) if callback and number else None
+        if refusal is not None:
+            actions = [acd_act.Log("callback_refused", call.id, call.queue.name, None,
+                                   {"why": f"{number} {refusal}"})]
+        else:
+            actions = self.acd.digit(call.id, digit, self._ms())
+        if any(type(a) is acd_act.Log and a.kind == "callback_refused" for a in actions):
+            out += [cmd.StopPlay(call.a.key),
+                    cmd.Play(call.a.key, ("invalid.wav",), tag=("announced", call.id, None))]
+        self._acd(actions, out)
 
     def _callback_booked(self, call, out):
         call.callback_booked = True

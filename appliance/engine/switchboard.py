@@ -421,7 +421,7 @@ class Switchboard(Queueing):
         if call.ivr is not None:
             self._ivr(call, call.ivr.digit(event.digit, self.now), out)
         elif call.state in (CallState.QUEUED, CallState.ALERTING):  # e.g. the exit digit
-            self._acd(self.acd.digit(call.id, event.digit, self._ms()), out)
+            self._queue_digit(call, event.digit, out)
 
     def _call_ended_by_board(self, endpoint, event, out):
         call = endpoint.call

@@ -253,6 +253,11 @@ BAD = [
      [("max_wait_s = 180", "max_wait_s = 180\nexit_digit = \"9\"\ncallback_digit = \"9\"")],
      "queues.sales.callback_digit",
      "is '9', the same as exit_digit; give the callback another digit"),
+    ("callback-digit-without-dial-trunk",
+     [("max_wait_s = 180", "max_wait_s = 180\ncallback_digit = \"5\""),
+      ("trunk = \"pstn\"\n", "")],
+     "queues.sales.callback_digit", "callbacks are dialled on dial.trunk, which is not set; "
+     "set trunk in [dial] to an outbound trunk group or leave callback_digit out"),
     ("escalation-not-an-array", [("max_wait_s = 180", "max_wait_s = 180\nescalation = 60")],
      "queues.sales.escalation", "is an integer; expected an array of steps, e.g. escalation "
      "= [{ after_s = 60, min_level = 2 }, { after_s = 120, queue = \"support\" }]"),

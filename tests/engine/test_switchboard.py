@@ -894,6 +894,22 @@ def test_callback_digit_without_a_number_is_refused():
     got = rig.send(ev.DigitDetected, LINE, digit="5")
     assert logs(got, "callback_refused")[0].data == {"why": "no number to call back"}
     assert call.state is CallState.QUEUED and not closes(got)
+    assert cmd.Play(LINE, ("invalid.wav",), tag=("announced", call.id, None)) in got
+    got = rig.finish_playout(LINE)
+    assert cmd.Play(LINE, ("music",), loop=True) in got  # waiting on
+
+
+def test_callback_to_a_number_the_dial_policy_refuses_is_refused():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = queued_via(rig, LINE, "9991234", "1")
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert logs(got, "callback_refused")[0].data == {
+        "why": "9991234 matches no prefix of dial.allow (0, 1, 5)"}
+    assert cmd.Play(LINE, ("invalid.wav",), tag=("announced", call.id, None)) in got
+    assert call.state is CallState.QUEUED
+    assert rig.sb.acd.waiting("sales")[0][4] is None  # still a live caller, no callback
 
 
 # ---- caller priority: the IVR's and a VIP's -------------------------------------------------
