@@ -164,3 +164,24 @@ def test_the_far_end_and_the_agent_talked(finished):
     (back,) = [c for c in cdrs if c.called == "13800138000"]
     known_s = (back.answer_ms - box.origin_ms) / 1000.0
     assert 0.0 <= known_s - callee.answered_at_s <= late
+
+
+def test_a_busy_callee_fails_the_callback_without_blaming_the_agent(tmp_path):
+    scenario = SCENARIO.format(polarity="false", answer_after=8.0).replace(
+        "answer_after_s = 8.0\n", "busy = true\n")
+    box = run_box(tmp_path, CONFIG.format(data=tmp_path), scenario)
+    with Store.open(box.database) as store:
+        cdrs = store.cdrs()
+        events = store.events()
+    (back,) = [c for c in cdrs if c.called == "13800138000"]
+    assert (back.direction, back.disposition, back.answer_ms) == ("outbound", "busy", None)
+    assert back.hangup_cause == "far end: busy tone"
+    (failed,) = [e for e in events if e.kind == "callback_failed"]
+    assert (failed.agent, failed.data["why"]) == ("1001", "far end: busy tone")
+    (offer_failed,) = [e for e in events if e.kind == "offer_failed"]
+    assert offer_failed.data["unanswered"] == 0  # not held against the agent
+    assert [e.data["status"] for e in events if e.kind == "agent_state"][-1] == "ready"
+    report = box.report()
+    assert report.callees == ()  # a busy callee is never put through
+    assert ["".join(d for d, _ in line.dialled) for line in report.lines
+            if line.dialled] == ["13800138000"]
