@@ -1,0 +1,537 @@
+"""Capacity simulation: the real switchboard and ACD in virtual time, with synthetic callers.
+
+`simulate(traffic, agents=, trunks=, hours=, seed=)` runs `Switchboard` (call control and,
+through it, the ACD) exactly as the engine does, but in place of the board and the engine's
+shell it plays the world itself, answering every command at once:
+
+- callers (`traffic.Traffic`: Poisson arrivals, talk times, patience) arrive on simulated
+  FXO lines: caller ID, a ring burst; the box answers, the trunk's IVR flow queues them;
+  a call that finds every line busy is blocked (the exchange gives it busy tone; the box
+  never sees it);
+- the agents' stations ring on the ACD's offers; the simulated agent lifts the handset
+  `ring_delay_s` later, talks for the call's talk time and hangs up (the queue's wrap-up
+  follows in the ACD); a station told to play busy tone hangs up at once;
+- a caller whose patience runs out before an agent answers hangs up (loop current drop);
+- playouts with a tag end after their length (prompt files measured once), lookups find
+  nobody, every other command (switching, tones, CDRs) needs nothing back.
+
+Event-driven: a heap of future events (arrivals, answers, hang-ups, playout ends); the
+clock jumps from one to the next, and to the switchboard's next timer (`Switchboard
+.deadline`) when that comes first. Within a tick the events come first, then the timers,
+as the engine does (a board's events of a tick arrive before its audio). No audio is made.
+
+KPIs are counted from the event-log rows (`LogEvent` commands: call_arrived, queued,
+offered, connected, call_ended, agent_state) as they stream by, over the calls that arrive
+in the measured window (after the warm-up), each followed to its end (the run drains after
+the window). Definitions (as `appliance plan`, appliance.acd.erlang): service level =
+answered within the target / all offered (abandoned and blocked included); p_wait, abandon
+rate, blocking rate over all offered; ASA = mean wait (queued to answered) of the answered
+calls; occupancy = agent busy time (ringing, talking, wrap-up) / (agents x window). The
+confidence intervals are batch means: the window is cut into `batches` equal batches by
+arrival time, each batch's ratio is one sample, and the interval is Student's t at 95 %.
+"""
+
+import dataclasses
+import heapq
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from appliance.config import parse_config
+from appliance.drivers.board import events as ev
+
+from . import commands as cmd
+from .clock import TICKS_PER_SECOND, ScheduleClock, TickCalendar
+from .endpoints import Line
+from .switchboard import Switchboard
+from .traffic import Traffic
+
+ORIGIN_MS = 1_795_420_800_000  # 2026-11-23T08:00:00Z, a Monday: tick 0 of every run
+BOARD_PORTS = 64               # a board's most ports (appliance.config.ports.MAX_PORTS)
+QUEUE = "q"
+SKILL = "s"
+BATCHES = 20
+MAX_DRAIN_S = 2 * 86400.0      # after the window, calls still up get this long to end
+BUSY_TONES = ("tone:busy", "tone:congestion")
+DIGIT_GAP_S = 1.0              # --config: a caller presses a digit every second from the answer
+
+CI_METHOD = ("batch means: the measured window (after the warm-up, discarded) cut into {b} "
+             "batches of {h:g} h by arrival time; 95% Student t interval of the batch "
+             "ratios")
+
+
+# ---- the synthetic centre ----------------------------------------------------------------
+
+def centre_config(agents, lines, *, wrap_up_s=0, ring_s=20, data_dir="/tmp/appliance-sim"):
+    """A config for `agents` agents (each logged in at a station of their own) and `lines`
+    inbound lines, one queue that every agent serves, reached straight from the lines (no
+    IVR prompt): boards of up to 64 FXO lines first (the first is the engine's clock), then
+    boards of up to 64 stations. Callers never leave the queue by themselves (max wait a
+    day, no announcements): patience is the traffic's."""
+    out = ['skills = ["s"]', "[site]", 'name = "simulated centre"', 'country = "cn"']
+    trunks, stations, agent_rows = [], [], []
+    for b, first in enumerate(range(0, lines, BOARD_PORTS)):
+        count = min(BOARD_PORTS, lines - first)
+        out += [f"[boards.lines{b}]", f'url = "inprocess://lines{b}"',
+                f'ports = "{count}fxo"', "emulated = true"]
+        trunks += [f"[trunks.pstn{b}]", f'board = "lines{b}"',
+                   f"ports = {list(range(count))}", 'direction = "inbound"', 'flow = "in"']
+    for b, first in enumerate(range(0, agents, BOARD_PORTS)):
+        count = min(BOARD_PORTS, agents - first)
+        out += [f"[boards.desks{b}]", f'url = "inprocess://desks{b}"',
+                f'ports = "{count}fxs"', "emulated = true"]
+        for port in range(count):
+            n = first + port + 1
+            stations += [f"[stations.d{n:04d}]", f'extension = "{10000 + n}"',
+                         f'board = "desks{b}"', f"port = {port}"]
+            agent_rows += [f"[agents.a{n:04d}]", f'name = "agent {n}"', "skills = { s = 5 }",
+                           f'pin = "{n:04d}"', f'station = "d{n:04d}"']
+    out += trunks + stations
+    out += ["[queues.q]", 'skills = ["s"]', "max_wait_s = 86400", 'overflow = "hangup"',
+            f"wrap_up_s = {int(wrap_up_s)}", f"ring_s = {int(ring_s)}", "announce_s = 0"]
+    out += agent_rows
+    out += ["[recording]", 'mode = "off"', "[storage]", f'data_dir = "{data_dir}"',
+            "[ivr.in]", 'type = "queue"', 'queue = "q"']
+    return parse_config("\n".join(out) + "\n", source="<simulated centre>")
+
+
+def config_for(traffic, agents, trunks, data_dir="/tmp/appliance-sim"):
+    """The synthetic centre for a run: `trunks` lines (None: as many as agents to start
+    with; the event-driven run adds lines whenever every one is busy)."""
+    ring_s = max(20, int(math.ceil(traffic.ring_delay_s)) + 10)
+    return centre_config(agents, trunks if trunks is not None else agents,
+                         wrap_up_s=traffic.wrap_up_s, ring_s=ring_s, data_dir=data_dir)
+
+
+# ---- counting the KPIs from the event log ------------------------------------------------
+
+class Tally:
+    """KPIs from the event-log rows of the calls arriving in [start, end) ticks, in
+    `batches` batches by arrival time. Feed every LogEvent to `row`, blocked calls to
+    `blocked`; `result` after the run."""
+
+    def __init__(self, start, end, batches, target_ticks):
+        self.start, self.end = start, end
+        self.batches = batches
+        self.span = end - start
+        self.target = target_ticks
+        n = batches
+        self.offered = [0] * n
+        self.answered = [0] * n
+        self.within = [0] * n
+        self.waited = [0] * n
+        self.wait_sum = [0] * n       # ticks, answered calls
+        self.abandoned = [0] * n
+        self.blocked_n = [0] * n
+        self.calls = {}               # call id -> [batch, queued tick, first offer tick]
+        self.busy_since = {}          # agent -> tick it became busy
+        self.busy_ticks = 0
+
+    def _batch(self, tick):
+        if self.start <= tick < self.end:
+            return (tick - self.start) * self.batches // self.span
+        return -1
+
+    def blocked(self, tick):
+        b = self._batch(tick)
+        if b >= 0:
+            self.offered[b] += 1
+            self.blocked_n[b] += 1
+
+    def row(self, c):
+        kind = c.kind
+        if kind == "agent_state":
+            self._agent(c)
+            return
+        calls = self.calls
+        if kind == "call_arrived":
+            b = self._batch(c.tick)
+            if b >= 0:
+                calls[c.call_id] = [b, None, None]
+                self.offered[b] += 1
+            return
+        rec = calls.get(c.call_id)
+        if rec is None:
+            return
+        if kind == "queued":
+            if rec[1] is None:
+                rec[1] = c.tick
+        elif kind == "offered":
+            if rec[2] is None:
+                rec[2] = c.tick
+        elif kind == "connected":
+            del calls[c.call_id]
+            b = rec[0]
+            wait = c.data["waited_ticks"]
+            self.answered[b] += 1
+            self.wait_sum[b] += wait
+            if wait <= self.target:
+                self.within[b] += 1
+            if rec[1] is not None and (rec[2] is None or rec[2] > rec[1]):
+                self.waited[b] += 1
+        elif kind == "call_ended":
+            del calls[c.call_id]
+            b = rec[0]
+            if rec[1] is not None and (rec[2] is None or rec[2] > rec[1]):
+                self.waited[b] += 1
+            if c.data["disposition"] == "abandoned":
+                self.abandoned[b] += 1
+
+    def _agent(self, c):
+        busy = c.data["state"] != "idle"
+        since = self.busy_since.get(c.agent)
+        if busy:
+            if since is None:
+                self.busy_since[c.agent] = c.tick
+        elif since is not None:
+            del self.busy_since[c.agent]
+            self.busy_ticks += max(0, min(c.tick, self.end) - max(since, self.start))
+
+    def close(self, now):
+        """The run is over at tick `now`: agents still busy count up to it."""
+        for since in self.busy_since.values():
+            self.busy_ticks += max(0, min(now, self.end) - max(since, self.start))
+        self.busy_since.clear()
+        # calls that never ended (a drain cut short) count as offered, not answered
+        self.calls.clear()
+
+
+def _t95(df):
+    from scipy import special
+    return float(special.stdtrit(df, 0.975))
+
+
+def _ci(num, den):
+    """Batch means of num[i] / den[i] over the batches with den > 0: (mean, low, high), or
+    Nones when fewer than two batches count."""
+    ratios = [n / d for n, d in zip(num, den) if d > 0]
+    if len(ratios) < 2:
+        return None, None, None
+    k = len(ratios)
+    mean = sum(ratios) / k
+    var = sum((r - mean) ** 2 for r in ratios) / (k - 1)
+    half = _t95(k - 1) * math.sqrt(var / k)
+    return mean, mean - half, mean + half
+
+
+# ---- the run -----------------------------------------------------------------------------
+
+_ARRIVE, _ANSWER, _HANGUP, _ABANDON, _PLAYED, _DIGIT = range(6)
+
+
+class Simulation:
+    """One run. `traffic`: a traffic.Traffic; `agents`: agents logged in and ready (the
+    synthetic centre), or `config`: a real configuration (its agents with a station, its
+    queues and IVR; traffic enters at its first inbound trunk group with a flow, on that
+    group's lines; `press`: digits each caller presses, one a second from the answer);
+    `trunks`: lines (None: unlimited); `hours` measured after `warmup_hours` (default a
+    tenth of `hours`, at least the time for 20 handle times) discarded; `progress(fraction)`
+    is called now and then."""
+
+    def __init__(self, traffic, *, agents=None, trunks=None, hours=1.0, seed=0,
+                 warmup_hours=None, target_seconds=20.0, config=None, press="",
+                 batches=BATCHES, progress=None, prompt_dirs=None):
+        if not isinstance(traffic, Traffic):
+            raise TypeError("traffic must be an appliance.engine.traffic.Traffic")
+        if (agents is None) == (config is None):
+            raise ValueError("give the number of agents, or a config (not both)")
+        if agents is not None and (not isinstance(agents, int) or agents < 1):
+            raise ValueError(f"agents must be a whole number >= 1, not {agents!r}")
+        if trunks is not None and (not isinstance(trunks, int) or trunks < 1):
+            raise ValueError(f"trunks must be a whole number >= 1, not {trunks!r}")
+        if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
+            raise ValueError(f"hours must be a positive number, not {hours!r}")
+        if not (isinstance(target_seconds, (int, float)) and math.isfinite(target_seconds)
+                and target_seconds >= 0):
+            raise ValueError(f"target_seconds must be >= 0, not {target_seconds!r}")
+        if warmup_hours is None:
+            warmup_hours = max(hours / 10.0, 20 * traffic.aht / 3600.0)
+        self.traffic = traffic
+        self.trunks = trunks
+        self.hours = float(hours)
+        self.warmup_hours = float(warmup_hours)
+        self.seed = seed
+        self.target_seconds = float(target_seconds)
+        self.batches = batches
+        self.progress = progress
+        self.press = press
+        self.unlimited = config is None and trunks is None
+        self.config = config if config is not None else config_for(traffic, agents, trunks)
+        self._prompt_dirs = prompt_dirs
+        self._durations = {}
+
+    # ---- set-up --------------------------------------------------------------------------
+    def _build(self):
+        config = self.config
+        calendar = TickCalendar(ORIGIN_MS)
+        schedules = {n: ScheduleClock(s, calendar) for n, s in config.schedules.items()}
+        self.now = 0
+        self.sb = Switchboard(config, schedules=schedules, ms=calendar.ms,
+                              last_voice=self._last_voice)
+        entry = next((t for t in config.trunks.values()
+                      if t.direction.value != "outbound" and (t.flow or t.station)
+                      and t.kind.value == "fxo"), None)
+        if entry is None:
+            raise ValueError(f"{config.source}: no inbound analog trunk group with a flow or "
+                             "station for the callers to come in on")
+        self.entry = entry
+        self.free_lines = deque((entry.board, p) for p in entry.ports)
+        self.agents = sum(1 for a in config.agents.values() if a.station in config.stations)
+
+    def _last_voice(self, key):
+        return self.now  # every connected line carries voice: the silence clear never fires
+
+    def _add_line(self):
+        """Unlimited trunks: one more line in the entry group."""
+        trunk = self.entry
+        lines = self.sb.trunks[trunk.name]
+        key = (trunk.board, 1000 + len(lines))
+        line = Line(key, trunk)
+        self.sb.lines[key] = line
+        lines.append(line)
+        return key
+
+    # ---- running -------------------------------------------------------------------------
+    def run(self):
+        self._build()
+        tps = TICKS_PER_SECOND
+        warm = round(self.warmup_hours * 3600 * tps)
+        end = warm + round(self.hours * 3600 * tps)
+        self.tally = tally = Tally(warm, end, self.batches, round(self.target_seconds * tps))
+        traffic = self.traffic
+        ring_delay = round(traffic.ring_delay_s * tps)
+        board_line = self.entry.board
+        sb = self.sb
+        heap = []
+        push = heapq.heappush
+        pop = heapq.heappop
+        seq = itertools.count()
+        self.heap, self.push, self.seq = heap, push, seq
+        calls = traffic.calls(self.seed)
+        self.line_call = line_call = {}   # line key -> [talk ticks, patience, index]
+        ring_serial = {}                  # station key -> serial of its pending answer
+        conn = {}                         # station key -> serial of its talk
+        play_serial = {}                  # port key -> serial of its tagged playout
+        self.ring_serial, self.conn, self.play_serial = ring_serial, conn, play_serial
+        free_lines = self.free_lines
+        unlimited = self.unlimited
+        index = 0
+        arrival, talk, patience = next(calls)
+        push(heap, (round(arrival * tps), next(seq), _ARRIVE, None, None))
+        timers = sb._timers  # the switchboard's timer heap (its `deadline` property)
+        drain_end = end + round(MAX_DRAIN_S * tps)
+        report_every = max(1, end // 200)
+        next_report = report_every
+        progress = self.progress
+
+        def carry(commands):
+            for c in commands:
+                kind = c.__class__
+                if kind is LogEvent:
+                    tally.row(c)
+                elif kind is Connect:
+                    info = line_call.get(c.a)
+                    if info is not None:
+                        serial = next(seq)
+                        conn[c.b] = serial
+                        info[1] = None  # connected: patience no longer matters
+                        push(heap, (self.now + info[0], serial, _HANGUP, c.b, serial))
+                elif kind is Ring:
+                    serial = next(seq)
+                    ring_serial[c.port] = serial
+                    push(heap, (self.now + ring_delay, serial, _ANSWER, c.port, serial))
+                elif kind is StopRing:
+                    ring_serial.pop(c.port, None)
+                elif kind is Release:
+                    if line_call.pop(c.port, None) is not None:
+                        free_lines.append(c.port)
+                elif kind is Play:
+                    self._play(c)
+                elif kind is StopPlay:
+                    if play_serial:
+                        play_serial.pop(c.port, None)
+                elif kind is LookUp:
+                    carry(sb.lookup_answered(c.call_id, None, c.request_id, self.now))
+
+        self.carry = carry
+        carry(sb.start(0))
+        handle = sb.handle
+        while True:
+            t = heap[0][0] if heap else None
+            if timers and (t is None or timers[0][0] < t):
+                now = timers[0][0]
+                self.now = now
+                carry(sb.tick(now))
+                continue
+            if t is None:
+                break
+            now, serial, kind, key, token = pop(heap)
+            self.now = now
+            if kind == _ARRIVE:
+                if now >= next_report:
+                    next_report += report_every
+                    if progress is not None:
+                        progress(min(1.0, now / end))
+                if free_lines:
+                    line = free_lines.popleft()
+                elif unlimited:
+                    line = self._add_line()
+                else:
+                    line = None
+                    tally.blocked(now)
+                if line is not None:
+                    patience_ticks = round(patience * tps) if patience != math.inf else None
+                    line_call[line] = [max(1, round(talk * tps)), patience_ticks, index]
+                    board, port = line
+                    carry(handle(CallerId(board, port, f"{index:08d}", None, "bell202",
+                                          now), now))
+                    carry(handle(RingStarted(board, port, now), now))
+                    carry(handle(RingStopped(board, port, now), now))
+                    if patience_ticks is not None and line in line_call:
+                        push(heap, (now + patience_ticks, next(seq), _ABANDON, line, index))
+                    if self.press:
+                        for i, digit in enumerate(self.press, 1):
+                            push(heap, (now + round(i * DIGIT_GAP_S * tps), next(seq),
+                                        _DIGIT, line, (index, digit)))
+                index += 1
+                arrival, talk, patience = next(calls)
+                at = round(arrival * tps)
+                if at < end:
+                    push(heap, (at, next(seq), _ARRIVE, None, None))
+            elif kind == _ANSWER:
+                if ring_serial.get(key) == token:
+                    del ring_serial[key]
+                    carry(handle(HookChanged(key[0], key[1], True, now), now))
+            elif kind == _HANGUP:
+                if conn.get(key) == token:
+                    del conn[key]
+                    carry(handle(HookChanged(key[0], key[1], False, now), now))
+            elif kind == _ABANDON:
+                info = line_call.get(key)
+                if info is not None and info[2] == token and info[1] is not None:
+                    carry(handle(LoopDrop(key[0], key[1], now), now))
+            elif kind == _PLAYED:
+                serial, tag = token
+                if play_serial.get(key) == serial:
+                    del play_serial[key]
+                    carry(sb.playout_finished(key, tag, now))
+            elif kind == _DIGIT:
+                info = line_call.get(key)
+                if info is not None and info[2] == token[0]:
+                    carry(handle(Digit(key[0], key[1], token[1], now), now))
+            if now > drain_end or (not heap and not sb.calls):
+                break
+        tally.close(self.now)
+        if progress is not None:
+            progress(1.0)
+        self.calls_simulated = index
+        return self.result()
+
+    def _play(self, c):
+        port = c.port
+        if port[0] != self.entry.board and c.prompts and c.prompts[0] in BUSY_TONES \
+                and port in self.sb.stations:
+            # the agent's phone hears busy tone: the agent puts the handset down
+            serial = next(self.seq)
+            self.conn[port] = serial
+            self.push(self.heap, (self.now, serial, _HANGUP, port, serial))
+            return
+        if c.tag is None or c.loop:
+            self.play_serial.pop(port, None)
+            return
+        serial = next(self.seq)
+        self.play_serial[port] = serial
+        self.push(self.heap, (self.now + self._length(c.prompts), serial, _PLAYED, port,
+                              (serial, c.tag)))
+
+    def _length(self, prompts):
+        """Ticks a playout of `prompts` lasts (each prompt measured once)."""
+        total = 0
+        for name in prompts:
+            n = self._durations.get(name)
+            if n is None:
+                n = self._durations[name] = self._measure(name)
+            total += n
+        return max(1, total)
+
+    def _measure(self, name):
+        if name.startswith("dtmf:"):
+            return len(name[5:]) * 8  # 80 ms on + 80 ms off per digit
+        try:
+            from .prompts import PromptLibrary, default_prompt_dir
+            library = getattr(self, "_library", None)
+            if library is None:
+                dirs = self._prompt_dirs or list(self.config.ivr.prompt_dirs) \
+                    or [str(default_prompt_dir())]
+                library = self._library = PromptLibrary(dirs, tone_plan=self.config.tone_plan)
+            return max(1, len(library.load(name)) // 160)
+        except Exception:  # a prompt the box could not play either: it ends at once
+            return 1
+
+    # ---- the figures ---------------------------------------------------------------------
+    def result(self):
+        t = self.tally
+        offered, answered = sum(t.offered), sum(t.answered)
+        abandoned, blocked = sum(t.abandoned), sum(t.blocked_n)
+        tps = TICKS_PER_SECOND
+
+        def frac(x):
+            return x / offered if offered else 0.0
+
+        sl = _ci(t.within, t.offered)
+        asa_ci = _ci([w / tps for w in t.wait_sum], t.answered)
+        pw = _ci(t.waited, t.offered)
+        ab = _ci(t.abandoned, t.offered)
+        bl = _ci(t.blocked_n, t.offered)
+        agents = self.agents
+        window_ticks = t.span
+        traffic = self.traffic
+        out = {
+            "model": "simulation",
+            "agents": agents,
+            "calls_per_hour": traffic.calls_per_hour,
+            "aht": traffic.aht,
+            "talk_distribution": traffic.talk,
+            "talk_cv": traffic.talk_cv if traffic.talk == "lognormal" else
+            (1.0 if traffic.talk == "exponential" else 0.0),
+            "patience": traffic.patience,
+            "trunks": self.trunks,
+            "ring_delay_s": traffic.ring_delay_s,
+            "wrap_up_s": traffic.wrap_up_s,
+            "hours": self.hours,
+            "warmup_hours": self.warmup_hours,
+            "seed": self.seed,
+            "load": traffic.load,
+            "target_seconds": self.target_seconds,
+            "service_level": frac(sum(t.within)),
+            "service_level_ci": [sl[1], sl[2]],
+            "asa": sum(t.wait_sum) / tps / answered if answered else 0.0,
+            "asa_ci": [asa_ci[1], asa_ci[2]],
+            "p_wait": frac(sum(t.waited)),
+            "p_wait_ci": [pw[1], pw[2]],
+            "abandon_rate": frac(abandoned),
+            "abandon_rate_ci": [ab[1], ab[2]],
+            "blocking_rate": frac(blocked),
+            "blocking_rate_ci": [bl[1], bl[2]],
+            "occupancy": t.busy_ticks / (agents * window_ticks) if agents else 0.0,
+            "offered": offered,
+            "answered": answered,
+            "abandoned": abandoned,
+            "blocked": blocked,
+            "other": offered - answered - abandoned - blocked,
+            "calls_simulated": self.calls_simulated,
+            "ci_method": CI_METHOD.format(b=self.batches, h=self.hours / self.batches),
+        }
+        return out
+
+
+LogEvent, Connect, Ring, StopRing = cmd.LogEvent, cmd.Connect, cmd.Ring, cmd.StopRing
+Release, Play, StopPlay, LookUp = cmd.Release, cmd.Play, cmd.StopPlay, cmd.LookUp
+CallerId, RingStarted, RingStopped = ev.CallerIdReceived, ev.RingStarted, ev.RingStopped
+HookChanged, LoopDrop, Digit = ev.HookChanged, ev.LoopCurrentDropped, ev.DigitDetected
+
+
+def simulate(traffic, **options):
+    """Run one simulation (see `Simulation`); returns its result dict."""
+    return Simulation(traffic, **options).run()
