@@ -56,9 +56,15 @@ MAX_DRAIN_S = 2 * 86400.0      # after the window, calls still up get this long 
 BUSY_TONES = ("tone:busy", "tone:congestion")
 DIGIT_GAP_S = 1.0              # --config: a caller presses a digit every second from the answer
 
-CI_METHOD = ("batch means: the measured window (after the warm-up, discarded) cut into {b} "
-             "batches of {h:g} h by arrival time; 95% Student t interval of the batch "
-             "ratios")
+CI_METHOD = ("batch means over {r} independent replication(s), each after a warm-up of "
+             "{w:g} h (discarded): {b} batches of {h:g} h by arrival time; 95% Student t "
+             "interval of the batch ratios")
+DEFINITIONS = (
+    "service level = answered within the target / all offered calls (abandoned and blocked "
+    "included); p_wait, abandon_rate, blocking_rate: of all offered calls; asa: mean wait "
+    "(queued to answered) of the answered calls; occupancy: agent busy time (ringing, "
+    "talking, wrap-up) / (agents x measured time); other: offered calls that ended neither "
+    "answered, abandoned nor blocked (IVR, voicemail, overflow)")
 
 
 # ---- the synthetic centre ----------------------------------------------------------------
@@ -246,7 +252,7 @@ class Simulation:
                 and target_seconds >= 0):
             raise ValueError(f"target_seconds must be >= 0, not {target_seconds!r}")
         if warmup_hours is None:
-            warmup_hours = max(hours / 10.0, 20 * traffic.aht / 3600.0)
+            warmup_hours = default_warmup(traffic)
         self.traffic = traffic
         self.trunks = trunks
         self.hours = float(hours)
@@ -280,7 +286,11 @@ class Simulation:
         self.agents = sum(1 for a in config.agents.values() if a.station in config.stations)
 
     def _last_voice(self, key):
-        return self.now  # every connected line carries voice: the silence clear never fires
+        # The simulated line's level meter: a caller talks until the call's end, so the
+        # line carries voice up to the tick the agent will hang up (the switchboard's
+        # silence check then waits until after it: the silence clear never fires).
+        info = self.line_call.get(key)
+        return info[3] if info is not None and info[3] is not None else self.now
 
     def _add_line(self):
         """Unlimited trunks: one more line in the entry group."""
@@ -309,7 +319,7 @@ class Simulation:
         seq = itertools.count()
         self.heap, self.push, self.seq = heap, push, seq
         calls = traffic.calls(self.seed)
-        self.line_call = line_call = {}   # line key -> [talk ticks, patience, index]
+        self.line_call = line_call = {}   # line key -> [talk ticks, patience, index, end]
         ring_serial = {}                  # station key -> serial of its pending answer
         conn = {}                         # station key -> serial of its talk
         play_serial = {}                  # port key -> serial of its tagged playout
@@ -336,7 +346,8 @@ class Simulation:
                         serial = next(seq)
                         conn[c.b] = serial
                         info[1] = None  # connected: patience no longer matters
-                        push(heap, (self.now + info[0], serial, _HANGUP, c.b, serial))
+                        info[3] = self.now + info[0]
+                        push(heap, (info[3], serial, _HANGUP, c.b, serial))
                 elif kind is Ring:
                     serial = next(seq)
                     ring_serial[c.port] = serial
@@ -382,7 +393,7 @@ class Simulation:
                     tally.blocked(now)
                 if line is not None:
                     patience_ticks = round(patience * tps) if patience != math.inf else None
-                    line_call[line] = [max(1, round(talk * tps)), patience_ticks, index]
+                    line_call[line] = [max(1, round(talk * tps)), patience_ticks, index, None]
                     board, port = line
                     carry(handle(CallerId(board, port, f"{index:08d}", None, "bell202",
                                           now), now))
@@ -425,8 +436,9 @@ class Simulation:
         tally.close(self.now)
         if progress is not None:
             progress(1.0)
-        self.calls_simulated = index
-        return self.result()
+        tally.calls_simulated = index
+        tally.agents = self.agents
+        return tally
 
     def _play(self, c):
         port = c.port
@@ -469,69 +481,157 @@ class Simulation:
         except Exception:  # a prompt the box could not play either: it ends at once
             return 1
 
-    # ---- the figures ---------------------------------------------------------------------
-    def result(self):
-        t = self.tally
-        offered, answered = sum(t.offered), sum(t.answered)
-        abandoned, blocked = sum(t.abandoned), sum(t.blocked_n)
-        tps = TICKS_PER_SECOND
-
-        def frac(x):
-            return x / offered if offered else 0.0
-
-        sl = _ci(t.within, t.offered)
-        asa_ci = _ci([w / tps for w in t.wait_sum], t.answered)
-        pw = _ci(t.waited, t.offered)
-        ab = _ci(t.abandoned, t.offered)
-        bl = _ci(t.blocked_n, t.offered)
-        agents = self.agents
-        window_ticks = t.span
-        traffic = self.traffic
-        out = {
-            "model": "simulation",
-            "agents": agents,
-            "calls_per_hour": traffic.calls_per_hour,
-            "aht": traffic.aht,
-            "talk_distribution": traffic.talk,
-            "talk_cv": traffic.talk_cv if traffic.talk == "lognormal" else
-            (1.0 if traffic.talk == "exponential" else 0.0),
-            "patience": traffic.patience,
-            "trunks": self.trunks,
-            "ring_delay_s": traffic.ring_delay_s,
-            "wrap_up_s": traffic.wrap_up_s,
-            "hours": self.hours,
-            "warmup_hours": self.warmup_hours,
-            "seed": self.seed,
-            "load": traffic.load,
-            "target_seconds": self.target_seconds,
-            "service_level": frac(sum(t.within)),
-            "service_level_ci": [sl[1], sl[2]],
-            "asa": sum(t.wait_sum) / tps / answered if answered else 0.0,
-            "asa_ci": [asa_ci[1], asa_ci[2]],
-            "p_wait": frac(sum(t.waited)),
-            "p_wait_ci": [pw[1], pw[2]],
-            "abandon_rate": frac(abandoned),
-            "abandon_rate_ci": [ab[1], ab[2]],
-            "blocking_rate": frac(blocked),
-            "blocking_rate_ci": [bl[1], bl[2]],
-            "occupancy": t.busy_ticks / (agents * window_ticks) if agents else 0.0,
-            "offered": offered,
-            "answered": answered,
-            "abandoned": abandoned,
-            "blocked": blocked,
-            "other": offered - answered - abandoned - blocked,
-            "calls_simulated": self.calls_simulated,
-            "ci_method": CI_METHOD.format(b=self.batches, h=self.hours / self.batches),
-        }
-        return out
-
-
 LogEvent, Connect, Ring, StopRing = cmd.LogEvent, cmd.Connect, cmd.Ring, cmd.StopRing
 Release, Play, StopPlay, LookUp = cmd.Release, cmd.Play, cmd.StopPlay, cmd.LookUp
 CallerId, RingStarted, RingStopped = ev.CallerIdReceived, ev.RingStarted, ev.RingStopped
 HookChanged, LoopDrop, Digit = ev.HookChanged, ev.LoopCurrentDropped, ev.DigitDetected
 
 
-def simulate(traffic, **options):
-    """Run one simulation (see `Simulation`); returns its result dict."""
-    return Simulation(traffic, **options).run()
+def default_warmup(traffic):
+    """Hours simulated and discarded before measuring: 50 handle times, at least an hour
+    (from empty, a queue settles within a few dozen handle times)."""
+    return max(1.0, 50.0 * traffic.aht / 3600.0)
+
+
+def simulate(traffic, *, agents=None, trunks=None, hours=1.0, seed=0, warmup_hours=None,
+             target_seconds=20.0, config=None, press="", replications=2, workers=1,
+             batches=BATCHES, progress=None):
+    """The KPIs of `traffic` (traffic.Traffic) on `agents` agents (the synthetic centre) or
+    a `config`, with `trunks` lines (None: unlimited), measured over `hours` of simulated
+    time: `replications` independent runs (seeds derived from `seed`) of hours /
+    replications each, every one with its own warm-up (`warmup_hours`, default
+    `default_warmup`) discarded and `batches` / replications batches; `workers` processes
+    run them (1: here; the result does not depend on it). `progress(fraction)` is called
+    now and then. Returns a JSON-ready dict (the same seed, the same dict)."""
+    if not isinstance(replications, int) or replications < 1:
+        raise ValueError(f"replications must be a whole number >= 1, not {replications!r}")
+    if not isinstance(batches, int) or batches < 2 * replications:
+        raise ValueError(f"batches must be a whole number >= 2 per replication, not "
+                         f"{batches!r}")
+    if warmup_hours is None:
+        warmup_hours = default_warmup(traffic)
+    per_run = dict(agents=agents, trunks=trunks, hours=hours / replications,
+                   warmup_hours=warmup_hours, target_seconds=target_seconds, config=config,
+                   press=press, batches=batches // replications)
+    # check the arguments here, not in a worker
+    Simulation(traffic, seed=f"{seed}/1", **per_run)
+    seeds = [f"{seed}/{r + 1}" if replications > 1 else seed for r in range(replications)]
+    if workers <= 1 or replications == 1:
+        parts = []
+        for r, run_seed in enumerate(seeds):
+            each = None if progress is None else \
+                (lambda f, r=r: progress((r + f) / replications))
+            parts.append(Simulation(traffic, seed=run_seed, progress=each, **per_run).run())
+    else:
+        parts = _in_processes(traffic, seeds, per_run, min(workers, replications), progress)
+    return _result(traffic, parts, hours=hours, warmup_hours=warmup_hours, seed=seed,
+                   trunks=trunks, target_seconds=target_seconds, replications=replications)
+
+
+def _in_processes(traffic, seeds, per_run, workers, progress):
+    """Run the replications in `workers` forked processes (replication i in process
+    i % workers); their tallies come back pickled, their progress through shared memory."""
+    import multiprocessing
+    import queue as queues
+    import traceback
+
+    context = multiprocessing.get_context("fork")
+    shared = context.Array("d", len(seeds), lock=False)
+    results = context.Queue()
+
+    def work(w):
+        for i in range(w, len(seeds), workers):
+            def each(f, i=i):
+                shared[i] = f
+            try:
+                tally = Simulation(traffic, seed=seeds[i], progress=each, **per_run).run()
+                results.put((i, tally, None))
+            except BaseException:  # noqa: BLE001 - handed to the parent, which raises
+                results.put((i, None, traceback.format_exc()))
+
+    procs = [context.Process(target=work, args=(w,), daemon=True) for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    parts = {}
+    try:
+        while len(parts) < len(seeds):
+            try:
+                i, tally, error = results.get(timeout=0.25)
+            except queues.Empty:
+                if not any(proc.is_alive() for proc in procs) and results.empty():
+                    raise RuntimeError("a simulation worker died") from None
+            else:
+                if error is not None:
+                    raise RuntimeError(f"replication {i + 1} failed:\n{error}")
+                parts[i] = tally
+            if progress is not None:
+                progress(sum(shared) / len(seeds))
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+    return [parts[i] for i in range(len(seeds))]
+
+
+def _result(traffic, parts, *, hours, warmup_hours, seed, trunks, target_seconds,
+            replications):
+    """The KPIs of the replications' tallies together (their batches pooled)."""
+    def pooled(name):
+        return [x for t in parts for x in getattr(t, name)]
+
+    offered_b, answered_b, within_b = pooled("offered"), pooled("answered"), pooled("within")
+    waited_b, wait_b = pooled("waited"), pooled("wait_sum")
+    abandoned_b, blocked_b = pooled("abandoned"), pooled("blocked_n")
+    offered, answered = sum(offered_b), sum(answered_b)
+    abandoned, blocked = sum(abandoned_b), sum(blocked_b)
+    tps = TICKS_PER_SECOND
+
+    def frac(x):
+        return x / offered if offered else 0.0
+
+    def interval(num, den):
+        mean, low, high = _ci(num, den)
+        return [low, high]
+
+    agents = parts[0].agents
+    window_ticks = sum(t.span for t in parts)
+    busy = sum(t.busy_ticks for t in parts)
+    return {
+        "model": "simulation",
+        "agents": agents,
+        "calls_per_hour": traffic.calls_per_hour,
+        "aht": traffic.aht,
+        "talk_distribution": traffic.talk,
+        "talk_cv": {"exponential": 1.0, "constant": 0.0}.get(traffic.talk, traffic.talk_cv),
+        "patience": traffic.patience,
+        "trunks": trunks,
+        "ring_delay_s": traffic.ring_delay_s,
+        "wrap_up_s": traffic.wrap_up_s,
+        "hours": hours,
+        "warmup_hours": warmup_hours,
+        "replications": replications,
+        "seed": seed,
+        "load": traffic.load,
+        "target_seconds": target_seconds,
+        "service_level": frac(sum(within_b)),
+        "service_level_ci": interval(within_b, offered_b),
+        "asa": sum(wait_b) / tps / answered if answered else 0.0,
+        "asa_ci": interval([w / tps for w in wait_b], answered_b),
+        "p_wait": frac(sum(waited_b)),
+        "p_wait_ci": interval(waited_b, offered_b),
+        "abandon_rate": frac(abandoned),
+        "abandon_rate_ci": interval(abandoned_b, offered_b),
+        "blocking_rate": frac(blocked),
+        "blocking_rate_ci": interval(blocked_b, offered_b),
+        "occupancy": busy / (agents * window_ticks) if agents else 0.0,
+        "offered": offered,
+        "answered": answered,
+        "abandoned": abandoned,
+        "blocked": blocked,
+        "other": offered - answered - abandoned - blocked,
+        "calls_simulated": sum(t.calls_simulated for t in parts),
+        "ci_method": CI_METHOD.format(r=replications, w=warmup_hours, b=len(offered_b),
+                                      h=hours / len(offered_b)),
+        "definitions": DEFINITIONS,
+    }

@@ -770,6 +770,12 @@ class Switchboard(Queueing):
                 if self.now - since >= ticks(SILENCE_CLEAR_S):
                     self._far_end_cleared(line, "silence", out)
                     return
+                # `since` only grows, so no check before since + SILENCE_CLEAR_S can clear:
+                # skip to the first one at or after it (same outcome, far fewer timers)
+                period = ticks(SILENCE_CHECK_S)
+                skip = since + ticks(SILENCE_CLEAR_S) - self.now
+                self._arm(call, -(-skip // period) * period, "silence")
+                return
             self._arm(call, ticks(SILENCE_CHECK_S), "silence")
         elif what == "max":
             self._end(call, "answered" if call.connected else "ivr", "call too long", out)
