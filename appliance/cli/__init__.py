@@ -31,3 +31,7 @@ main.add_command(_run.run)
 from appliance.cli import plan as _plan  # noqa: E402  (registers `appliance plan`)
 
 main.add_command(_plan.plan)
+
+from appliance.cli import simulate as _simulate  # noqa: E402  (registers `appliance simulate`)
+
+main.add_command(_simulate.simulate)
