@@ -266,6 +266,7 @@ class Simulation:
         self.config = config if config is not None else config_for(traffic, agents, trunks)
         self._prompt_dirs = prompt_dirs
         self._durations = {}
+        self.record = None  # a list: every call's arrival, talk, patience, line, release
 
     # ---- set-up --------------------------------------------------------------------------
     def _build(self):
@@ -334,6 +335,7 @@ class Simulation:
         report_every = max(1, end // 200)
         next_report = report_every
         progress = self.progress
+        record = self.record  # per call: [arrival tick, talk s, patience s, line, release]
 
         def carry(commands):
             for c in commands:
@@ -355,8 +357,11 @@ class Simulation:
                 elif kind is StopRing:
                     ring_serial.pop(c.port, None)
                 elif kind is Release:
-                    if line_call.pop(c.port, None) is not None:
+                    info = line_call.pop(c.port, None)
+                    if info is not None:
                         free_lines.append(c.port)
+                        if record is not None:
+                            record[info[2]].append(self.now)
                 elif kind is Play:
                     self._play(c)
                 elif kind is StopPlay:
@@ -391,6 +396,8 @@ class Simulation:
                 else:
                     line = None
                     tally.blocked(now)
+                if record is not None:
+                    record.append([now, talk, patience, line])
                 if line is not None:
                     patience_ticks = round(patience * tps) if patience != math.inf else None
                     line_call[line] = [max(1, round(talk * tps)), patience_ticks, index, None]
@@ -635,3 +642,169 @@ def _result(traffic, parts, *, hours, warmup_hours, seed, trunks, target_seconds
                                       h=hours / len(offered_b)),
         "definitions": DEFINITIONS,
     }
+
+
+# ---- the same traffic through the whole box, with audio ----------------------------------
+
+AUDIO_MARGIN_S = 15.0   # a line is given to the next caller this long after it was freed
+AUDIO_DRAIN_S = 30.0    # the audio run goes on this long after the last call's end
+
+
+def simulate_with_audio(traffic, *, agents, trunks=None, hours=0.25, seed=0,
+                        target_seconds=20.0, batches=4, progress=None, data_dir=None):
+    """The same callers as `simulate` (seed `seed`, one replication, no warm-up) through the
+    whole box: `Box` on two emulated boards (the lines, then the agents' stations) in
+    virtual time, with the DSP on every port (caller ID, DTMF and tone detection, G.711,
+    speech-like audio from callers and agents). Each caller rings with FSK caller ID
+    (their index as the number) before the first ring; the box answers, queues, offers;
+    the agent's phone lifts `ring_delay_s` after it starts ringing, talks for the talk time
+    of the caller it was given (read from the caller ID the box decoded) and hangs up; a
+    caller not put through to an agent within their patience hangs up.
+
+    Lines: the event-driven run of the same calls picks which calls are blocked (with
+    `trunks`) and for how long each line is held; each call gets a line free for at least
+    AUDIO_MARGIN_S by then (the box answers a little later with real ringing). At most 64
+    agents and 64 lines (one emulated board each). Returns the same dict as `simulate`."""
+    import asyncio
+    import tempfile
+
+    from appliance.drivers.emulator import parse_scenario
+    from appliance.drivers.emulator.people import HangUp, Phone, Talk
+
+    from .box import Box
+    from .endpoints import Line as _Line
+
+    if agents > BOARD_PORTS:
+        raise ValueError(f"with audio: at most {BOARD_PORTS} agents (one emulated board)")
+    tps = TICKS_PER_SECOND
+    # the event-driven run of the same calls: who is blocked, how long lines are held
+    probe = Simulation(traffic, agents=agents, trunks=trunks, hours=hours, seed=seed,
+                       warmup_hours=0.0, target_seconds=target_seconds, batches=batches)
+    probe.record = []
+    probe.run()
+    calls = [c for c in probe.record if c[0] < round(hours * 3600 * tps)]
+    free_at = []     # per audio line: the tick it is free again
+    placed = []      # (index, line, arrival s, talk s, patience s)
+    blocked = []
+    margin = round(AUDIO_MARGIN_S * tps)
+    for index, (arrival, talk, patience, line, *release) in enumerate(calls):
+        if line is None:
+            blocked.append(arrival)
+            continue
+        end = release[0] if release else arrival + round((talk + 3600) * tps)
+        free = [i for i, t in enumerate(free_at) if t <= arrival]
+        if free:
+            pick = min(free, key=lambda i: (free_at[i], i))
+        elif len(free_at) < BOARD_PORTS:
+            pick = len(free_at)
+            free_at.append(0)
+        else:
+            raise ValueError(f"with audio: the calls need more than {BOARD_PORTS} lines at "
+                             "once (one emulated board); give fewer calls per hour or "
+                             "--trunks 64 or less")
+        free_at[pick] = end + margin
+        placed.append((index, pick, arrival / tps, talk, patience))
+    lines = max(1, len(free_at))
+    talk_of = {f"9{index:07d}": talk for index, _, _, talk, _ in placed}
+    # long enough for every call to end as it did in the event-driven run, and some
+    last = max((c[4] for c in calls if len(c) > 4), default=0)
+    seconds = max(hours * 3600, last / tps) + AUDIO_DRAIN_S
+
+    caller_rows = []
+    for index, line, at_s, talk, patience in placed:
+        wait = patience if math.isfinite(patience) else 10 * seconds
+        caller_rows.append(
+            f'[[callers]]\nname = "c{index}"\nline = {line}\nat_s = {at_s:.3f}\n'
+            f'number = "9{index:07d}"\nring_patience_s = 60.0\n'
+            f"actions = [{{ wait_for_agent_s = {wait:.3f} }}, "
+            f"{{ talk_s = {talk + 5:.3f}, level_dbm0 = -20.0 }}]\n")
+    lines_scenario = parse_scenario(
+        f'[board]\nports = "{lines}fxo"\n[run]\nseconds = {seconds:.3f}\nseed = 1\n'
+        '[exchange]\ncaller_id = "bell202"\ncaller_id_timing = "before_first_ring"\n'
+        'caller_id_delay_s = 0.2\nclear_signal = "polarity"\n' + "".join(caller_rows),
+        "<simulated callers>")
+    phone_rows = "".join(
+        f'[[phones]]\nname = "agent-{p + 1}"\nport = {p}\n'
+        f"answer_after_s = {max(traffic.ring_delay_s, 0.02):.3f}\n"
+        for p in range(agents))
+    desks_scenario = parse_scenario(
+        f'[board]\nports = "{agents}fxs"\n[run]\nseconds = {seconds:.3f}\nseed = 2\n'
+        + phone_rows, "<simulated agents>")
+
+    with tempfile.TemporaryDirectory(prefix="appliance-sim-", dir=data_dir) as folder:
+        ring_s = max(20, int(math.ceil(traffic.ring_delay_s)) + 10)
+        config = centre_config(agents, lines, wrap_up_s=traffic.wrap_up_s, ring_s=ring_s,
+                               data_dir=folder)
+        box = Box(config, scenarios={"lines0": lines_scenario, "desks0": desks_scenario},
+                  virtual=True, until_s=seconds, origin_ms=ORIGIN_MS)
+        tally = Tally(0, round(hours * 3600 * tps), batches, round(target_seconds * tps))
+
+        def agent_on(port):
+            """The caller on line `port` hears an agent: the box put them through (the
+            call's other end is a station off-hook), across the two boards."""
+            line = box.engine.switchboard.lines.get(("lines0", port))
+            call = line.call if line is not None else None
+            if call is not None and call.connected is not None and call.b is not None \
+                    and not isinstance(call.b, _Line):
+                return call.b.name
+            return None
+
+        def lift(phone, station_key):
+            original = Phone._lift
+
+            def _lift(n, answered_ring, actions):
+                if answered_ring:
+                    station = box.engine.switchboard.stations.get(station_key)
+                    call = station.call if station is not None else None
+                    talk = talk_of.get(call.caller) if call is not None else None
+                    if talk is not None:
+                        actions = (Talk(talk, -20.0), HangUp())
+                    else:  # not a simulated caller (or caller ID lost): a short call
+                        actions = (Talk(1.0, -20.0), HangUp())
+                return original(phone, n, answered_ring, actions)
+            return _lift
+
+        async def run():
+            await box.start()
+            box.sessions["lines0"].board._agent_on = agent_on
+            desks = box.sessions["desks0"].board
+            for port in desks.ports:
+                if port.phone is not None:
+                    port.phone._lift = lift(port.phone, ("desks0", port.index))
+            engine = box.engine
+            engine.listeners.append(lambda c, ms: tally.row(
+                dataclasses.replace(c, tick=c.tick - engine.calendar.origin_tick)))
+            total = seconds * tps
+
+            async def report():
+                while True:
+                    if progress is not None:
+                        progress(min(1.0, engine.stats.ticks / total))
+                    await asyncio.sleep(0.5)
+            reporter = asyncio.get_running_loop().create_task(report())
+            try:
+                await engine.run()
+            finally:
+                reporter.cancel()
+                await box.close()
+
+        asyncio.run(run())
+        stats = box.engine.stats
+        if stats.event_errors or stats.command_errors:
+            raise RuntimeError(f"the box logged {stats.event_errors} event and "
+                               f"{stats.command_errors} command errors in the audio run")
+        report = box.report("lines0")
+    tally.close(round(seconds * tps))
+    for arrival in blocked:
+        tally.blocked(arrival)
+    for caller in report.callers:  # a line the box had not freed yet: the caller got busy
+        if caller.outcome.value == "busy":
+            tally.blocked(round(caller.arrived_at_s * tps))
+    tally.calls_simulated = len(calls)
+    tally.agents = agents
+    if progress is not None:
+        progress(1.0)
+    result = _result(traffic, [tally], hours=hours, warmup_hours=0.0, seed=seed,
+                     trunks=trunks, target_seconds=target_seconds, replications=1)
+    result["audio_lines"] = lines
+    return result
