@@ -59,8 +59,9 @@ SWEEP_LIMIT = 30  # agents tried beyond the formula's answer before giving up
                    "the wait and of the handle time).")
 @click.option("--wrap-up", type=click.IntRange(0), default=0, show_default=True,
               metavar="SECONDS", help="After-call work per call (part of the handle time).")
-@click.option("--hours", type=_POSITIVE, default=100.0, show_default=True, callback=_finite,
-              help="Simulated hours measured (after the warm-up).")
+@click.option("--hours", type=_POSITIVE, default=None, callback=_finite,
+              help="Simulated hours measured (after the warm-up) [default: 100; 0.25 with "
+                   "--with-audio].")
 @click.option("--warmup-hours", type=click.FloatRange(0), default=None, callback=_finite,
               help="Hours simulated and discarded before measuring, per replication "
                    "[default: 50 handle times, at least 1].")
@@ -91,6 +92,8 @@ def simulate(calls_per_hour, aht, agents, target_sl, target_seconds, patience, t
     from appliance.engine import simulation
     from appliance.engine.traffic import Traffic
 
+    if hours is None:
+        hours = 0.25 if with_audio else 100.0
     config = None
     if config_path is not None:
         from appliance.config import load_config
@@ -135,10 +138,12 @@ def simulate(calls_per_hour, aht, agents, target_sl, target_seconds, patience, t
             return None  # the queue grows without end: nothing to measure
         with bar.phase(label) as progress:
             if with_audio:
-                from appliance.engine.audio_simulation import simulate_with_audio
-                return simulate_with_audio(traffic, agents=n, trunks=trunks, hours=hours,
-                                           seed=seed, target_seconds=target_seconds,
-                                           progress=progress)
+                try:
+                    return simulation.simulate_with_audio(
+                        traffic, agents=n, trunks=trunks, hours=hours, seed=seed,
+                        target_seconds=target_seconds, progress=progress)
+                except ValueError as exc:
+                    raise UserError(f"--with-audio: {exc}") from None
             return simulation.simulate(traffic, agents=n, config=config, press=press,
                                        progress=progress, **options)
 

@@ -193,3 +193,22 @@ def test_centre_config_spreads_over_boards_of_64_ports():
     assert len(config.agents) == 70 and len(config.stations) == 70
     assert sum(len(t.ports) for t in config.trunks.values()) == 130
     assert all(len(b.port_kinds) <= 64 for b in config.boards.values())
+
+
+def test_with_audio_the_same_callers_give_the_same_kpis(tmp_path):
+    """The event-driven run's callers through the whole box on emulated boards (ringing,
+    FSK caller ID, the DSP, speech-like audio): every caller ends the same way, and the
+    waits differ only by the real signalling's fractions of a second."""
+    from appliance.engine.simulation import simulate_with_audio
+
+    traffic = Traffic(240.0, 40.0, patience=15.0, ring_delay_s=1.0)
+    audio = simulate_with_audio(traffic, agents=3, hours=0.03, seed=3, batches=2,
+                                data_dir=tmp_path)
+    events = simulate(traffic, agents=3, hours=0.03, seed=3, warmup_hours=0.0,
+                      replications=1, batches=2)
+    for key in ("offered", "answered", "abandoned", "blocked", "other"):
+        assert audio[key] == events[key], key
+    assert audio["offered"] >= 5 and audio["answered"] >= 3
+    assert audio["asa"] == pytest.approx(events["asa"], abs=1.0)
+    assert audio["service_level"] == pytest.approx(events["service_level"], abs=0.1)
+    assert audio["occupancy"] == pytest.approx(events["occupancy"], abs=0.05)
