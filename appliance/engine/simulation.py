@@ -340,6 +340,8 @@ class Simulation:
         def carry(commands):
             for c in commands:
                 kind = c.__class__
+                if kind in _NOTHING_BACK:
+                    continue
                 if kind is LogEvent:
                     tally.row(c)
                 elif kind is Connect:
@@ -363,7 +365,9 @@ class Simulation:
                         if record is not None:
                             record[info[2]].append(self.now)
                 elif kind is Play:
-                    self._play(c)
+                    if play_serial or (c.tag is not None and not c.loop) \
+                            or c.prompts[0] in BUSY_TONES:
+                        self._play(c)
                 elif kind is StopPlay:
                     if play_serial:
                         play_serial.pop(c.port, None)
@@ -488,6 +492,10 @@ class Simulation:
         except Exception:  # a prompt the box could not play either: it ends at once
             return 1
 
+# commands the simulated world has no answer to (switching, tones, CDRs, recordings)
+_NOTHING_BACK = frozenset({cmd.Seize, cmd.DetectTones, cmd.Disconnect, cmd.CdrOpen,
+                           cmd.CdrUpdate, cmd.CdrClose, cmd.StartRecording, cmd.StopRecording,
+                           cmd.JoinConference, cmd.LeaveConference})
 LogEvent, Connect, Ring, StopRing = cmd.LogEvent, cmd.Connect, cmd.Ring, cmd.StopRing
 Release, Play, StopPlay, LookUp = cmd.Release, cmd.Play, cmd.StopPlay, cmd.LookUp
 CallerId, RingStarted, RingStopped = ev.CallerIdReceived, ev.RingStarted, ev.RingStopped
