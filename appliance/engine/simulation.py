@@ -330,7 +330,6 @@ class Simulation:
         index = 0
         arrival, talk, patience = next(calls)
         push(heap, (round(arrival * tps), next(seq), _ARRIVE, None, None))
-        timers = sb._timers  # the switchboard's timer heap (its `deadline` property)
         drain_end = end + round(MAX_DRAIN_S * tps)
         report_every = max(1, end // 200)
         next_report = report_every
@@ -379,10 +378,12 @@ class Simulation:
         handle = sb.handle
         while True:
             t = heap[0][0] if heap else None
-            if timers and (t is None or timers[0][0] < t):
-                now = timers[0][0]
-                self.now = now
+            due = sb.deadline
+            if due is not None and (t is None or due < t):
+                now = self.now = due
                 carry(sb.tick(now))
+                if now > drain_end:
+                    break
                 continue
             if t is None:
                 break

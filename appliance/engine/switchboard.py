@@ -139,6 +139,12 @@ class Switchboard(Queueing):
                 self._timer(owner, out)
         return out
 
+    @property
+    def deadline(self):
+        """The earliest tick at which `tick` may have work (None: no timer armed). It may
+        be early (a timer disarmed since), never late: a simulation jumps its clock here."""
+        return self._timers[0][0] if self._timers else None
+
     def playout_finished(self, key, tag, now):
         """A Play with `tag` ended by itself on port `key`."""
         self.now = now
