@@ -144,8 +144,12 @@ def simulate(calls_per_hour, aht, agents, target_sl, target_seconds, patience, t
                         target_seconds=target_seconds, progress=progress)
                 except ValueError as exc:
                     raise UserError(f"--with-audio: {exc}") from None
-            return simulation.simulate(traffic, agents=n, config=config, press=press,
-                                       progress=progress, **options)
+            try:
+                return simulation.simulate(traffic, agents=n, config=config, press=press,
+                                           progress=progress, **options)
+            except ValueError as exc:
+                flag = "--config" if config is not None else "--press"
+                raise UserError(f"{flag}: {exc}") from None
 
     if config is not None:
         report = run(None, "simulating")

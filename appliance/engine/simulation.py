@@ -264,6 +264,14 @@ class Simulation:
         self.press = press
         self.unlimited = config is None and trunks is None
         self.config = config if config is not None else config_for(traffic, agents, trunks)
+        self.entry = next((t for t in self.config.trunks.values()
+                           if t.direction.value != "outbound" and (t.flow or t.station)
+                           and t.kind.value == "fxo"), None)
+        if self.entry is None:
+            raise ValueError(f"{self.config.source} has no inbound analog trunk group with a "
+                             "flow or station for the callers to come in on; add one")
+        if any(d not in "0123456789*#ABCD" for d in press):
+            raise ValueError(f"press {press!r}: give DTMF digits (0-9, *, #, A-D)")
         self._prompt_dirs = prompt_dirs
         self._durations = {}
         self.record = None  # a list: every call's arrival, talk, patience, line, release
@@ -276,13 +284,7 @@ class Simulation:
         self.now = 0
         self.sb = Switchboard(config, schedules=schedules, ms=calendar.ms,
                               last_voice=self._last_voice)
-        entry = next((t for t in config.trunks.values()
-                      if t.direction.value != "outbound" and (t.flow or t.station)
-                      and t.kind.value == "fxo"), None)
-        if entry is None:
-            raise ValueError(f"{config.source}: no inbound analog trunk group with a flow or "
-                             "station for the callers to come in on")
-        self.entry = entry
+        entry = self.entry
         self.free_lines = deque((entry.board, p) for p in entry.ports)
         self.agents = sum(1 for a in config.agents.values() if a.station in config.stations)
 

@@ -132,3 +132,16 @@ def test_as_a_user_types_it_in_a_subprocess():
                           "-5", "--aht", "180", "--agents", "7"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--calls-per-hour" in bad.stderr
+
+
+def test_config_without_an_inbound_line_and_bad_digits_exit_2(run, tmp_path):
+    from importlib import resources
+
+    text = resources.files("appliance.config").joinpath("sample.toml").read_text()
+    path = tmp_path / "centre.toml"
+    path.write_text(text)
+    result = run("--calls-per-hour", 30, "--aht", 120, "--config", path, "--press", "1x")
+    assert result.exit_code == 2 and "DTMF digits" in result.stderr
+    path.write_text(text.replace('direction = "both"', 'direction = "outbound"'))
+    result = run("--calls-per-hour", 30, "--aht", 120, "--config", path)
+    assert result.exit_code == 2 and "no inbound analog trunk group" in result.stderr
