@@ -314,7 +314,6 @@ class Simulation:
         self.tally = tally = Tally(warm, end, self.batches, round(self.target_seconds * tps))
         traffic = self.traffic
         ring_delay = round(traffic.ring_delay_s * tps)
-        board_line = self.entry.board
         sb = self.sb
         heap = []
         push = heapq.heappush
@@ -456,8 +455,7 @@ class Simulation:
 
     def _play(self, c):
         port = c.port
-        if port[0] != self.entry.board and c.prompts and c.prompts[0] in BUSY_TONES \
-                and port in self.sb.stations:
+        if c.prompts and c.prompts[0] in BUSY_TONES and port in self.sb.stations:
             # the agent's phone hears busy tone: the agent puts the handset down
             serial = next(self.seq)
             self.conn[port] = serial
