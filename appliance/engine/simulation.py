@@ -36,7 +36,6 @@ import heapq
 import itertools
 import math
 from collections import deque
-from dataclasses import dataclass
 
 from appliance.config import parse_config
 from appliance.drivers.board import events as ev
@@ -275,6 +274,7 @@ class Simulation:
         self._prompt_dirs = prompt_dirs
         self._durations = {}
         self.record = None  # a list: every call's arrival, talk, patience, line, release
+        self.listeners = []  # callables(LogEvent): every event-log row, as the engine's
 
     # ---- set-up --------------------------------------------------------------------------
     def _build(self):
@@ -336,6 +336,12 @@ class Simulation:
         next_report = report_every
         progress = self.progress
         record = self.record  # per call: [arrival tick, talk s, patience s, line, release]
+        row = tally.row
+        if self.listeners:
+            def row(c, listeners=tuple(self.listeners), count=tally.row):
+                count(c)
+                for listener in listeners:
+                    listener(c)
 
         def carry(commands):
             for c in commands:
@@ -343,7 +349,7 @@ class Simulation:
                 if kind in _NOTHING_BACK:
                     continue
                 if kind is LogEvent:
-                    tally.row(c)
+                    row(c)
                 elif kind is Connect:
                     info = line_call.get(c.a)
                     if info is not None:
