@@ -68,10 +68,11 @@ class Engine:
     first is the clock), `store` (appliance.store.StoreWriter), `recorder`
     (appliance.recording.RecordingWriter), `prompts` (appliance.engine.prompts
     .PromptLibrary), `origin_ms`: the wall-clock time of the clock board's first tick
-    (default: now), `lookup`: callable(number) -> customer dict or None, run in a thread."""
+    (default: now), `lookup`: callable(number) -> customer dict or None, run in a thread,
+    `agents`: {agent id: their last agent_state data} for `Switchboard.start`."""
 
     def __init__(self, config, boards, *, store, recorder, prompts, origin_ms=None,
-                 lookup=None, until_tick=None):
+                 lookup=None, until_tick=None, agents=None):
         self.config = config
         self.boards = dict(boards)
         self.clock_board = next(iter(self.boards))
@@ -107,6 +108,7 @@ class Engine:
                                        ms=self.calendar.ms, last_voice=self._last_voice)
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+        self.agents = agents  # {agent id: their last agent_state data}: logged in again at start
         self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
         self.tick_hooks = []  # callables() run on each clock-board tick (systemd's watchdog)
 
@@ -128,7 +130,7 @@ class Engine:
         gc.freeze()
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
-        self._run(self.switchboard.start(self.now))
+        self._run(self.switchboard.start(self.now, self.agents))
         readers = [asyncio.create_task(self._serve(name, board))
                    for name, board in self.boards.items()]
         try:
