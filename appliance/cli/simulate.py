@@ -59,6 +59,10 @@ SWEEP_LIMIT = 30  # agents tried beyond the formula's answer before giving up
                    "the wait and of the handle time).")
 @click.option("--wrap-up", type=click.IntRange(0), default=0, show_default=True,
               metavar="SECONDS", help="After-call work per call (part of the handle time).")
+@click.option("--caller-ends", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              metavar="FRACTION",
+              help="Share of answered calls the caller ends by hanging up (the agent then "
+                   "hears busy tone and hangs up); the agent ends the rest.")
 @click.option("--hours", type=_POSITIVE, default=None, callback=_finite,
               help="Simulated hours measured (after the warm-up) [default: 100; 0.25 with "
                    "--with-audio].")
@@ -83,8 +87,8 @@ SWEEP_LIMIT = 30  # agents tried beyond the formula's answer before giving up
                    "DSP (slow; at most 64 agents and 64 lines).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of text.")
 def simulate(calls_per_hour, aht, agents, target_sl, target_seconds, patience, trunks,
-             talk_distribution, talk_cv, ring_delay, wrap_up, hours, warmup_hours, seed,
-             replications, workers, config_path, press, with_audio, as_json):
+             talk_distribution, talk_cv, ring_delay, wrap_up, caller_ends, hours, warmup_hours,
+             seed, replications, workers, config_path, press, with_audio, as_json):
     """Capacity simulation: the box's real ACD and call handling in virtual time with
     Poisson callers. Give --agents to see how they do, or --target-sl for the fewest agents
     that meet it."""
@@ -120,7 +124,8 @@ def simulate(calls_per_hour, aht, agents, target_sl, target_seconds, patience, t
                                  param_hint="--ring-delay")
     try:
         traffic = Traffic(calls_per_hour, aht, talk=talk_distribution, talk_cv=talk_cv,
-                          patience=patience, ring_delay_s=ring_delay, wrap_up_s=wrap_up)
+                          patience=patience, ring_delay_s=ring_delay, wrap_up_s=wrap_up,
+                          caller_ends=caller_ends)
     except ValueError as exc:
         raise UserError(f"--aht: {exc}") from None
     formula_traffic = erlang.Traffic(calls_per_hour, aht,

@@ -222,7 +222,7 @@ def _ci(num, den):
 
 # ---- the run -----------------------------------------------------------------------------
 
-_ARRIVE, _ANSWER, _HANGUP, _ABANDON, _PLAYED, _DIGIT = range(6)
+_ARRIVE, _ANSWER, _HANGUP, _ABANDON, _PLAYED, _DIGIT, _CALLER_ENDS = range(7)
 
 
 class Simulation:
@@ -321,7 +321,7 @@ class Simulation:
         seq = itertools.count()
         self.heap, self.push, self.seq = heap, push, seq
         calls = traffic.calls(self.seed)
-        self.line_call = line_call = {}   # line key -> [talk ticks, patience, index, end]
+        self.line_call = line_call = {}   # line key -> [talk, patience, index, end, caller ends]
         ring_serial = {}                  # station key -> serial of its pending answer
         conn = {}                         # station key -> serial of its talk
         play_serial = {}                  # port key -> serial of its tagged playout
@@ -329,7 +329,7 @@ class Simulation:
         free_lines = self.free_lines
         unlimited = self.unlimited
         index = 0
-        arrival, talk, patience = next(calls)
+        arrival, talk, patience, caller_ends = next(calls)
         push(heap, (round(arrival * tps), next(seq), _ARRIVE, None, None))
         drain_end = end + round(MAX_DRAIN_S * tps)
         report_every = max(1, end // 200)
@@ -357,7 +357,10 @@ class Simulation:
                         conn[c.b] = serial
                         info[1] = None  # connected: patience no longer matters
                         info[3] = self.now + info[0]
-                        push(heap, (info[3], serial, _HANGUP, c.b, serial))
+                        if info[4]:  # the caller hangs up first
+                            push(heap, (info[3], serial, _CALLER_ENDS, c.a, info[2]))
+                        else:
+                            push(heap, (info[3], serial, _HANGUP, c.b, serial))
                 elif kind is Ring:
                     serial = next(seq)
                     ring_serial[c.port] = serial
@@ -412,7 +415,8 @@ class Simulation:
                     record.append([now, talk, patience, line])
                 if line is not None:
                     patience_ticks = round(patience * tps) if patience != math.inf else None
-                    line_call[line] = [max(1, round(talk * tps)), patience_ticks, index, None]
+                    line_call[line] = [max(1, round(talk * tps)), patience_ticks, index, None,
+                                       caller_ends]
                     board, port = line
                     carry(handle(CallerId(board, port, f"{index:08d}", None, "bell202",
                                           now), now))
@@ -425,7 +429,7 @@ class Simulation:
                             push(heap, (now + round(i * DIGIT_GAP_S * tps), next(seq),
                                         _DIGIT, line, (index, digit)))
                 index += 1
-                arrival, talk, patience = next(calls)
+                arrival, talk, patience, caller_ends = next(calls)
                 at = round(arrival * tps)
                 if at < end:
                     push(heap, (at, next(seq), _ARRIVE, None, None))
@@ -440,6 +444,10 @@ class Simulation:
             elif kind == _ABANDON:
                 info = line_call.get(key)
                 if info is not None and info[2] == token and info[1] is not None:
+                    carry(handle(LoopDrop(key[0], key[1], now), now))
+            elif kind == _CALLER_ENDS:
+                info = line_call.get(key)
+                if info is not None and info[2] == token:
                     carry(handle(LoopDrop(key[0], key[1], now), now))
             elif kind == _PLAYED:
                 serial, tag = token
@@ -630,6 +638,7 @@ def _result(traffic, parts, *, hours, warmup_hours, seed, trunks, target_seconds
         "trunks": trunks,
         "ring_delay_s": traffic.ring_delay_s,
         "wrap_up_s": traffic.wrap_up_s,
+        "caller_ends": traffic.caller_ends,
         "hours": hours,
         "warmup_hours": warmup_hours,
         "replications": replications,
@@ -691,6 +700,9 @@ def simulate_with_audio(traffic, *, agents, trunks=None, hours=0.25, seed=0,
 
     if agents > BOARD_PORTS:
         raise ValueError(f"with audio: at most {BOARD_PORTS} agents (one emulated board)")
+    if traffic.caller_ends:
+        raise ValueError("with audio the agents end every call (the emulator's phones do "
+                         "not hang up on busy tone); give caller_ends 0")
     tps = TICKS_PER_SECOND
     # the event-driven run of the same calls: who is blocked, how long lines are held
     probe = Simulation(traffic, agents=agents, trunks=trunks, hours=hours, seed=seed,

@@ -27,7 +27,9 @@ class Traffic:
     `talk` = "exponential", "constant" or "lognormal" with coefficient of variation
     `talk_cv`); exponential patience of mean `patience` seconds (None: callers never hang up
     while waiting); the agent lifts the handset `ring_delay_s` after the phone starts
-    ringing and spends `wrap_up_s` after each call (the queue's wrap-up)."""
+    ringing and spends `wrap_up_s` after each call (the queue's wrap-up); a fraction
+    `caller_ends` of the answered calls is ended by the caller hanging up (the agent then
+    hears busy tone and puts the handset down), the others by the agent."""
 
     calls_per_hour: float
     aht: float
@@ -36,6 +38,7 @@ class Traffic:
     patience: float | None = None
     ring_delay_s: float = 0.0
     wrap_up_s: int = 0
+    caller_ends: float = 0.0
 
     def __post_init__(self):
         for name in ("calls_per_hour", "aht"):
@@ -53,6 +56,9 @@ class Traffic:
                              f"{self.patience!r}")
         if not (math.isfinite(self.ring_delay_s) and self.ring_delay_s >= 0):
             raise ValueError(f"ring_delay_s must be >= 0, not {self.ring_delay_s!r}")
+        if not (isinstance(self.caller_ends, (int, float)) and 0 <= self.caller_ends <= 1):
+            raise ValueError(f"caller_ends must be a fraction in [0, 1], not "
+                             f"{self.caller_ends!r}")
         if not isinstance(self.wrap_up_s, int) or self.wrap_up_s < 0:
             raise ValueError(f"wrap_up_s must be whole seconds >= 0, not {self.wrap_up_s!r}")
         if self.talk_mean <= 0:
@@ -72,10 +78,13 @@ class Traffic:
         return self.calls_per_hour * self.aht / 3600.0
 
     def calls(self, seed):
-        """The calls in arrival order, endlessly: (arrival s, talk s, patience s or inf)."""
+        """The calls in arrival order, endlessly: (arrival s, talk s, patience s or inf,
+        whether the caller ends the call: else the agent does)."""
         arrivals = random.Random(f"{seed}/arrivals")
         talks = random.Random(f"{seed}/talk")
         patience = random.Random(f"{seed}/patience")
+        ends = random.Random(f"{seed}/ends").random
+        caller_ends = self.caller_ends
         rate = self.calls_per_hour / 3600.0
         talk = talk_sampler(self.talk, self.talk_mean, self.talk_cv, talks)
         mean_patience = self.patience
@@ -84,8 +93,8 @@ class Traffic:
         t = 0.0
         while True:
             t += gap(rate)
-            yield t, talk(), (expo(1.0 / mean_patience) if mean_patience is not None
-                              else math.inf)
+            yield (t, talk(), (expo(1.0 / mean_patience) if mean_patience is not None
+                               else math.inf), ends() < caller_ends)
 
 
 def talk_sampler(name, mean, cv, rng):

@@ -238,3 +238,18 @@ def test_kpis_from_the_event_log_agree_with_the_simulation_count():
     assert sum(r.answered_within_target for r in got) == sum(tally.within)
     waited_ms = sum(r.asa_ms * r.answered for r in got if r.answered)
     assert waited_ms == pytest.approx(20 * sum(tally.wait_sum))
+
+
+def test_callers_who_end_the_call_first_with_wrap_up():
+    """Half the answered calls are ended by the caller: the agent hears busy tone and puts
+    the handset down, wrap-up follows, and no offer ever finds a station busy."""
+    rows = []
+    sim = Simulation(Traffic(150.0, AHT, caller_ends=0.5, wrap_up_s=5), agents=8, hours=8,
+                     seed=10, batches=4)
+    sim.listeners.append(lambda c: rows.append(c) if c.kind in (
+        "offer_failed", "call_ended") else None)
+    tally = sim.run()
+    assert sum(tally.answered) == sum(tally.offered) > 1000
+    assert not [r for r in rows if r.kind == "offer_failed"]
+    causes = {r.data["cause"] for r in rows if r.kind == "call_ended"}
+    assert {"agent hung up", "far end: loop current drop"} <= causes
