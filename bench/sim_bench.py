@@ -38,7 +38,14 @@ from appliance.engine.traffic import Traffic  # noqa: E402
 from machine import machine  # noqa: E402
 
 AGENTS = 50
-TRAFFIC = Traffic(2550.0, 60.0, patience=60.0, ring_delay_s=2.0)
+
+
+def centre(agents):
+    """The bench's traffic for `agents` agents: 51 calls/h per agent of 60 s (0.85 Erlangs
+    per agent), patience 60 s, ring delay 2 s."""
+    return Traffic(51.0 * agents, 60.0, patience=60.0, ring_delay_s=2.0)
+
+
 REFERENCE = Traffic(100.0, 180.0, ring_delay_s=2.0)
 
 
@@ -55,11 +62,13 @@ def timed(fn):
             children_cpu() - kids)
 
 
-def run(hours=20.0, audio_hours=0.02, reference_hours=1350.0):
-    out = {"machine": machine(), "load_before": os.getloadavg()[0]}
-    one, wall1, cpu1, _ = timed(lambda: simulate(TRAFFIC, agents=AGENTS, hours=hours,
+def run(hours=20.0, audio_hours=0.02, reference_hours=1350.0, agents=AGENTS):
+    traffic = centre(agents)
+    out = {"machine": machine(), "load_before": os.getloadavg()[0], "agents": agents,
+           "traffic": traffic}
+    one, wall1, cpu1, _ = timed(lambda: simulate(traffic, agents=agents, hours=hours,
                                                  seed=1, workers=1))
-    two, wall2, _, kids2 = timed(lambda: simulate(TRAFFIC, agents=AGENTS, hours=hours,
+    two, wall2, _, kids2 = timed(lambda: simulate(traffic, agents=agents, hours=hours,
                                                   seed=1, workers=2))
     assert json.dumps(one) == json.dumps(two)
     n = one["calls_simulated"]
@@ -70,13 +79,13 @@ def run(hours=20.0, audio_hours=0.02, reference_hours=1350.0):
                     "abandon_rate": one["abandon_rate"], "occupancy": one["occupancy"]}
     with tempfile.TemporaryDirectory() as folder:
         audio, wall_a, cpu_a, _ = timed(lambda: simulate_with_audio(
-            TRAFFIC, agents=AGENTS, hours=audio_hours, seed=1, batches=2, data_dir=folder))
+            traffic, agents=agents, hours=audio_hours, seed=1, batches=2, data_dir=folder))
     na = audio["calls_simulated"]
     out["audio"] = {"hours": audio_hours, "calls": na, "wall": wall_a, "cpu": cpu_a,
                     "per_wall": na / wall_a, "lines": audio["audio_lines"],
                     "service_level": audio["service_level"], "answered": audio["answered"],
                     "abandoned": audio["abandoned"]}
-    same = simulate(TRAFFIC, agents=AGENTS, hours=audio_hours, seed=1, warmup_hours=0.0,
+    same = simulate(traffic, agents=agents, hours=audio_hours, seed=1, warmup_hours=0.0,
                     replications=1, batches=2)
     out["audio"]["same_outcomes"] = all(audio[k] == same[k] for k in
                                         ("offered", "answered", "abandoned", "blocked"))
@@ -93,6 +102,7 @@ def run(hours=20.0, audio_hours=0.02, reference_hours=1350.0):
 
 def markdown(r, command):
     m, e, a, ref = r["machine"], r["event"], r["audio"], r["reference"]
+    agents, traffic = r["agents"], r["traffic"]
     lines = [
         "## Capacity simulation: simulated calls per second, event-driven and with audio "
         "(bench/sim_bench.py)",
@@ -101,9 +111,9 @@ def markdown(r, command):
         f"average {r['load_before']:.1f} before, {r['load_after']:.1f} after); Python "
         f"{m['python']}",
         f"- Command: `{command}`",
-        f"- Centre: {AGENTS} agents, {TRAFFIC.calls_per_hour:,.0f} calls/h x "
-        f"{TRAFFIC.aht:g} s ({TRAFFIC.load:.1f} Erlangs), exponential talk, patience "
-        f"{TRAFFIC.patience:g} s, ring delay {TRAFFIC.ring_delay_s:g} s, unlimited lines. "
+        f"- Centre: {agents} agents, {traffic.calls_per_hour:,.0f} calls/h x "
+        f"{traffic.aht:g} s ({traffic.load:.1f} Erlangs), exponential talk, patience "
+        f"{traffic.patience:g} s, ring delay {traffic.ring_delay_s:g} s, unlimited lines. "
         "Event-driven: the real Switchboard and ACD, 2 replications with warm-up; with audio: "
         "the same callers through Box on two emulated boards (lines, stations) in virtual "
         "time with the DSP. Calls = simulated arrivals (warm-ups included).",
@@ -115,7 +125,7 @@ def markdown(r, command):
         f"| event-driven, 2 worker processes | {e['hours']:g} h | {e['calls']:,} | "
         f"{e['wall_2']:.2f} | {e['per_wall_2']:,.0f} | {e['cpu_2']:.2f} (workers) | "
         f"{e['per_cpu_2']:,.0f} per worker |",
-        f"| with audio ({a['lines']} lines + {AGENTS} stations) | {a['hours'] * 3600:g} s of "
+        f"| with audio ({a['lines']} lines + {agents} stations) | {a['hours'] * 3600:g} s of "
         f"arrivals | {a['calls']:,} | {a['wall']:.2f} | {a['per_wall']:,.2f} | "
         f"{a['cpu']:.2f} | {a['calls'] / a['cpu']:,.2f} |",
         "",
