@@ -63,7 +63,8 @@ DEFINITIONS = (
     "included); p_wait, abandon_rate, blocking_rate: of all offered calls; asa: mean wait "
     "(queued to answered) of the answered calls; occupancy: agent busy time (ringing, "
     "talking, wrap-up) / (agents x measured time); other: offered calls that ended neither "
-    "answered, abandoned nor blocked (IVR, voicemail, overflow)")
+    "answered, abandoned nor blocked (IVR, voicemail, overflow, or still in the box when "
+    "the run stopped)")
 
 
 # ---- the synthetic centre ----------------------------------------------------------------
