@@ -41,3 +41,7 @@ main.add_command(_history.recordings)
 from appliance.cli import demo as _demo  # noqa: E402  (registers `appliance demo`)
 
 main.add_command(_demo.demo)
+
+from appliance.cli import simulate as _simulate  # noqa: E402  (registers `appliance simulate`)
+
+main.add_command(_simulate.simulate)

@@ -160,6 +160,12 @@ class Switchboard(Queueing):
                 self._timer(owner, out)
         return out
 
+    @property
+    def deadline(self):
+        """The earliest tick at which `tick` may have work (None: no timer armed). It may
+        be early (a timer disarmed since), never late: a simulation jumps its clock here."""
+        return self._timers[0][0] if self._timers else None
+
     def playout_finished(self, key, tag, now):
         """A Play with `tag` ended by itself on port `key`."""
         self.now = now
@@ -822,6 +828,12 @@ class Switchboard(Queueing):
                 if self.now - since >= ticks(SILENCE_CLEAR_S):
                     self._far_end_cleared(line, "silence", out)
                     return
+                # `since` only grows, so no check before since + SILENCE_CLEAR_S can clear:
+                # skip to the first one at or after it (same outcome, far fewer timers)
+                period = ticks(SILENCE_CHECK_S)
+                skip = since + ticks(SILENCE_CLEAR_S) - self.now
+                self._arm(call, -(-skip // period) * period, "silence")
+                return
             self._arm(call, ticks(SILENCE_CHECK_S), "silence")
         elif what == "max":
             self._end(call, "answered" if call.connected else "ivr", "call too long", out)
