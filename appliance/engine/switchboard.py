@@ -875,12 +875,17 @@ class Switchboard(Queueing):
         playouts and recordings, close the CDR."""
         if call.ended:
             return
+        # an agent's call is reported ended once their station is cleared below: with no
+        # wrap-up the ACD may offer them the next caller at once, which must find the
+        # station free or hearing busy tone (it rings when they hang up), not still on
+        # this call (a failed offer, "station busy")
+        agents_call = False
         if call.callback_of is not None:
             disposition, cause = self._callback_ended(call, disposition, cause, out)
         elif call.callback_booked:  # the ACD keeps the place: the live leg is over
             disposition = "callback"
         elif call.agent is not None and call.connected is not None:
-            self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
+            agents_call = True
         elif call.queue is not None:  # still waiting or ringing: its offers are cancelled
             self._acd(self.acd.leave(call.id, self._ms(), cause), out)
         if call.ivr is not None and not call.ivr.done:
@@ -919,6 +924,8 @@ class Switchboard(Queueing):
                         self._busy(end, out)
                     else:
                         end.state = StationState.CLEARED
+        if agents_call:
+            self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
         if call.recording is not None:
             out.append(cmd.StopRecording(call.recording))
         out.append(cmd.CdrUpdate(call.id, {"ivr_path": call.ivr_path}))

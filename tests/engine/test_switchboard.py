@@ -991,6 +991,30 @@ def test_an_agent_who_keys_ready_gets_the_waiting_call_once_the_phone_is_down():
     assert call.state is CallState.CONNECTED and call.agent == "1001"
 
 
+def test_when_the_caller_hangs_up_the_agents_next_caller_rings_once_the_phone_is_down():
+    """No wrap-up: the ACD frees the agent as the caller hangs up, and the next waiting
+    caller's offer finds the agent's phone still off-hook (busy tone). It rings when they
+    hang up; it is not a failed offer held against the agent."""
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    first = rig.connected(DESK1)
+    rig.send(ev.RingStarted, LINE2)
+    rig.run(0.5)
+    rig.send(ev.RingStopped, LINE2)
+    rig.send(ev.CallerIdReceived, LINE2, number="777", name=None, format="bell202")
+    second = rig.sb.lines[LINE2].call
+    rig.finish_playout(LINE2)
+    rig.send(ev.DigitDetected, LINE2, digit="1")
+    assert second.state is CallState.QUEUED
+    got = rig.send(ev.ToneDetected, LINE, tone=Tone.BUSY)  # the first caller hangs up
+    assert first.ended and not logs(got, "offer_failed") and cmd.Ring(DESK1) not in got
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) in got and second.state is CallState.ALERTING
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert second.state is CallState.CONNECTED and second.agent == "1001"
+    assert rig.sb.acd.agent("1001")["status"].value == "ready"
+
+
 def test_an_offer_held_for_an_off_hook_phone_is_dropped_when_it_times_out():
     rig = Rig()
     rig.sb.acd.set_not_ready("1001", "break", 0)
