@@ -56,7 +56,10 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
                    "SIGTERM.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line instead of text.")
-def run(config_path, scenario_path, virtual_clock, seconds, as_json):
+@click.option("--socket", "socket", type=click.Path(dir_okay=False), default=None,
+              help="Serve the control socket (what `appliance status`, `agents`, `calls` "
+                   "... talk to) here. Default: control.sock in storage.data_dir.")
+def run(config_path, scenario_path, virtual_clock, seconds, as_json, socket):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
@@ -121,14 +124,19 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json):
                       origin=start.isoformat())
     from appliance.engine.box import Box
 
+    from appliance.cti.control import ControlServer, socket_path
+
+    control = Path(socket) if socket else socket_path(config)
     box = Box(config, scenario=scenario, virtual=virtual_clock, until_s=seconds,
-              origin_ms=origin_ms, config_path=config_path)
+              origin_ms=origin_ms, config_path=config_path,
+              services=[lambda box: ControlServer(box, control)])
     with _log_to_stderr():
         asyncio.run(_run(box, view, seconds, virtual_clock))
     view.summary(box)
 
 
 async def _run(box, view, seconds, virtual):
+    from appliance.cti.control import ControlError
     from appliance.drivers.board import BoardUnavailable
     from appliance.drivers.transport import TransportError
     from appliance.store import StoreError
@@ -145,7 +153,7 @@ async def _run(box, view, seconds, virtual):
             await box.start()
         except (TransportError, BoardUnavailable) as exc:
             raise UserError(_board_failure(box, exc)) from None
-        except StoreError as exc:
+        except (StoreError, ControlError) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
             source = box.config.source
@@ -240,6 +248,11 @@ class EventView:
         database, recordings = _where(box)
         self.note("database", database, path=database)
         self.note("recordings", recordings, path=recordings)
+        for service in box.services:
+            if hasattr(service, "path"):  # the control socket
+                path = os.path.abspath(service.path)
+                self.note("control", f"{path}  (appliance status, agents, calls ... talk "
+                                     "to the box here)", path=path)
         boards = ", ".join(f"{name} ({b.url}, {b.ports}"
                            f"{', emulated' if b.emulated else ''})"
                            for name, b in box.config.boards.items())

@@ -12,7 +12,8 @@ File layout (see sample.toml for a complete, commented example)::
                       round_robin, fewest_calls, least_talk_time, ring_all, top_down,
                       skills_based, random), priority (0-9), wrap_up_s, ring_s, announce_s,
                       exit_digit
-    [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station
+    [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station,
+                      role (agent | supervisor | admin), supervises (queue names)
     [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
     [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |
                       stereo), format (wav-pcm16 | wav-alaw | wav-ulaw | flac)
@@ -177,6 +178,7 @@ class _Builder:
                             f"{did_you_mean(target, queues)}; queues: "
                             + (", ".join(queues) or "none"))
         agents = self.agents(doc.get("agents"), skills, stations)
+        self.supervised(agents, queues)
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
@@ -524,7 +526,8 @@ class _Builder:
         for agent_id, table in r.named_tables(value, "agents", "agents").items():
             path = key_path("agents", agent_id)
             self.check_name(agent_id, path, "agent id")
-            table = r.table(table, path, ("name", "skills", "pin", "station"),
+            table = r.table(table, path, ("name", "skills", "pin", "station", "role",
+                                          "supervises"),
                             required=("name", "pin"))
             name = r.get(table, "name", path, str, default="")
             pin = r.get(table, "pin", path, str, default=None)
@@ -551,9 +554,33 @@ class _Builder:
                     levels.append((skill, level))
             station = self.reference(table, "station", path, stations, "station",
                                      section="stations")
+            role, supervises = self.agent_role(table, path)
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
-                                     pin or "", station)
+                                     pin or "", station, role=role, supervises=supervises)
         return agents
+
+    def agent_role(self, table, path):
+        """An agent's `role` (agent | supervisor | admin: what they may do through the
+        control socket and the CTI, appliance.acd.permissions) and, for a supervisor,
+        `supervises` (queue names; checked in `supervised` once the queues are known)."""
+        r = self.r
+        role = r.get(table, "role", path, str, default="agent",
+                     choices=("agent", "supervisor", "admin")) or "agent"
+        supervises = r.get_list(table, "supervises", path, str, default=[]) or []
+        if supervises and role != "supervisor":
+            r.warning(key_path(path, "supervises"), f"is ignored for role {role!r}; set "
+                      "role = \"supervisor\" or drop it")
+        return role, tuple(supervises)
+
+    def supervised(self, agents, queues):
+        """Every queue a supervisor's `supervises` names must exist."""
+        for agent in agents.values():
+            for name in agent.supervises:
+                if name not in queues:
+                    self.r.error(key_path("agents", agent.id, "supervises"),
+                                 f"names queue {name!r}, which is not defined"
+                                 f"{did_you_mean(name, queues)}; queues: "
+                                 + (", ".join(queues) or "none"))
 
     def recording(self, table, queues):
         r = self.r

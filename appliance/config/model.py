@@ -101,6 +101,8 @@ class Agent:
     skills: tuple[tuple[str, int], ...]  # (skill, level 1-10), sorted by skill
     pin: str
     station: str | None  # the station (its name) the agent usually sits at
+    role: str = "agent"  # agent | supervisor | admin (appliance.acd.permissions.Role)
+    supervises: tuple[str, ...] = ()  # a supervisor's queues
 
 
 @dataclass(frozen=True)

@@ -58,10 +58,12 @@ class Box:
     `scenarios`: {board name: Scenario} for several;
     `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
     `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
-    first tick (default: now)."""
+    first tick (default: now); `services`: callables(box) -> an object with async `start()`
+    and `close()` started once the engine exists and closed first at the stop (the control
+    socket, appliance.cti.control, which sits above the engine)."""
 
     def __init__(self, config, *, scenario=None, scenarios=None, virtual=False, until_s=None,
-                 origin_ms=None, config_path=None):
+                 origin_ms=None, config_path=None, services=()):
         self.config = config
         self.config_path = config_path
         self.scenario = scenario
@@ -77,6 +79,8 @@ class Box:
         self.recorder = None
         self.closed_on_start = []
         self.closed_on_stop = []
+        self.service_makers = list(services)
+        self.services = []
 
     @property
     def database(self):
@@ -114,6 +118,10 @@ class Box:
         self.engine = Engine(self.config, self.boards, store=self.store,
                              recorder=self.recorder, prompts=prompts,
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
+        for make in self.service_makers:
+            service = make(self)
+            await service.start()
+            self.services.append(service)
 
     def _prompt_dirs(self):
         # where `appliance config check` looked: prompts_dir (or the config's folder), then
@@ -171,6 +179,8 @@ class Box:
         return plan
 
     async def close(self):
+        while self.services:  # first: no request reaches a box being taken down
+            await self.services.pop().close()
         if self.engine is not None:
             self.engine.stop()
         for board in self.boards.values():
