@@ -31,3 +31,8 @@ main.add_command(_run.run)
 from appliance.cli import plan as _plan  # noqa: E402  (registers `appliance plan`)
 
 main.add_command(_plan.plan)
+
+from appliance.cli import live as _live  # noqa: E402  (status, top, agents, queues, calls, monitor)
+
+for _command in (_live.status, _live.top, _live.agents, _live.queues, _live.calls, _live.monitor):
+    main.add_command(_command)
