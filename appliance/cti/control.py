@@ -171,7 +171,9 @@ class ControlServer:
         self._inode = None
         self._clients = set()
 
-    async def start(self):
+    def claim(self):
+        """Before the box opens anything: refuse if another box serves this socket (it
+        would otherwise close that box's live calls in the store); a stale one is removed."""
         folder = self.path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -180,6 +182,9 @@ class ControlServer:
                                f"({exc.strerror or exc}); give --socket PATH in a folder the "
                                "box may write") from None
         self._replace_stale()
+
+    async def start(self):
+        self.claim()  # again: time passed since the box's start began
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with _short(self.path) as address:

@@ -58,9 +58,10 @@ class Box:
     `scenarios`: {board name: Scenario} for several;
     `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
     `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
-    first tick (default: now); `services`: callables(box) -> an object with async `start()`
-    and `close()` started once the engine exists and closed first at the stop (the control
-    socket, appliance.cti.control, which sits above the engine)."""
+    first tick (default: now); `services`: callables(box) -> an object with `claim()` (asked
+    first thing, before the store opens: it raises to refuse the start, e.g. another box
+    runs), async `start()` (once the engine exists) and `close()` (first at the stop): the
+    control socket, appliance.cti.control, which sits above the engine."""
 
     def __init__(self, config, *, scenario=None, scenarios=None, virtual=False, until_s=None,
                  origin_ms=None, config_path=None, services=()):
@@ -94,6 +95,9 @@ class Box:
             await self.close()
 
     async def start(self):
+        self.services = [make(self) for make in self.service_makers]
+        for service in self.services:
+            service.claim()
         storage = self.config.storage
         for folder in (storage.data_dir, storage.recordings_dir):
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -118,10 +122,8 @@ class Box:
         self.engine = Engine(self.config, self.boards, store=self.store,
                              recorder=self.recorder, prompts=prompts,
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
-        for make in self.service_makers:
-            service = make(self)
+        for service in self.services:
             await service.start()
-            self.services.append(service)
 
     def _prompt_dirs(self):
         # where `appliance config check` looked: prompts_dir (or the config's folder), then
