@@ -179,9 +179,15 @@ class ControlServer:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ControlError(f"control socket {self.path}: cannot make its folder "
-                               f"({exc.strerror or exc}); give --socket PATH in a folder the "
-                               "box may write") from None
+                               f"({exc.strerror or exc}); {self._fix()}") from None
         self._replace_stale()
+
+    def _fix(self):
+        config = getattr(self.box, "config", None)
+        if config is not None and self.path == socket_path(config):
+            return (f"it is in storage.data_dir: set storage.data_dir in {config.source} to "
+                    "a folder the box may write, or give --socket PATH")
+        return "give --socket PATH in a folder the box may write"
 
     async def start(self):
         self.claim()  # again: time passed since the box's start began
@@ -195,8 +201,7 @@ class ControlServer:
         except OSError as exc:
             sock.close()
             raise ControlError(f"control socket {self.path}: cannot serve it "
-                               f"({exc.strerror or exc}); give --socket PATH in a folder the "
-                               "box may write") from None
+                               f"({exc.strerror or exc}); {self._fix()}") from None
         self._inode = os.stat(self.path).st_ino
         self.server = await asyncio.start_unix_server(self._client, sock=sock,
                                                       limit=MAX_LINE)
