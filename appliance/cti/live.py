@@ -23,6 +23,7 @@ import numpy as np
 from appliance.acd import AcdError
 from appliance.acd.permissions import Permission, Role, Target, queues_of
 from appliance.acd.specs import specs_from_config
+from appliance.engine.clock import TICK_MS
 
 from .api import ApiError, operation
 
@@ -119,6 +120,11 @@ _HINTS = {
 _HINTS["whisper"] = _HINTS["barge"] = _HINTS["listen"]
 
 
+def _acd_ms(engine):
+    """The ACD's clock: the engine's tick in ms (appliance.acd's README)."""
+    return engine.now * TICK_MS
+
+
 def _seconds(engine, tick):
     return None if tick is None else round((engine.now - tick) * TICK_S, 2)
 
@@ -163,7 +169,7 @@ def _calls(engine):
 
 
 def _agents(box, engine):
-    snapshot = engine.switchboard.acd.snapshot(engine.switchboard._ms())
+    snapshot = engine.switchboard.acd.snapshot(_acd_ms(engine))
     now_ms = snapshot["now_ms"]
     agents = []
     for agent_id, live in snapshot["agents"].items():
@@ -195,7 +201,6 @@ def _engine_view(engine):
     stats = dict(vars(engine.stats))
     stats["board_time_s"] = round((engine.now - engine.calendar.origin_tick) * TICK_S, 2)
     stats["time_ms"] = engine.calendar.ms(engine.now)
-    stats["tasks"] = len(engine._tasks)
     return stats
 
 
@@ -217,7 +222,7 @@ def agents_list(box):
 @operation("queues.list")
 def queues_list(box):
     engine = _engine(box)
-    return _queues(engine.switchboard.acd.snapshot(engine.switchboard._ms()))
+    return _queues(engine.switchboard.acd.snapshot(_acd_ms(engine)))
 
 
 @operation("queues.show")
@@ -226,7 +231,7 @@ def queues_show(box, *, queue):
     engine = _engine(box)
     name = _text("queue", queue)
     sb = engine.switchboard
-    snapshot = sb.acd.snapshot(sb._ms())
+    snapshot = sb.acd.snapshot(_acd_ms(engine))
     if name not in snapshot["queues"]:
         raise ApiError(f"no queue {name!r}", "queues: " + (", ".join(snapshot["queues"])
                                                             or "none"))

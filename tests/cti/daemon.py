@@ -5,7 +5,8 @@ background thread, as `appliance run` runs it; the tests talk to it over the soc
 The scenario keeps two calls connected for minutes (a sales call to agent 1001 at desk1, a
 support call to 1002 at desk2), a third caller waiting in support, agent 1003 (sales only,
 no usual station) logged out, and the supervisor's phone (station `boss`) off-hook with
-dial tone for 14 s of every 16 s (a station gets busy tone after 15 s without a digit).
+dial tone for 12 s of every 16 s (a station gets busy tone after 15 s without a digit),
+silent for the first 3 s, then talking for 9 s.
 """
 
 import asyncio
@@ -123,8 +124,10 @@ queue = "support"
 """
 
 _TALKING = ", ".join(["{ talk_s = 3.0, level_dbm0 = -16.0 }, { listen_s = 1.0 }"] * 150)
-_BOSS = ",\n  ".join(f"{{ at_s = {t:.1f}, actions = [{{ listen_s = 14.0 }}, "
-                     "{ hang_up = true }] }" for t in range(6, 600, 16))
+# the supervisor lifts the phone every 16 s, listens 3 s, talks 9 s, hangs up
+_BOSS = ",\n  ".join(f"{{ at_s = {t:.1f}, actions = [{{ listen_s = 3.0 }}, "
+                     "{ talk_s = 9.0, level_dbm0 = -16.0 }, { hang_up = true }] }"
+                     for t in range(6, 600, 16))
 
 SCENARIO = f"""
 [board]

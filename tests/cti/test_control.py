@@ -219,3 +219,23 @@ def test_no_daemon_is_a_clear_error_with_the_fix(tmp_path):
     assert "no box is running at" in caught.value.message
     assert "systemctl start appliance" in caught.value.hint
     assert "appliance run" in caught.value.hint
+
+
+@pytest.fixture(scope="module")
+def module_server(starting_box, tmp_path_factory):
+    server = Served(starting_box, tmp_path_factory.mktemp("fuzz") / "control.sock")
+    yield server
+    server.close()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.binary(max_size=200).map(lambda b: b.replace(b"\n", b"")), min_size=1,
+                max_size=5))
+def test_on_the_socket_every_non_blank_line_gets_one_answer(module_server, lines):
+    path = module_server.server.path
+    wanted = [line for line in lines if line.strip()]
+    got = raw(path, b"".join(line + b"\n" for line in lines), len(wanted))
+    assert all(answer_["ok"] is False for answer_ in got)
+    # and the server still answers a good request on a new connection
+    assert raw(path, b'{"op": "status"}\n', 1)[0]["error"] == "the box is still starting"

@@ -175,10 +175,18 @@ def _fresh_dial_tone(daemon):
                     timeout=30)
 
 
+def _dbm0(audio):
+    return 10 * np.log10(np.mean(audio ** 2) / (22827.6 ** 2 / 2) + 1e-12)
+
+
 def test_listen_whisper_barge_join_the_call_and_the_supervisor_hears_it(daemon):
+    """The boss lifts the phone (dial tone), joins listening (hears the caller), whispers
+    as they start talking (the agent hears them, the caller does not), then barges in
+    (the caller hears them too)."""
     sales = call_of(daemon.ask("status"), "sales")
-    _fresh_dial_tone(daemon)
-    before = _heard(daemon, "boss", 0.5)
+    _fresh_dial_tone(daemon)  # t = 0 of the boss's 12 s off-hook: silent until t = 3
+    started = time.monotonic()
+    before = _heard(daemon, "boss", 0.4)
     assert _tone_share(before, DIAL_TONE_HZ) > 0.9  # dial tone, nothing of the call
     # a supervisor of support only may not; the operator (an admin) may
     error = refused(daemon, "calls.listen", actor=SUPERVISOR, call=sales["id"],
@@ -188,13 +196,17 @@ def test_listen_whisper_barge_join_the_call_and_the_supervisor_hears_it(daemon):
     assert joined["conference"]["boss"] == "listen"
     assert joined["conference"]["desk1"] == "talk"
     during = _heard(daemon, "boss", 1.6)
-    level_dbm0 = 10 * np.log10(np.mean(during ** 2) / (22827.6 ** 2 / 2))
-    assert level_dbm0 > -30  # the caller's talk (-16 dBm0, 3 s of every 4)
+    assert _dbm0(during) > -30  # the caller's talk (-16 dBm0, 3 s of every 4)
     assert _tone_share(during, DIAL_TONE_HZ) < 0.2  # not the dial tone any more
     assert daemon.ask("calls.whisper", call=sales["id"],
                       station="boss")["conference"]["boss"] == "whisper"
+    time.sleep(max(0.0, 3.3 - (time.monotonic() - started)))  # the boss talks from t = 3
+    assert _dbm0(_heard(daemon, "desk1", 1.0)) > -30  # the agent hears the whisper
+    assert _dbm0(_heard(daemon, "main:0", 1.0)) < -50  # the caller hears a silent agent
     assert daemon.ask("calls.barge", call=sales["id"],
                       station="boss")["conference"]["boss"] == "talk"
+    assert _dbm0(_heard(daemon, "main:0", 1.0)) > -30  # now the caller hears the boss
+    assert time.monotonic() - started < 11.5, "the boss's phone hung up meanwhile"
     modes = [r.data["mode"] for r in daemon.rows
              if r.kind == "supervise" and r.call_id == sales["id"]]
     assert modes[-3:] == ["listen", "whisper", "talk"]
