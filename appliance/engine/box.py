@@ -17,6 +17,8 @@ from appliance.config import ConfigError
 from appliance.config.reload import plan_reload
 from appliance.drivers.board import Board
 from appliance.drivers.emulated_board import EmulatorRunner, emulated_board, serve_inprocess
+from appliance.drivers.profiles import load_profile
+from appliance.dsp.toneplan import load_plan
 from appliance.recording import RecordingWriter, recover
 from appliance.store import Store, StoreWriter
 
@@ -50,6 +52,16 @@ def scenario_problem(config, scenario):
     return (f"its [board] has ports {'+'.join(f'{n}{k}' for n, k in runs) or 'none'}, but "
             f"boards.{board.name} in {config.source} has ports = {board.ports!r}; give the "
             f"scenario ports = {board.ports!r}")
+
+
+def board_profile(config):
+    """The country profile the boards run with: the config's country, with the config's
+    tone plan (`site.tone_plan`, which defaults to the profile's own) for the tones the
+    driver detects, such as the busy tone that ends a call."""
+    profile = load_profile(config.country)
+    if config.tone_plan == profile.tone_plan.name:
+        return profile
+    return dataclasses.replace(profile, tone_plan=load_plan(config.tone_plan))
 
 
 class Box:
@@ -115,9 +127,9 @@ class Box:
         for name, board in self.config.boards.items():
             if board.emulated:
                 await self._emulate(name, board)
+        profile = board_profile(self.config)
         for name, board in self.config.boards.items():
-            self.boards[name] = await Board.open(board.url, name=name,
-                                                 profile=self.config.country)
+            self.boards[name] = await Board.open(board.url, name=name, profile=profile)
         until = None if self.until_s is None else int(round(self.until_s * 50))
         self.engine = Engine(self.config, self.boards, store=self.store,
                              recorder=self.recorder, prompts=prompts,
