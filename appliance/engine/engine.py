@@ -423,7 +423,6 @@ class Engine:
         for listener in self.listeners:
             listener(c, time_ms)
 
-
     # ---- requests from outside (the control socket, the CTI) ------------------------------
     # They run in the engine's event loop between two ticks (appliance.cti.api).
 
