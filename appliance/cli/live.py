@@ -117,8 +117,9 @@ def _dash(value):
 
 # ---- text -------------------------------------------------------------------------------
 
-def status_lines(status):
-    """`appliance status` as lines of text, two spaces between columns."""
+def status_lines(status, all_ports=False):
+    """`appliance status` as lines of text, two spaces between columns; ports only when
+    busy (all of them with `all_ports`)."""
     engine = status["engine"]
     lines = [f"site  {status['site']}  board time {engine['board_time_s']:.2f} s  "
              f"calls {len(status['calls'])}  errors {engine['event_errors']}/"
@@ -130,6 +131,8 @@ def status_lines(status):
         lines.append(f"board  {board['name']}  {board['url']}  {_dash(board['model'])}  "
                      f"{'up' if board['alive'] else 'DOWN'}  {kinds}")
         for port in board["ports"]:
+            if not all_ports and port["state"] in ("idle", "unused"):
+                continue
             lines.append(f"  port  {board['name']}:{port['port']}  {port['kind']}  "
                          f"{port['use']} {_dash(port['name'])}  {port['state']}"
                          + (f"  call {port['call']}" if port["call"] else ""))
@@ -175,16 +178,23 @@ def agent_line(agent):
 
 # ---- status, top ------------------------------------------------------------------------
 
+def _ports_option(function):
+    return click.option("--all-ports", is_flag=True,
+                        help="List every port, idle ones too (default: the busy ones; "
+                             "the board line counts them all).")(function)
+
+
 @click.command()
 @box_options
+@_ports_option
 @json_option
-def status(box, as_json):
+def status(box, all_ports, as_json):
     """Boards and ports, calls up, queues and agents of the running box, at a glance."""
     data = box.ask("status")
     if as_json:
         _echo_json(data)
         return
-    for line in status_lines(data):
+    for line in status_lines(data, all_ports):
         click.echo(line)
 
 
@@ -195,7 +205,8 @@ def status(box, as_json):
 @click.option("--once", is_flag=True, help="Show it once and stop (as --iterations 1).")
 @click.option("--iterations", type=click.IntRange(1), default=None, metavar="N",
               help="Stop after N refreshes (default: until Ctrl-C).")
-def top(box, interval, once, iterations):
+@_ports_option
+def top(box, interval, once, iterations, all_ports):
     """`appliance status`, live: refreshed every --interval seconds until Ctrl-C."""
     if once:
         iterations = 1
@@ -203,7 +214,7 @@ def top(box, interval, once, iterations):
     tty = sys.stdout.isatty()
     try:
         while iterations is None or shown < iterations:
-            lines = status_lines(box.ask("status"))
+            lines = status_lines(box.ask("status"), all_ports)
             if tty:
                 click.clear()
             stamp = time.strftime("%H:%M:%S")

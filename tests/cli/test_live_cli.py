@@ -79,6 +79,9 @@ def test_status_shows_boards_ports_calls_queues_and_agents(appliance, daemon):
     assert re.search(r"^agent  1001  Li Na  ready  on_call  at desk1  for [\d.]+ s  call ",
                      result.stdout, re.M)
     assert re.search(r"^agent  1003  Sam Taylor  logged_out  idle  at -", result.stdout, re.M)
+    # idle ports are counted on the board line; --all-ports lists them too
+    assert "  port  main:6  " not in result.stdout
+    assert "  port  main:6  fxs  station desk3  idle" in appliance("status", "--all-ports").stdout
 
 
 def test_status_json_is_the_whole_picture(appliance):
