@@ -1,8 +1,9 @@
 """The running box from the command line, over its control socket (appliance.cti.control):
 
-- ``appliance status [--json]``: boards and ports, calls up, queues, agents, the engine;
-- ``appliance top [--interval S] [--once | --iterations N]``: the same, refreshing until
-  Ctrl-C;
+- ``appliance status [--all-ports] [--json]``: boards and (busy) ports, calls up, queues,
+  agents, the engine;
+- ``appliance top [--interval S] [--once | --iterations N] [--all-ports]``: the same,
+  refreshing until Ctrl-C;
 - ``appliance agents list | login AGENT [--station S] | logout AGENT | ready AGENT |
   pause AGENT --reason R``;
 - ``appliance queues list | show NAME``;
