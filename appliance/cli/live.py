@@ -30,7 +30,7 @@ import click
 import numpy as np
 
 from appliance.cli.errors import AppGroup, UserError
-from appliance.config import DEFAULT_PATH, load_config, sample_path
+from appliance.config import DEFAULT_PATH, sample_path
 
 
 # ---- reaching the box -------------------------------------------------------------------
@@ -38,13 +38,13 @@ from appliance.config import DEFAULT_PATH, load_config, sample_path
 def resolve_socket(config_path, socket):
     """The control socket: `socket`, else the one of `config_path` (default: the file
     `appliance run` would use: /etc/appliance/appliance.toml, or the demo's sample)."""
-    from appliance.cti.control import socket_path
+    from appliance.cti.control import socket_path_of_file
 
     if socket:
         return Path(socket)
     if config_path is None:
         config_path = DEFAULT_PATH if Path(DEFAULT_PATH).exists() else sample_path()
-    return socket_path(load_config(config_path))
+    return socket_path_of_file(config_path)
 
 
 class Box:

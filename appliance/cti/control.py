@@ -52,6 +52,37 @@ def socket_path(config):
     return Path(config.storage.data_dir).expanduser() / SOCKET_NAME
 
 
+def socket_path_of_file(config_path):
+    """The control socket of the box that runs from the file `config_path`. When the file
+    has errors now (the box still runs with what it read when it started), its
+    ``[storage] data_dir`` alone is read, as the loader reads it (``~`` expanded, relative
+    to the file's folder, default /var/lib/appliance); the ConfigError when even that
+    cannot be read."""
+    from appliance.config import ConfigError, load_config
+
+    try:
+        return socket_path(load_config(config_path))
+    except ConfigError:
+        data_dir = _raw_data_dir(Path(config_path))
+        if data_dir is None:
+            raise
+        return data_dir / SOCKET_NAME
+
+
+def _raw_data_dir(path):
+    import tomllib
+
+    try:
+        storage = tomllib.loads(path.read_text(encoding="utf-8")).get("storage", {})
+        text = storage.get("data_dir", "/var/lib/appliance")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    if not isinstance(text, str) or not text.strip():
+        return None
+    folder = Path(os.path.expanduser(text))
+    return folder if folder.is_absolute() else path.parent / folder
+
+
 # ---- requests ---------------------------------------------------------------------------
 
 def parse_request(line):

@@ -195,6 +195,20 @@ def test_the_socket_follows_the_config_files_data_dir(appliance, daemon):
     assert json.loads(result.stdout)["site"] == "control test"
 
 
+def test_a_config_file_broken_since_the_start_still_leads_to_the_box(appliance, daemon,
+                                                                     tmp_path):
+    broken = tmp_path / "box.toml"
+    broken.write_text(daemon.config_path.read_text().replace('pin = "4821"', 'pin = 4821'))
+    result = appliance("status", "--json", "--config", broken, socket=False)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["site"] == "control test"
+    unreadable = tmp_path / "bad.toml"
+    unreadable.write_text("[storage\n")
+    result = appliance("status", "--config", unreadable, socket=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {unreadable}: 1 error(s)\n  line 1, column 9: ")
+
+
 def test_status_as_a_subprocess(daemon):
     env = {**os.environ}
     env.pop("APPLIANCE_CONFIG", None)
