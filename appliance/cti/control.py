@@ -133,7 +133,8 @@ def actor_for(config, who, operator):
     agent_id, pin = who
     agent = config.agents.get(agent_id)
     # compare_digest for every request, known id or not: no timing tells which ids exist
-    good = hmac.compare_digest(pin.encode(), (agent.pin if agent else "\0").encode())
+    good = hmac.compare_digest(pin.encode("utf-8", "surrogatepass"),
+                               (agent.pin if agent else "\0").encode())
     if agent is None or not good:
         raise api.ApiError(f"--as {agent_id}: unknown agent or wrong PIN",
                            "give an agent id of the configuration's [agents.ID] and its pin")
@@ -141,7 +142,9 @@ def actor_for(config, who, operator):
 
 
 def _line(data):
-    return (json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    # ASCII: a name the client sent with a lone surrogate (JSON "\\ud800") is echoed back
+    # escaped, not as bytes UTF-8 cannot hold
+    return (json.dumps(data, allow_nan=False) + "\n").encode("ascii")
 
 
 def error_line(exc):

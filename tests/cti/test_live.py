@@ -3,11 +3,15 @@ status shows of the scenario's calls and agents, agents' state changes in the AC
 event log, permissions (refusals with the rule's reason, audited), supervisors joining a
 call and what their station hears, a forced end with its CDR, recording on demand."""
 
+import inspect
 import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from appliance.cti import api
 from appliance.cti.client import ClientError, Connection
 from appliance.store import Store
 
@@ -259,3 +263,23 @@ def test_a_supervisor_of_the_queue_ends_a_call_and_its_cdr_says_who(daemon):
         time.sleep(0.1)
     assert (cdr.disposition, cdr.hangup_cause) == ("answered", "ended by 2001")
     assert any(e.data["action"] == "hangup" and e.data["by"] == "2001" for e in logged)
+
+
+# ---- arguments of the wrong type --------------------------------------------------------
+
+_NOT_TEXT = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | \
+    st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=3), st.integers(),
+                                                          max_size=2)
+_ARGUMENTED = sorted(name for name in api.OPERATIONS if name not in ("monitor", "reload")
+                     and len(inspect.signature(api.OPERATIONS[name]).parameters) > 1)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(_ARGUMENTED), st.data())
+def test_arguments_of_the_wrong_type_are_refused_never_a_bug(daemon, name, data):
+    parameters = [p for p in inspect.signature(api.OPERATIONS[name]).parameters
+                  if p not in ("box", "actor")]
+    args = {p: data.draw(_NOT_TEXT, label=p) for p in parameters}
+    error = refused(daemon, name, **args)
+    assert not error.message.startswith("internal error"), (name, args, error.message)
