@@ -20,8 +20,10 @@ with the fix, exit 2.
 """
 
 import base64
+import contextlib
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -463,19 +465,40 @@ def _to_sound_card(items):
                         "play on; install the audio extra (pip install 'appliance[audio]', "
                         "with Debian's portaudio19-dev) or write a file with --wav FILE "
                         "--seconds N") from None
-    audio = pyaudio.PyAudio()
+    with _quiet_stderr():
+        audio = pyaudio.PyAudio()
+    frames = 0
     try:
         try:
-            out = audio.open(format=pyaudio.paInt16, channels=2, rate=8000, output=True)
+            with _quiet_stderr():
+                out = audio.open(format=pyaudio.paInt16, channels=2, rate=8000, output=True)
         except (OSError, ValueError) as exc:
             raise UserError(f"monitor: no sound card to play on ({exc}); write a file "
                             "instead with --wav FILE --seconds N") from None
         try:
             for chunk in _chunks(items):
                 out.write(chunk.tobytes())
+                frames += len(chunk)
         except KeyboardInterrupt:
             pass
         finally:
             out.close()
     finally:
         audio.terminate()
+    click.echo(f"monitor  played {frames / 8000:.2f} s on the sound card  8000 Hz  "
+               "2 channels (sent, heard)")
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """PortAudio's host APIs (ALSA, JACK) print their probing on file descriptor 2; keep it
+    off the installer's terminal (our own errors come after, on a restored stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

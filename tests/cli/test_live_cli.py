@@ -168,15 +168,35 @@ def test_monitor_wav_writes_the_ports_audio(appliance, tmp_path):
                                                        "--seconds", "1"))
 
 
-def test_monitor_without_a_sound_card_says_to_use_wav(appliance):
+def _monitor_process(daemon, tmp_path, alsa_config):
+    """`appliance monitor desk1` in a subprocess whose ALSA sees only `alsa_config`."""
+    conf = tmp_path / "asound.conf"
+    conf.write_text(alsa_config)
+    env = {**os.environ, "ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{conf}"}
+    return subprocess.run([sys.executable, "-m", "appliance", "monitor", "desk1", "--seconds",
+                           "0.5", "--socket", str(daemon.socket)], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_monitor_plays_on_the_sound_card_or_says_to_use_wav(daemon, tmp_path):
     try:
-        import pyaudio  # noqa: F401
+        import pyaudio  # noqa: F401  (the `audio` extra)
     except ImportError:
-        line = error_line(appliance("monitor", "desk1", "--seconds", "0.2"))
-        assert "pyaudio is not installed" in line and "--wav FILE --seconds N" in line
+        done = _monitor_process(daemon, tmp_path, "")
+        assert done.returncode == 2
+        assert done.stderr.startswith("Error: monitor: pyaudio is not installed")
+        assert "--wav FILE --seconds N" in done.stderr
         return
-    result = appliance("monitor", "desk1", "--seconds", "0.2")  # a sound card, or not
-    assert result.exit_code == 0 or "--wav FILE --seconds N" in error_line(result)
+    # ALSA's null device: a sound card that plays into nothing (NOTES.md)
+    done = _monitor_process(daemon, tmp_path, "pcm.!default { type null }\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("monitor  played 0.50 s on the sound card")
+    # no sound card at all: one line, the hint, none of PortAudio's probing
+    done = _monitor_process(daemon, tmp_path, "pcm.!default { type hw card 99 }\n")
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: monitor: no sound card to play on (")
+    assert done.stderr.strip().endswith("write a file instead with --wav FILE --seconds N")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_no_daemon_is_exit_2_with_how_to_start_it(appliance, tmp_path):
