@@ -30,6 +30,7 @@ from .api import ApiError, operation
 TICK_S = 0.02
 MONITOR_BATCH = 5          # ticks per streamed chunk (100 ms)
 MONITOR_BACKLOG = 250      # chunks a slow reader may fall behind before the oldest go
+MONITOR_SILENT_S = 5       # no tick of the port's board for this long: the stream ends
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -466,13 +467,19 @@ async def _monitor(engine, key, total):
         yield {"port": f"{key[0]}:{key[1]}", "rate": 8000, "channels": ["sent", "heard"],
                "ticks": total}
         sent = 0
+        quiet = 0  # seconds without a tick of the port's board
         while total is None or sent < total:
             try:
                 batch = await asyncio.wait_for(chunks.get(), 1.0)
             except asyncio.TimeoutError:
                 if engine.stopped.is_set():
                     return
+                quiet += 1
+                if quiet >= MONITOR_SILENT_S:
+                    raise ApiError(f"no audio from board {key[0]} for {quiet} s",
+                                   "is the board connected? appliance status shows it")
                 continue
+            quiet = 0
             if total is not None:
                 batch = batch[:total - sent]
             audio = np.concatenate([a for _, a in batch]).astype("<i2")
