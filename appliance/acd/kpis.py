@@ -17,6 +17,9 @@ Rules (stated again in each Row's `sl_formula` and in EVENTS.md):
   without one), `call_ended` / `call_closed_on_restart` (abandoned) closes it. A visit that
   nothing closed yet is `waiting`. So offered == answered + abandoned + overflowed + waiting.
   A call that overflows from queue A to queue B is one visit of A (overflowed) and one of B.
+  A caller who books a callback keeps their visit open after hanging up: the callback
+  call's `connected` row (linked by its `callback` row's `callback_of`) answers it,
+  `callback_failed` or a `box_started` row first abandons it.
 - Wait = queued -> the row that closed the visit. Answered within T: wait <= T s; a short
   abandon: an abandon with wait <= N s. `interrupted` counts the abandons ended by a restart
   (`call_closed_on_restart`) or a lost board (disposition "interrupted"); they are in
@@ -201,12 +204,13 @@ class _Leg:
 
 
 class _Call:
-    __slots__ = ("visit", "leg", "rings", "ended")
+    __slots__ = ("visit", "leg", "rings", "ended", "booked")
 
     def __init__(self):
         self.visit = self.leg = None
         self.rings = {}  # agent -> when its offer started ringing (ring all: several)
         self.ended = False
+        self.booked = False  # a callback keeps the caller's visit open after the hang-up
 
 
 class Replay:
@@ -222,6 +226,7 @@ class Replay:
         self.open_wrap = {}    # agent -> leg whose wrap-up runs
         self.spans = []        # (agent, start, end, status, state, reason, queues)
         self.agent_now = {}    # agent -> [start, status, state, reason, queues]
+        self.callback_of = {}  # a callback call's id -> the booked caller's _Call
         self.last_ms = None
 
     def play(self, events, stop_ms=None):
@@ -284,6 +289,12 @@ class Replay:
         agent = e.agent
         if call.visit is not None:
             self._close_visit(call, t, "answered", agent)
+        booked = self.callback_of.pop(e.call_id, None)
+        if booked is not None and booked.visit is not None:
+            # the callback reached the caller: their visit is answered now, its wait
+            # counted from their queued row (the place they kept) to this answer
+            self._close_visit(booked, t, "answered", agent)
+            booked.booked = False
         offered = call.rings.get(agent, t)
         call.rings.clear()
         leg = _Leg(e.call_id, agent, e.queue, offered, t)
@@ -312,14 +323,30 @@ class Replay:
         if call.visit is not None:
             self._close_visit(call, t, "overflowed")
 
+    def _callback_requested(self, call, e, t):
+        call.booked = call.visit is not None
+
+    def _callback(self, call, e, t):
+        booked = self.calls.get((e.data or {}).get("callback_of"))
+        if booked is not None and booked.booked:
+            self.callback_of[e.call_id] = booked
+
+    def _callback_failed(self, call, e, t):
+        # the ACD drops a callback that did not reach the caller: they were not served
+        if call.booked and call.visit is not None:
+            self._close_visit(call, t, "abandoned")
+        call.booked = False
+
     def _ended(self, call, e, t):
         if call.ended:
             return
         call.ended = True
         call.rings.clear()
-        if call.visit is not None:
-            cut = e.kind == "call_closed_on_restart" or \
-                (e.data or {}).get("disposition") == "interrupted"
+        disposition = (e.data or {}).get("disposition")
+        # a caller released after booking a callback keeps the visit open until the
+        # callback reaches them (or fails)
+        if call.visit is not None and not (call.booked and disposition == "callback"):
+            cut = e.kind == "call_closed_on_restart" or disposition == "interrupted"
             self._close_visit(call, t, "abandoned", interrupted=cut)
         if call.leg is not None:
             call.leg.close(t)
@@ -366,6 +393,13 @@ class Replay:
         until the ACD logs their state again."""
         for agent in list(self.open_wrap):
             self._end_wrap(agent, max(down_ms, self.open_wrap[agent].wrap_since))
+        # booked callbacks live in the ACD's memory: a stop loses them
+        for call in self.calls.values():
+            if call.booked and call.visit is not None:
+                self._close_visit(call, max(down_ms, call.visit.start_ms), "abandoned",
+                                  interrupted=True)
+            call.booked = False
+        self.callback_of.clear()
         for agent, now in self.agent_now.items():
             if now[1] == _LOGGED_OUT:
                 continue
@@ -391,6 +425,9 @@ _HANDLERS = {
     "overflow": Replay._overflow,
     "call_ended": Replay._ended,
     "call_closed_on_restart": Replay._ended,
+    "callback_requested": Replay._callback_requested,
+    "callback": Replay._callback,
+    "callback_failed": Replay._callback_failed,
 }
 
 

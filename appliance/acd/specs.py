@@ -2,8 +2,8 @@
 
 Built by hand (tests, the simulator) or from `appliance.config`'s Queue / Agent with
 `QueueSpec.from_config` / `AgentSpec.from_config`, which fill in defaults for what the config
-file has no key for yet (strategy, priority, wrap-up, announcements, digits, escalation,
-agent order). Times are seconds here (as in the config); the ACD counts in milliseconds.
+file has no key for (no_agents_overflow, aht_s). Times are seconds here (as in the config);
+the ACD counts in milliseconds.
 """
 
 import dataclasses
@@ -113,14 +113,19 @@ class QueueSpec:
 
     @classmethod
     def from_config(cls, queue, **overrides):
-        """From an `appliance.config.Queue`. The config gives skills (each needed at
-        level 1 or more), max_wait_s and overflow; the rest takes the defaults above unless
-        given in `overrides` (or, once the config has them, read from `queue` itself:
-        any field of this class present on `queue` is used)."""
+        """From an `appliance.config.Queue`: skills with their minimum levels
+        (`skill_levels`; a list of skills: level 1), escalation steps, and every field of
+        this class present on `queue` (max_wait_s, overflow, strategy, ..., callback_digit);
+        the rest takes the defaults above unless given in `overrides`."""
         values = {"name": queue.name, "max_wait_s": queue.max_wait_s,
                   "overflow": queue.overflow}
         skills = getattr(queue, "skill_levels", None)
         values["skills"] = dict(skills) if skills else {s: 1 for s in queue.skills}
+        # config steps (after_s, min_level or queue) -> Escalation(after_s, min_level,
+        # add_queue)
+        values["escalation"] = tuple(
+            Escalation(step.after_s, min_level=step.min_level, add_queue=step.queue)
+            for step in getattr(queue, "escalation", ()))
         for f in dataclasses.fields(cls):
             if f.name not in values and hasattr(queue, f.name):
                 values[f.name] = getattr(queue, f.name)
@@ -155,9 +160,11 @@ class AgentSpec:
     @classmethod
     def from_config(cls, agent, *, order=0, **overrides):
         """From an `appliance.config.Agent` (id, name, skills as (skill, level) pairs,
-        station); `order` (top-down rank) and max_no_answer are not in the config yet."""
+        station, order, max_no_answer); `order` is the rank used when the agent's own
+        `order` is None (not given in the file)."""
+        own = getattr(agent, "order", None)
         values = {"id": agent.id, "name": agent.name, "skills": dict(agent.skills),
-                  "station": agent.station, "order": getattr(agent, "order", order)}
+                  "station": agent.station, "order": order if own is None else own}
         if hasattr(agent, "max_no_answer"):
             values["max_no_answer"] = agent.max_no_answer
         values.update(overrides)
@@ -166,7 +173,7 @@ class AgentSpec:
 
 def specs_from_config(config):
     """({name: QueueSpec}, {id: AgentSpec}) for an `appliance.config.Config`; agents are
-    ranked for top-down routing in the order the file lists them."""
+    ranked for top-down routing by their `order`, else in the order the file lists them."""
     queues = {name: QueueSpec.from_config(q) for name, q in config.queues.items()}
     agents = {aid: AgentSpec.from_config(a, order=index)
               for index, (aid, a) in enumerate(config.agents.items())}

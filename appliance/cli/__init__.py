@@ -32,6 +32,16 @@ from appliance.cli import plan as _plan  # noqa: E402  (registers `appliance pla
 
 main.add_command(_plan.plan)
 
+from appliance.cli import history as _history  # noqa: E402  (stats, cdr, recordings)
+
+main.add_command(_history.stats)
+main.add_command(_history.cdr)
+main.add_command(_history.recordings)
+
+from appliance.cli import demo as _demo  # noqa: E402  (registers `appliance demo`)
+
+main.add_command(_demo.demo)
+
 from appliance.cli import live as _live  # noqa: E402  (status, top, agents, queues, calls, monitor)
 
 for _command in (_live.status, _live.top, _live.agents, _live.queues, _live.calls, _live.monitor):

@@ -4,6 +4,10 @@
   the URL to open each one.
 - ``appliance boards probe URL [--json]``: open URL, start a session and print the board's
   capabilities (model, firmware, serial, ports).
+- ``appliance boards test URL [--fxo PORTS] [--ring PORT] [--loopback FXS:FXO] [--json]``:
+  the installer's line tests (appliance.drivers.linetest): loop voltage and current of
+  FXO lines, ringing a station, a loopback call with DTMF both ways; exit 1 when a test
+  failed.
 - ``appliance emulate``: a virtual board (ports from flags, a model file or a scenario
   file) that speaks voiceboard-v1 on a pty or a TCP port; prints the URL to open, then
   runs until interrupted (or for ``--seconds``).
@@ -28,7 +32,7 @@ _LAW_NAMES = {1: "alaw", 2: "ulaw"}
 
 @click.group(cls=AppGroup)
 def boards():
-    """Voice boards: list the boards present, probe one."""
+    """Voice boards: list the boards present, probe one, test its lines."""
 
 
 @boards.command("list")
@@ -107,6 +111,149 @@ async def _probe(url, timeout):
         return board.capabilities
     finally:
         await board.close()
+
+
+def _port_list(text):
+    ports = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        if not item.isdigit():
+            raise click.BadParameter(f"{text!r}: write port numbers separated by commas, "
+                                     "e.g. 0,1,2", param_hint="'--fxo'")
+        ports.append(int(item))
+    return ports
+
+
+@boards.command("test")
+@click.argument("url")
+@click.option("--fxo", "fxo_text", default=None, metavar="PORTS",
+              help="FXO ports whose lines to measure (e.g. 0,1). Default: every FXO port "
+                   "when neither --ring nor --loopback is given.")
+@click.option("--ring", "station", type=click.IntRange(0), default=None, metavar="PORT",
+              help="Ring the station on this FXS port; lift its handset to see the ring "
+                   "trip.")
+@click.option("--ring-seconds", type=click.FloatRange(1.0, 120.0), default=8.0,
+              show_default=True, metavar="S", help="How long to ring (board time).")
+@click.option("--loopback", "cable", default=None, metavar="FXS:FXO",
+              help="A cable between an FXS and an FXO port: ring, ring trip, DTMF both ways.")
+@click.option("--digits", default="1234567890*#ABCD", show_default=True,
+              help="The DTMF digits the loopback sends each way.")
+@click.option("--level", "level_dbm0", type=click.FloatRange(-40.0, 0.0), default=-10.0,
+              show_default=True, metavar="DBM0", help="The loopback's DTMF level per tone.")
+@click.option("--country", default="cn", show_default=True,
+              help="The country profile: ring cadence, hook-flash window, tone plan.")
+@click.option("--timeout", type=click.FloatRange(0.1, 60.0), default=3.0, show_default=True,
+              help="Seconds to wait for the board's answer when opening it.")
+@click.option("--json", "as_json", is_flag=True, help="The results as one JSON object.")
+@click.pass_context
+def test_lines(ctx, url, fxo_text, station, ring_seconds, cable, digits, level_dbm0, country,
+               timeout, as_json):
+    """Line tests for installers on the board at URL: loop voltage and current of FXO
+    lines, ringing a station, a loopback call over a cable from an FXS to an FXO port with
+    DTMF both ways (levels in dBm0, digits detected). Exit code 0 when every test passed, 1
+    when one failed, 2 when the board cannot be reached or the ports do not fit."""
+    from appliance.drivers.emulated_board import parse_cables
+    from appliance.drivers.profiles import available_profiles
+
+    if country not in available_profiles():
+        raise click.BadParameter(f"{country!r}: one of {', '.join(available_profiles())}",
+                                 param_hint="'--country'")
+    fxo = None if fxo_text is None else _port_list(fxo_text)
+    loopback = None
+    if cable is not None:
+        try:
+            pairs = parse_cables(cable)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--loopback'") from None
+        if len(pairs) != 1:
+            raise click.BadParameter(f"{cable!r}: one FXS:FXO pair, e.g. 4:0",
+                                     param_hint="'--loopback'")
+        loopback = pairs[0]
+    caps, report = asyncio.run(_test_lines(url, timeout, country, fxo, station, ring_seconds,
+                                           loopback, digits, level_dbm0))
+    if as_json:
+        click.echo(json.dumps({"url": url, "model": caps.model, "serial": caps.serial,
+                               **report.to_dict()}))
+    else:
+        _print_line_tests(url, caps, report)
+    if not report.ok:
+        ctx.exit(1)
+
+
+async def _test_lines(url, timeout, country, fxo, station, ring_s, loopback, digits, level):
+    from appliance.drivers.board import Board, BoardUnavailable
+    from appliance.drivers.linetest import LineTestError, run_line_tests
+    from appliance.drivers.protocol import PortKind
+    from appliance.drivers.transport import TransportError
+
+    try:
+        board = await Board.open(url, timeout=timeout, profile=country, reopen=False)
+    except (TransportError, BoardUnavailable) as exc:
+        raise UserError(f"{exc}; `appliance boards list` shows the boards present") from None
+    try:
+        if fxo is None and station is None and loopback is None:
+            fxo = [p.index for p in board.ports if p.kind is PortKind.FXO]
+            if not fxo:
+                raise UserError(f"{url}: the board has no FXO port to measure; give --ring "
+                                "PORT or --loopback FXS:FXO")
+        try:
+            report = await run_line_tests(board, fxo=fxo or (), station=station,
+                                          ring_s=ring_s, loopback=loopback, digits=digits,
+                                          level_dbm0=level)
+        except LineTestError as exc:
+            raise UserError(str(exc)) from None
+        return board.capabilities, report
+    finally:
+        await board.close()
+
+
+def _verdict(result):
+    return "ok" if result.ok else f"FAILED: {result.problem}"
+
+
+def _print_line_tests(url, caps, report):
+    click.echo(f"{caps.model}  serial {caps.serial}  {url}")
+    if report.fxo:
+        click.echo("FXO lines")
+        click.echo("  port  on-hook V  off-hook V  loop mA  polarity  result")
+        for r in report.fxo:
+            off = "-" if r.off_hook_v is None else f"{r.off_hook_v:.1f}"
+            loop = "-" if r.loop_ma is None else f"{r.loop_ma:.1f}"
+            click.echo(f"  {r.port:4d}  {r.on_hook_v:9.1f}  {off:>10}  {loop:>7}  "
+                       f"{r.polarity:<8}  {_verdict(r)}")
+    if report.station is not None:
+        r = report.station
+        if r.answered:
+            text = (f"answered after {r.ring_trip_s:.2f} s (ring trip); station off-hook "
+                    f"{r.off_hook_v:.1f} V, loop {r.loop_ma:.1f} mA")
+        else:
+            text = f"rang {r.rang_s:.1f} s"
+        click.echo(f"ring FXS {r.port}: {text}; {_verdict(r)}")
+    if report.loopback is not None:
+        r = report.loopback
+        head = f"loopback FXS {r.fxs} - FXO {r.fxo}:"
+        if r.ring_detected_s is not None:
+            head += f" ring seen on FXO {r.fxo} after {r.ring_detected_s:.2f} s"
+        if r.ring_trip_s is not None:
+            head += f", ring trip on FXS {r.fxs} {r.ring_trip_s:.2f} s after the seizure"
+        click.echo(f"{head}; {_verdict(r) if not r.directions else ('ok' if r.ok else 'FAILED')}")
+        if r.directions:
+            click.echo("  from   to     sent              detected          "
+                       "low dBm0     high dBm0    result")
+            for d in r.directions:
+                kinds = {r.fxs: "FXS", r.fxo: "FXO"}
+                click.echo(f"  {kinds[d.source]} {d.source:<2} {kinds[d.receiver]} "
+                           f"{d.receiver:<2} {d.sent:<16}  {d.detected or '-':<16}  "
+                           f"{_span([x.low_dbm0 for x in d.levels]):<11}  "
+                           f"{_span([x.high_dbm0 for x in d.levels]):<11}  {_verdict(d)}")
+
+
+def _span(values):
+    """-10.0, or -10.4..-9.8 across digits, or - when nothing was measured."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    low, high = min(known), max(known)
+    return f"{low:.1f}" if low == high else f"{low:.1f}..{high:.1f}"
 
 
 @click.command()

@@ -9,8 +9,8 @@
 - ``appliance queues list | show NAME``;
 - ``appliance calls list | listen CALL | whisper CALL | barge CALL [--station S] |
   hangup CALL | record CALL``;
-- ``appliance monitor PORT [--wav FILE] [--seconds N]``: a live port on the sound card
-  (pyaudio), or into a WAV file.
+- ``appliance monitor PORT [--wav FILE] [--seconds N] [--device I]``: a live port on the
+  sound card (appliance.cli.soundcard), or into a WAV file.
 
 Each takes ``--socket PATH`` (default: control.sock in the storage.data_dir of ``--config
 FILE``, which defaults as `appliance run`'s does) and ``--as ID --pin PIN`` to act as that
@@ -20,10 +20,8 @@ with the fix, exit 2.
 """
 
 import base64
-import contextlib
 import functools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -418,8 +416,10 @@ def record(call, box, as_json):
                    "playing it.")
 @click.option("--seconds", type=click.FloatRange(0.02, 86400), default=None, metavar="N",
               help="Stop after N seconds (default: until Ctrl-C).")
+@click.option("--device", type=int, default=None, metavar="I",
+              help="The sound card's output device (default: the system's default).")
 @box_options
-def monitor(port, wav, seconds, box):
+def monitor(port, wav, seconds, device, box):
     """Listen to a live PORT on the local sound card: BOARD:N, N (a port of the first
     board) or a station's name. Left: what the port sends (the caller on a line, the
     agent on a station); right: what it hears."""
@@ -427,7 +427,7 @@ def monitor(port, wav, seconds, box):
     if wav is not None:
         _to_wav(items, wav)
     else:
-        _to_sound_card(items)
+        _to_sound_card(items, device)
 
 
 def _chunks(items):
@@ -457,48 +457,23 @@ def _to_wav(items, path):
     click.echo(f"monitor  {path}  {frames / 8000:.2f} s  8000 Hz  2 channels (sent, heard)")
 
 
-def _to_sound_card(items):
+def _to_sound_card(items, device):
+    from appliance.cli.soundcard import SoundcardError, open_output
+
     try:
-        import pyaudio
-    except ImportError:
-        raise UserError("monitor: pyaudio is not installed, so there is no sound card to "
-                        "play on; install the audio extra (pip install 'appliance[audio]', "
-                        "with Debian's portaudio19-dev) or write a file with --wav FILE "
-                        "--seconds N") from None
-    with _quiet_stderr():
-        audio = pyaudio.PyAudio()
+        audio, stream = open_output(2, device=device)
+    except SoundcardError as exc:
+        raise UserError(f"monitor: {exc}; a live port can be written to a file instead with "
+                        "--wav FILE --seconds N") from None
     frames = 0
     try:
-        try:
-            with _quiet_stderr():
-                out = audio.open(format=pyaudio.paInt16, channels=2, rate=8000, output=True)
-        except (OSError, ValueError) as exc:
-            raise UserError(f"monitor: no sound card to play on ({exc}); write a file "
-                            "instead with --wav FILE --seconds N") from None
-        try:
-            for chunk in _chunks(items):
-                out.write(chunk.tobytes())
-                frames += len(chunk)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            out.close()
+        for chunk in _chunks(items):
+            stream.write(chunk.tobytes())
+            frames += len(chunk)
+    except KeyboardInterrupt:
+        pass
     finally:
+        stream.close()
         audio.terminate()
     click.echo(f"monitor  played {frames / 8000:.2f} s on the sound card  8000 Hz  "
                "2 channels (sent, heard)")
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """PortAudio's host APIs (ALSA, JACK) print their probing on file descriptor 2; keep it
-    off the installer's terminal (our own errors come after, on a restored stderr)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

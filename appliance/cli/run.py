@@ -15,6 +15,12 @@ board time, the call, what happened), ``--json`` one JSON object per line; at th
 summary of the calls this run saw (dispositions, recordings, where they are). A bad config,
 a board that cannot be opened or does not answer, an unwritable data folder: one message on
 stderr and exit 2, with nothing left running (appliance.cli.errors).
+
+Under systemd (appliance.service, Type=notify): READY=1 once the engine ticks, WATCHDOG=1
+from the tick loop, RELOADING=1 around a SIGHUP reload, STOPPING=1 (appliance.engine
+.sd_notify); warnings and errors go to the journal with structured fields (CALL_ID, PORT,
+...) when stderr is the journal, or with ``--journal`` (appliance.engine.journal).
+``--metrics HOST:PORT`` serves Prometheus metrics (appliance.cti.metrics).
 """
 
 import asyncio
@@ -56,10 +62,18 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
                    "SIGTERM.")
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON object per line instead of text.")
+@click.option("--journal/--no-journal", default=None,
+              help="Warnings and errors to systemd's journal with structured fields "
+                   "(CALL_ID, PORT, QUEUE, AGENT, ...) instead of stderr. Default: when "
+                   "stderr is the journal already (run by systemd).")
+@click.option("--metrics", "metrics_at", default=None, metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. "
+                   "127.0.0.1:9464; port 0 picks a free one, printed at the start).")
 @click.option("--socket", "socket", type=click.Path(dir_okay=False), default=None,
               help="Serve the control socket (what `appliance status`, `agents`, `calls` "
                    "... talk to) here. Default: control.sock in storage.data_dir.")
-def run(config_path, scenario_path, virtual_clock, seconds, as_json, socket):
+def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal, metrics_at,
+        socket):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
@@ -81,6 +95,14 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json, socket):
         raise click.BadParameter(f"{seconds} is not a number of seconds; give one such as 60, "
                                  "or leave --seconds out to run until stopped",
                                  param_hint="'--seconds'")
+    metrics = None
+    if metrics_at is not None:
+        from appliance.cti.metrics import parse_address
+
+        try:
+            metrics = parse_address(metrics_at)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--metrics'") from None
     demo = config_path is None and not Path(DEFAULT_PATH).exists()
     if config_path is None:
         config_path = str(sample_path() if demo else DEFAULT_PATH)
@@ -123,31 +145,40 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json, socket):
                               f"hours, so that the calls reach agents",
                       origin=start.isoformat())
     from appliance.engine.box import Box
+    from appliance.engine.journal import JOURNAL_SOCKET, journal_available, under_journal
 
+    if journal is None:
+        journal = under_journal()
+    elif journal and not journal_available():
+        raise UserError(f"--journal: no journal socket at {JOURNAL_SOCKET} (is systemd-journald "
+                        "running?); leave --journal out to log on stderr")
     from appliance.cti.control import ControlServer, socket_path
 
     control = Path(socket) if socket else socket_path(config)
     box = Box(config, scenario=scenario, virtual=virtual_clock, until_s=seconds,
               origin_ms=origin_ms, config_path=config_path,
               services=[lambda box: ControlServer(box, control)])
-    with _log_to_stderr():
-        asyncio.run(_run(box, view, seconds, virtual_clock))
+    with _log_to_stderr(journal):
+        asyncio.run(_run(box, view, seconds, virtual_clock, metrics))
     view.summary(box)
 
 
-async def _run(box, view, seconds, virtual):
+async def _run(box, view, seconds, virtual, metrics=None):
     from appliance.cti.control import ControlError
     from appliance.drivers.board import BoardUnavailable
     from appliance.drivers.transport import TransportError
+    from appliance.engine.sd_notify import Notifier
     from appliance.store import StoreError
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    notifier = Notifier.from_environ()  # systemd (Type=notify); nothing otherwise
+    server = None
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, _stopper(box, stop))
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(box, view))
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload(box, view, notifier))
     try:
         try:
             await box.start()
@@ -165,15 +196,37 @@ async def _run(box, view, seconds, virtual):
         if box.closed_on_start:
             view.note("recovered", f"{len(box.closed_on_start)} call(s) a previous run left "
                                    "open were closed", calls=list(box.closed_on_start))
+        if metrics is not None:
+            server = await _serve_metrics(box, view, *metrics)
         box.engine.listeners.append(view.event)
         view.started(box, seconds, virtual)
+        notifier.watch(box.engine)  # READY=1 at the first tick, then WATCHDOG=1 and STATUS=
         if not stop.is_set():
             await box.engine.run()
     finally:
+        notifier.stopping()
+        notifier.close()
+        if server is not None:
+            server.close()
         await box.close()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+
+
+async def _serve_metrics(box, view, host, port):
+    from appliance.cti.metrics import start_metrics
+
+    try:
+        server = await start_metrics(box, host, port)
+    except OSError as exc:
+        raise UserError(f"--metrics {host}:{port}: cannot listen there "
+                        f"({exc.strerror or exc}); pick another port or address") from None
+    bound = server.sockets[0].getsockname()
+    where = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    url = f"http://{where}:{bound[1]}/metrics"
+    view.note("metrics", url, url=url)
+    return server
 
 
 def _stopper(box, stop):
@@ -194,16 +247,19 @@ def _board_failure(box, exc):
     return f"{text}{hint}; its URL is boards.{name}.url in {box.config.source}"
 
 
-def _reload(box, view):
+def _reload(box, view, notifier):
     """SIGHUP: re-read the configuration file and say what it changed."""
     if box.engine is None:
         view.reload_refused("the box is still starting; send SIGHUP again once it runs", [])
         return
+    notifier.reloading()
     try:
         outcome = box.reload()
     except OSError as exc:
         view.reload_refused(f"cannot read {box.config_path} ({exc.strerror or exc})", [])
         return
+    finally:
+        notifier.ready()
     if isinstance(outcome, ConfigError):
         view.reload_refused(config_error_text(outcome).splitlines()[0],
                             [i for i in outcome.issues])
@@ -380,11 +436,16 @@ def _where(box):
             os.path.abspath(box.config.storage.recordings_dir))
 
 
+def _not_a_reload(record):
+    """The reload outcomes the view prints itself are not logged twice."""
+    return not (record.name == "appliance.box" and str(record.msg).startswith("reload"))
+
+
 class _StderrHandler(logging.Handler):
     """The box's warnings on stderr, except the reload outcomes the view prints itself."""
 
     def emit(self, record):
-        if record.name == "appliance.box" and str(record.msg).startswith("reload"):
+        if not _not_a_reload(record):
             return
         try:
             click.echo(f"{record.levelname.lower()}: {self.format(record)}", err=True)
@@ -393,11 +454,19 @@ class _StderrHandler(logging.Handler):
 
 
 @contextlib.contextmanager
-def _log_to_stderr():
+def _log_to_stderr(journal=False):
+    """The box's log records on stderr, or in the journal (appliance.engine.journal)."""
     logger = logging.getLogger("appliance")
-    handler = _StderrHandler(logging.WARNING)
+    if journal:
+        from appliance.engine.journal import JournalHandler
+
+        handler = JournalHandler(logging.WARNING)
+        handler.addFilter(_not_a_reload)
+    else:
+        handler = _StderrHandler(logging.WARNING)
     logger.addHandler(handler)
     try:
         yield
     finally:
         logger.removeHandler(handler)
+        handler.close()

@@ -17,6 +17,7 @@ from appliance.config.model import (
     Config,
     DialPolicy,
     Direction,
+    EscalationStep,
     PortKind,
     Queue,
     Recording,
@@ -38,7 +39,7 @@ def sample_path():
 
 __all__ = [
     "DEFAULT_PATH", "Agent", "Board", "Change", "ChangeKind", "Config", "ConfigError",
-    "ConfigIssue", "DialPolicy", "Direction", "PortKind", "Queue", "Recording",
+    "ConfigIssue", "DialPolicy", "Direction", "EscalationStep", "PortKind", "Queue", "Recording",
     "RecordingFormat", "RecordingLayout", "RecordingMode", "ReloadPlan", "Schedule",
     "Station", "Storage", "TrunkGroup", "key_path", "load_config", "parse_config",
     "plan_reload", "sample_path",

@@ -8,11 +8,14 @@ File layout (see sample.toml for a complete, commented example)::
     [trunks.NAME]     board, ports (FXO port numbers) or spans (E1 span numbers),
                       direction (inbound | outbound | both), flow (IVR flow) or station
     [stations.NAME]   extension, board, port (an FXS port)
-    [queues.NAME]     skills, max_wait_s, overflow, schedule, strategy (longest_idle,
+    [queues.NAME]     skills (["sales", ...], or { sales = 3 } with a minimum level 1-10
+                      per skill), max_wait_s, overflow, schedule, strategy (longest_idle,
                       round_robin, fewest_calls, least_talk_time, ring_all, top_down,
                       skills_based, random), priority (0-9), wrap_up_s, ring_s, announce_s,
-                      exit_digit
+                      exit_digit, callback_digit, escalation = [{ after_s = 60,
+                      min_level = 2 }, { after_s = 120, queue = "support" }]
     [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station,
+                      order (top-down rank, lower first), max_no_answer (0-20; 0 never),
                       role (agent | supervisor | admin), supervises (queue names)
     [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
     [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |
@@ -42,6 +45,7 @@ from appliance.config.model import (
     Config,
     DialPolicy,
     Direction,
+    EscalationStep,
     PortKind,
     Queue,
     Recording,
@@ -165,7 +169,8 @@ class _Builder:
         queues = {name: self.queue(name, entry, skills, schedules, ivr, stations)
                   for name, entry in r.named_tables(doc.get("queues"), "queues",
                                                     "queues").items()}
-        # overflow to another queue: checked once all queues are known
+        # overflow to another queue and escalation steps: checked once all queues are known
+        declared_queues = set(doc["queues"]) if isinstance(doc.get("queues"), dict) else set()
         for queue in queues.values():
             if queue.overflow.startswith("queue:"):
                 target = queue.overflow[6:]
@@ -177,11 +182,28 @@ class _Builder:
                     r.error(where, f"names queue {target!r}, which is not defined"
                             f"{did_you_mean(target, queues)}; queues: "
                             + (", ".join(queues) or "none"))
+            for index, step in enumerate(queue.escalation):
+                if step.queue is None:
+                    continue
+                where = key_path("queues", queue.name, "escalation", index, "queue")
+                if step.queue == queue.name:
+                    r.error(where, "names its own queue; name another queue whose agents "
+                            "may take its callers, or use min_level")
+                elif step.queue not in queues and step.queue not in declared_queues:
+                    r.error(where, f"names queue {step.queue!r}, which is not defined"
+                            f"{did_you_mean(step.queue, queues)}; queues: "
+                            + (", ".join(queues) or "none"))
         agents = self.agents(doc.get("agents"), skills, stations)
         self.supervised(agents, queues)
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
+        if not (isinstance(doc.get("dial"), dict) and "trunk" in doc["dial"]):
+            for queue in queues.values():
+                if queue.callback_digit is not None:
+                    r.error(key_path("queues", queue.name, "callback_digit"), "callbacks are "
+                            "dialled on dial.trunk, which is not set; set trunk in [dial] to "
+                            "an outbound trunk group or leave callback_digit out")
         entries = [t.flow for t in trunks.values() if t.flow] + \
             [q.overflow[5:] for q in queues.values() if q.overflow.startswith("flow:")]
         # every station in the file, with errors of its own or not: no cascade into the IVR
@@ -472,16 +494,11 @@ class _Builder:
         self.check_name(name, path, "queue")
         table = r.table(table, path, ("skills", "max_wait_s", "overflow", "schedule",
                                       "strategy", "priority", "wrap_up_s", "ring_s",
-                                      "announce_s", "exit_digit"),
+                                      "announce_s", "exit_digit", "callback_digit",
+                                      "escalation"),
                         required=("skills",))
-        wanted = r.get_list(table, "skills", path, str, default=())
-        for index, skill in enumerate(wanted):
-            if skill not in skills:
-                r.error(key_path(path, "skills", index), f"skill {skill!r} is not defined"
-                        f"{did_you_mean(skill, skills)}; add it to skills = [...] at the top "
-                        "or use one of: " + (", ".join(skills) or "none defined"))
-        if "skills" in table and not wanted and isinstance(table["skills"], list):
-            r.error(key_path(path, "skills"), "is empty; a queue needs at least one skill")
+        levels = self.queue_skills(table, path, skills)
+        wanted = tuple(skill for skill, _ in levels)
         max_wait = r.get(table, "max_wait_s", path, int, default=300, low=MAX_WAIT_S[0],
                          high=MAX_WAIT_S[1], unit="s")
         overflow = r.get(table, "overflow", path, str, default="voicemail")
@@ -515,10 +532,98 @@ class _Builder:
                          unit="s")
         exit_digit = r.get(table, "exit_digit", path, str, default=None,
                            choices=tuple("0123456789*#"))
+        callback_digit = r.get(table, "callback_digit", path, str, default=None,
+                               choices=tuple("0123456789*#"))
+        if callback_digit is not None and callback_digit == exit_digit:
+            r.error(key_path(path, "callback_digit"), f"is {callback_digit!r}, the same as "
+                    "exit_digit; give the callback another digit")
+            callback_digit = None
+        escalation = self.escalation(table, path)
         return Queue(name, wanted, max_wait if max_wait is not None else 300,
                      overflow or "voicemail", schedule, strategy or "longest_idle",
                      priority or 0, wrap_up or 0, ring or 20,
-                     60 if announce is None else announce, exit_digit)
+                     60 if announce is None else announce, exit_digit, levels,
+                     callback_digit, escalation)
+
+    def queue_skills(self, table, path, skills):
+        """A queue's `skills`: an array of skill names (each needed at level 1 or more) or a
+        table { skill = minimum level 1-10 }; ((skill, level), ...) of the defined ones."""
+        r = self.r
+        raw = table.get("skills")
+        levels = []
+        if isinstance(raw, dict):
+            if not raw:
+                r.error(key_path(path, "skills"), "is empty; a queue needs at least one skill")
+            for skill, level in raw.items():
+                where = key_path(path, "skills", skill)
+                if skill not in skills:
+                    r.error(where, f"skill {skill!r} is not defined"
+                            f"{did_you_mean(skill, skills)}; add it to skills = [...] at the "
+                            "top or use one of: " + (", ".join(skills) or "none defined"))
+                    continue
+                level = r.check(level, where, int, low=SKILL_LEVEL[0], high=SKILL_LEVEL[1])
+                if level is not None:
+                    levels.append((skill, level))
+            return tuple(levels)
+        if raw is not None and not isinstance(raw, list):
+            r.error(key_path(path, "skills"), f"is {type_name(raw)}; expected an array of "
+                    "skills, e.g. [\"sales\"], or a table of skill = minimum level (1-10), "
+                    "e.g. { sales = 3, english = 5 }")
+            return ()
+        wanted = r.get_list(table, "skills", path, str, default=())
+        for index, skill in enumerate(wanted):
+            if skill not in skills:
+                r.error(key_path(path, "skills", index), f"skill {skill!r} is not defined"
+                        f"{did_you_mean(skill, skills)}; add it to skills = [...] at the top "
+                        "or use one of: " + (", ".join(skills) or "none defined"))
+            else:
+                levels.append((skill, 1))
+        if "skills" in table and not wanted and isinstance(raw, list):
+            r.error(key_path(path, "skills"), "is empty; a queue needs at least one skill")
+        return tuple(levels)
+
+    def escalation(self, table, path):
+        """A queue's `escalation`: an array of steps { after_s = N, min_level = L } (widen
+        every minimum to L) or { after_s = N, queue = "NAME" } (add that queue's agents);
+        queue names are checked once every queue is known."""
+        r = self.r
+        if "escalation" not in table:
+            return ()
+        raw = table["escalation"]
+        where = key_path(path, "escalation")
+        usage = ("e.g. escalation = [{ after_s = 60, min_level = 2 }, { after_s = 120, "
+                 "queue = \"support\" }]")
+        if not isinstance(raw, list):
+            r.error(where, f"is {type_name(raw)}; expected an array of steps, {usage}")
+            return ()
+        steps = []
+        for index, step in enumerate(raw):
+            at = key_path(where, index)
+            if not isinstance(step, dict):
+                r.error(at, f"is {type_name(step)}; expected a table, {usage}")
+                continue
+            step = r.table(step, at, ("after_s", "min_level", "queue"), required=("after_s",),
+                           hints={"after_s": "the seconds a caller waits before this step, "
+                                  "e.g. after_s = 60"})
+            if isinstance(step.get("after_s"), float):
+                r.error(key_path(at, "after_s"), f"is {step['after_s']}; give whole seconds, "
+                        f"e.g. after_s = {max(0, round(step['after_s']))}")
+                continue
+            after = r.get(step, "after_s", at, int, default=None, low=0, high=MAX_WAIT_S[1],
+                          unit="s")
+            level = r.get(step, "min_level", at, int, default=None, low=SKILL_LEVEL[0],
+                          high=SKILL_LEVEL[1])
+            queue = r.get(step, "queue", at, str, default=None)
+            if set(step) - {"after_s", "min_level", "queue"}:
+                continue  # an unknown key (reported): maybe a misspelt one of the two
+            if ("min_level" in step) == ("queue" in step):
+                r.error(at, "give min_level (widen the skill levels) or queue (add another "
+                        "queue's agents), one of the two")
+                continue
+            if after is None or (level is None and queue is None):
+                continue  # reported above
+            steps.append(EscalationStep(after, min_level=level, queue=queue))
+        return tuple(sorted(steps, key=lambda s: s.after_s))
 
     def agents(self, value, skills, stations):
         r = self.r
@@ -526,8 +631,8 @@ class _Builder:
         for agent_id, table in r.named_tables(value, "agents", "agents").items():
             path = key_path("agents", agent_id)
             self.check_name(agent_id, path, "agent id")
-            table = r.table(table, path, ("name", "skills", "pin", "station", "role",
-                                          "supervises"),
+            table = r.table(table, path, ("name", "skills", "pin", "station", "order",
+                                          "max_no_answer", "role", "supervises"),
                             required=("name", "pin"))
             name = r.get(table, "name", path, str, default="")
             pin = r.get(table, "pin", path, str, default=None)
@@ -554,9 +659,14 @@ class _Builder:
                     levels.append((skill, level))
             station = self.reference(table, "station", path, stations, "station",
                                      section="stations")
+            order = r.get(table, "order", path, int, default=None, low=0, high=9999)
+            max_no_answer = r.get(table, "max_no_answer", path, int, default=2, low=0,
+                                  high=20)
             role, supervises = self.agent_role(table, path)
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
-                                     pin or "", station, role=role, supervises=supervises)
+                                     pin or "", station, order=order,
+                                     max_no_answer=2 if max_no_answer is None
+                                     else max_no_answer, role=role, supervises=supervises)
         return agents
 
     def agent_role(self, table, path):
@@ -664,11 +774,25 @@ class _Builder:
 
     def coverage(self, queues, agents, skills):
         """Warnings: a queue no agent can take, a skill nobody uses."""
+        def taken(needed):  # some agent has every skill at its level
+            return any(all(dict(a.skills).get(s, 0) >= level for s, level in needed)
+                       for a in agents.values())
+
+        def levels_of(queue):
+            return queue.skill_levels or tuple((s, 1) for s in queue.skills)
+
         for queue in queues.values():
-            if queue.skills and not any(set(queue.skills) <= {s for s, _ in a.skills}
-                                        for a in agents.values()):
+            needed = levels_of(queue)
+            # escalation may widen the levels or add another queue's agents later on
+            later = [tuple((s, min(level, step.min_level)) for s, level in needed)
+                     if step.min_level is not None else levels_of(queues[step.queue])
+                     for step in queue.escalation
+                     if step.min_level is not None or step.queue in queues]
+            if needed and not any(taken(n) for n in [needed, *later]):
                 self.r.warning(key_path("queues", queue.name, "skills"),
-                               "no agent has all of " + ", ".join(queue.skills)
+                               "no agent has all of "
+                               + ", ".join(s if level == 1 else f"{s} at level {level}"
+                                           for s, level in needed)
                                + f"; callers wait {queue.max_wait_s} s and overflow")
         used = {s for q in queues.values() for s in q.skills} | \
             {s for a in agents.values() for s, _ in a.skills}

@@ -80,6 +80,16 @@ class Station:
 
 
 @dataclass(frozen=True)
+class EscalationStep:
+    """After `after_s` seconds of waiting, a caller of the queue may also go to agents with
+    at least `min_level` in each of its skills (widen), or to the agents of `queue` (a second
+    queue's agents); exactly one of the two is set."""
+    after_s: int
+    min_level: int | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str
     skills: tuple[str, ...]  # an agent needs all of them
@@ -92,6 +102,10 @@ class Queue:
     ring_s: int = 20  # an offer rings this long, then the next agent
     announce_s: int = 60  # place in line and expected wait, at entry and this often (0 never)
     exit_digit: str | None = None  # a waiting caller who presses it leaves to `overflow`
+    # (skill, minimum level 1-10) per skill, in the file's order (a list of skills: level 1)
+    skill_levels: tuple[tuple[str, int], ...] = ()
+    callback_digit: str | None = None  # a waiting caller who presses it is called back
+    escalation: tuple[EscalationStep, ...] = ()  # sorted by after_s
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,8 @@ class Agent:
     skills: tuple[tuple[str, int], ...]  # (skill, level 1-10), sorted by skill
     pin: str
     station: str | None  # the station (its name) the agent usually sits at
+    order: int | None = None  # top-down rank, lower first (None: the file's order)
+    max_no_answer: int = 2  # not ready after this many unanswered offers in a row (0 never)
     role: str = "agent"  # agent | supervisor | admin (appliance.acd.permissions.Role)
     supervises: tuple[str, ...] = ()  # a supervisor's queues
 

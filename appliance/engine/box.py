@@ -1,7 +1,8 @@
 """The whole box from a config: store, recordings, prompts, boards (emulated ones included),
 the engine, live reload. What `appliance run` starts and what the end-to-end tests drive.
 
-Start-up order: the store (calls a crash left open are closed with a reason), cut
+Start-up order: the store (calls a crash left open are closed with a reason; where the agents
+were, from their last `agent_state` rows, so the engine logs them in again as they were), cut
 recordings repaired, prompts loaded (every prompt the flows name, converted once), emulated
 boards started, boards opened, then the engine. Shut-down: the engine stops taking events,
 live calls are ended by closing the boards (their CDRs are closed on the next start if the
@@ -11,6 +12,7 @@ process dies first), the recording and store threads are flushed.
 import asyncio
 import dataclasses
 import logging
+import time
 from pathlib import Path
 
 from appliance.config import ConfigError
@@ -24,12 +26,34 @@ from appliance.store import Store, StoreWriter
 
 from .engine import Engine
 from .prompts import PromptLibrary, default_prompt_dir
+from .queueing import CALLBACK_PROMPTS
 
 log = logging.getLogger("appliance.box")
 
 INPROCESS = "inprocess://"
 # Config fields a reload leaves alone until a restart (appliance.config.reload.RESTART).
 RESTART_FIELDS = ("site", "country", "tone_plan", "boards", "trunks", "stations", "storage")
+
+
+RECENT_MS = 2 * 86_400_000  # where an agent's last agent_state row is looked for first
+
+
+def last_agent_states(store, agents, now_ms):
+    """{agent id: the data of their last `agent_state` row} in the event log (status,
+    state, reason, station) for each of `agents` that has one: where the agents were when
+    the box stopped or crashed. The rows of the last RECENT_MS before `now_ms` first (every
+    start logs the logged-in agents again, so nearly all are there); an agent missing there
+    is looked up through the log's index by agent, not by reading the whole log."""
+    last = {}
+    for event in store.events(since=max(0, now_ms - RECENT_MS), kind="agent_state"):
+        if event.agent in agents:
+            last[event.agent] = event.data or {}
+    for agent in agents:
+        if agent not in last:
+            rows = store.events(kind="agent_state", agent=agent)
+            if rows:
+                last[agent] = rows[-1].data or {}
+    return last
 
 
 def scenario_problem(config, scenario):
@@ -91,6 +115,7 @@ class Box:
         self.store = None
         self.recorder = None
         self.closed_on_start = []
+        self.agents_on_start = {}  # agent id -> their last agent_state data before this start
         self.closed_on_stop = []
         self.service_makers = list(services)
         self.services = []
@@ -115,6 +140,8 @@ class Box:
             Path(folder).mkdir(parents=True, exist_ok=True)
         with Store.open(self.database) as store:
             self.closed_on_start = store.close_open_calls("the box stopped during the call")
+            now_ms = self.origin_ms if self.origin_ms is not None else int(time.time() * 1000)
+            self.agents_on_start = last_agent_states(store, list(self.config.agents), now_ms)
         recover(storage.recordings_dir)
         self.store = StoreWriter(self.database)
         self.recorder = RecordingWriter(on_error=self._recording_failed)
@@ -133,7 +160,8 @@ class Box:
         until = None if self.until_s is None else int(round(self.until_s * 50))
         self.engine = Engine(self.config, self.boards, store=self.store,
                              recorder=self.recorder, prompts=prompts,
-                             origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until)
+                             origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until,
+                             agents=self.agents_on_start)
         for service in self.services:
             await service.start()
 
@@ -144,6 +172,8 @@ class Box:
 
     def _prompt_names(self):
         names = {"builtin:beep", "leave-message.wav"}
+        if any(q.callback_digit for q in self.config.queues.values()):
+            names.update(CALLBACK_PROMPTS)
         for node in self.config.ivr.nodes.values():
             for _, prompt in node.prompt_refs():
                 names.add(prompt)
@@ -170,7 +200,7 @@ class Box:
                 "notes": customer.notes}
 
     def _recording_failed(self, call_id, exc):
-        log.error("recording of call %s failed: %s", call_id, exc)
+        log.error("recording of call %s failed: %s", call_id, exc, extra={"call_id": call_id})
 
     def reload(self):
         """Re-read the config file: IVR, queue, agent, schedule, recording and dial changes

@@ -12,6 +12,7 @@ class CallState(enum.Enum):
     DIALING = "dialing"        # an outside number being dialled on a seized line
     CONNECTED = "connected"    # talking
     HELD = "held"              # the station flashed: music on hold
+    RELEASING = "releasing"    # a last prompt (a callback's confirmation), then the hang-up
     ENDED = "ended"
 
 
@@ -31,7 +32,8 @@ class Call:
     variables: dict = field(default_factory=dict)
     queue: object = None       # the appliance.config.Queue it waits in / came through
     queued_at: int | None = None
-    priority: int = 0
+    priority: int = 0          # in the ACD: the IVR's, raised by VIP_PRIORITY for a VIP
+    vip: bool = False          # the IVR's customer lookup found a VIP (store: customers.vip)
     agent: str | None = None
     answer: int | None = None  # tick the box answered (inbound) or the far end did
     connected: int | None = None  # tick it reached a person (station or outside)
@@ -43,6 +45,9 @@ class Call:
     transferred_from: str | None = None  # the station that transferred it
     offers: dict = field(default_factory=dict)  # agent id -> Station the ACD rings for it
     conference: dict | None = None  # host-mixed: {endpoint: mode} once a third party joined
+    callback_booked: bool = False   # the caller asked for a callback: confirm, then release
+    callback_of: str | None = None  # a callback call: the ACD's id of the call it calls back
+    ringback: bool = False          # a callback: ringback was recognised on its line
 
     @property
     def ended(self):

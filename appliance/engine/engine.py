@@ -15,9 +15,11 @@ store's writer thread, lookups run in a worker thread: nothing blocks the tick.
 """
 
 import asyncio
+import bisect
 import datetime
 import gc
 import logging
+import time
 
 import numpy as np
 
@@ -39,6 +41,9 @@ _FORMATS = {"wav-pcm16": ("pcm16", ".wav"), "wav-alaw": ("alaw", ".wav"),
 
 
 class EngineStats:
+    # upper bounds (s) of the tick-duration histogram: a tick is 20 ms of audio
+    TICK_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5)
+
     def __init__(self):
         self.ticks = 0
         self.commands = 0
@@ -46,6 +51,17 @@ class EngineStats:
         self.event_errors = 0
         self.recorded_frames = 0
         self.dropped_frames = 0
+        self.recordings = 0  # recordings (not voicemail) stopped, i.e. written out
+        # host time spent on audio ticks (every board's): counts per bucket (the last one:
+        # longer than every bound), sum and maximum in seconds
+        self.tick_counts = [0] * (len(self.TICK_BUCKETS_S) + 1)
+        self.tick_seconds = 0.0
+        self.tick_max_s = 0.0
+
+    def tick_took(self, seconds):
+        self.tick_counts[bisect.bisect_left(self.TICK_BUCKETS_S, seconds)] += 1
+        self.tick_seconds += seconds
+        self.tick_max_s = max(self.tick_max_s, seconds)
 
 
 class Engine:
@@ -53,10 +69,11 @@ class Engine:
     first is the clock), `store` (appliance.store.StoreWriter), `recorder`
     (appliance.recording.RecordingWriter), `prompts` (appliance.engine.prompts
     .PromptLibrary), `origin_ms`: the wall-clock time of the clock board's first tick
-    (default: now), `lookup`: callable(number) -> customer dict or None, run in a thread."""
+    (default: now), `lookup`: callable(number) -> customer dict or None, run in a thread,
+    `agents`: {agent id: their last agent_state data} for `Switchboard.start`."""
 
     def __init__(self, config, boards, *, store, recorder, prompts, origin_ms=None,
-                 lookup=None, until_tick=None):
+                 lookup=None, until_tick=None, agents=None):
         self.config = config
         self.boards = dict(boards)
         self.clock_board = next(iter(self.boards))
@@ -92,7 +109,9 @@ class Engine:
                                        ms=self.calendar.ms, last_voice=self._last_voice)
         self.stopped = asyncio.Event()
         self.until_tick = until_tick  # stop after this many ticks of the clock board (test runs)
+        self.agents = agents  # {agent id: their last agent_state data}: logged in again at start
         self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
+        self.tick_hooks = []  # callables() run on each clock-board tick (systemd's watchdog)
         self.taps = {}  # port key -> [callables(tick, int16 [160, 2])]: live audio (monitor)
 
     def _schedules(self, config):
@@ -113,7 +132,7 @@ class Engine:
         gc.freeze()
         for board in self.boards.values():
             await board.select_audio(range(len(board.ports)))
-        self._run(self.switchboard.start(self.now))
+        self._run(self.switchboard.start(self.now, self.agents))
         readers = [asyncio.create_task(self._serve(name, board))
                    for name, board in self.boards.items()]
         try:
@@ -146,7 +165,9 @@ class Engine:
 
     def _on_event(self, name, board, event):
         if isinstance(event, ev.AudioReceived):
+            start = time.perf_counter()  # host time, for the stats only (never call logic)
             self._on_tick(name, board, event)
+            self.stats.tick_took(time.perf_counter() - start)
         elif isinstance(event, ev.BoardLost):
             self._run(self.switchboard.board_lost(name, self.now))
         elif isinstance(event, ev.BoardBack):
@@ -165,6 +186,8 @@ class Engine:
         if name == self.clock_board:
             self.now = event.tick
             self.stats.ticks += 1
+            for hook in self.tick_hooks:
+                hook()
             if self.until_tick is not None and \
                     self.now - self.calendar.origin_tick >= self.until_tick:
                 self.stop()
@@ -286,7 +309,7 @@ class Engine:
                 getattr(self, "_do_" + type(command).__name__)(command)
             except Exception:
                 self.stats.command_errors += 1
-                log.exception("engine: %r failed", command)
+                log.exception("engine: %r failed", command, extra=_log_fields(command))
 
     def _port(self, key):
         return self.boards[key[0]].ports[key[1]]
@@ -392,7 +415,9 @@ class Engine:
         self._replan_recordings()
         self.recorder.stop(c.call_id)
         path = self.recording_paths.pop(c.call_id)
-        if c.mailbox is not None:
+        if c.mailbox is None:
+            self.stats.recordings += 1
+        else:
             self.store.voicemail_add(c.mailbox, c.caller, self.calendar.ms(c.start_tick),
                                      c.length_ticks * 20, str(path))
 
@@ -467,3 +492,17 @@ class Engine:
             audio[:, 1] = np.clip(heard, -32768, 32767)
             for listener in list(listeners):
                 listener(tick, audio)
+
+
+def _log_fields(command):
+    """A command's call, port, queue and agent for a log record's `extra` (the journal's
+    CALL_ID, BOARD, PORT, QUEUE, AGENT fields)."""
+    fields = {}
+    port = getattr(command, "port", None) or getattr(command, "a", None)
+    if isinstance(port, tuple) and len(port) == 2:
+        fields["board"], fields["port"] = port
+    for name in ("call_id", "queue", "agent"):
+        value = getattr(command, name, None)
+        if value is not None:
+            fields[name] = value if isinstance(value, str) else getattr(value, "name", value)
+    return fields

@@ -9,9 +9,20 @@ from appliance.acd import actions as acd_act
 from appliance.ivr.flows import Flows, HangupNode, VoicemailNode
 
 from . import commands as cmd
-from .call import CallState
+from .call import Call, CallState
 from .clock import TICK_MS, ticks
 from .endpoints import StationState
+
+# A VIP customer (the IVR's lookup found the caller's number with the vip flag) waits with
+# this much more priority than the IVR's queue node gives (0-9): ahead of every other
+# caller of the queue, and among VIPs in the order of the IVR's priority.
+VIP_PRIORITY = 10
+CALLBACK_ANSWER_S = 60.0  # a callback's far end that has not answered by then: no answer
+# No ringback recognised this long after the dial (two cadences of the cn, us and etsi
+# plans), yet sound from the line: someone answered at once and speaks.
+CALLBACK_VOICE_S = 12.0
+CALLBACK_CHECK_S = 1.0
+CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav", "invalid.wav")
 
 # the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
 ACD_LOG_KINDS = frozenset({"agent_state", "wrapup_started", "wrapup_ended", "escalated",
@@ -25,6 +36,8 @@ class Queueing:
         if queue is None:
             self._end(call, "failed", f"queue {name!r} is not configured any more", out)
             return
+        if call.vip and priority < VIP_PRIORITY:  # (a call moved on keeps its raise)
+            priority += VIP_PRIORITY
         call.queue, call.priority = queue, priority
         call.queued_at, call.state = self.now, CallState.QUEUED
         out += [cmd.CdrUpdate(call.id, {"queue": name}),
@@ -52,16 +65,26 @@ class Queueing:
             if kind is acd_act.Offer:
                 self._acd_offer(call, action, out)
             elif kind is acd_act.CancelOffer:
-                self._acd_cancel(call, action.agent_id, out)
+                self._unwait(action)
+                if action.call_id in self._callbacks:
+                    self._callback_cancelled(self._callbacks[action.call_id], out)
+                else:
+                    self._acd_cancel(call, action.agent_id, out)
+            elif kind is acd_act.CallbackBooked and call is not None:
+                self._callback_booked(call, out)
+            elif kind is acd_act.Callback:
+                self._callback(action, out)
             elif kind is acd_act.Overflow and call is not None:
                 self._overflow(call, action.target, action.why, out, requeued=True)
             elif kind is acd_act.Announce and call is not None:
                 self._announce(call, action, out)
             elif kind is acd_act.Log and action.kind in ACD_LOG_KINDS:
+                data = dict(action.data)
+                if action.kind == "agent_state" and data.get("status") != "logged_out":
+                    # where the agent is logged in: a restart logs them in there again
+                    data["station"] = self.acd.agent(action.agent)["station"]
                 out.append(cmd.LogEvent(self.now, action.kind, action.call_id, action.queue,
-                                        action.agent, dict(action.data)))
-            # Callback / CallbackBooked: no queue has a callback digit until the config
-            # gives one (issue 6); the ACD emits them only then.
+                                        action.agent, data))
         deadline = self.acd.deadline
         if deadline is not None:
             due = -(-deadline // TICK_MS)
@@ -72,12 +95,43 @@ class Queueing:
         station = self.by_name.get(offer.station)
         if call is None or call.ended:
             self._acd(self.acd.leave(offer.call_id, self._ms(), "call gone"), out)
+        elif self._off_hook_idle(station):
+            self._waiting_rings[station.name] = offer  # e.g. the agent's *3# just now
         elif station is None or not station.free:
             self._acd(self.acd.offer_failed(call.id, offer.agent_id, self._ms(),
                                             why="station busy"), out)
         else:
             call.offers[offer.agent_id] = station
             self._offer(call, station, out, ring_s=None, agent=offer.agent_id)
+
+    @staticmethod
+    def _off_hook_idle(station):
+        """Off-hook with no call: the agent keyed a phone code (*3# ready) or hears busy
+        tone after a call; it rings once it hangs up (the ACD still times the offer)."""
+        return station is not None and station.call is None and station.consult is None \
+            and station.state in (StationState.DIALING, StationState.CLEARED)
+
+    def _ring_waiting(self, station, out):
+        """The station hung up: ring it for the offer or callback held for it, if the ACD
+        still has that agent reserved for that call."""
+        action = self._waiting_rings.pop(station.name, None)
+        if action is None:
+            return
+        try:
+            live = self.acd.agent(action.agent_id)["offer"] == action.call_id
+        except AcdError:  # the agent left the config
+            live = False
+        if not live:
+            return
+        if type(action) is acd_act.Callback:
+            self._callback(action, out)
+        else:
+            self._acd_offer(self.calls.get(action.call_id), action, out)
+
+    def _unwait(self, cancel):
+        for name, action in list(self._waiting_rings.items()):
+            if (action.call_id, action.agent_id) == (cancel.call_id, cancel.agent_id):
+                del self._waiting_rings[name]
 
     def _acd_cancel(self, call, agent_id, out):
         if call is None:
@@ -168,6 +222,145 @@ class Queueing:
         else:
             self._end(call, "no answer", "station did not answer", out)
 
+
+    # ---- callbacks ----------------------------------------------------------------------
+    # The caller presses the queue's callback digit: the ACD keeps their place
+    # (CallbackBooked), the caller hears a confirmation and the box hangs up (CDR
+    # "callback"). When the place comes up (Callback), the reserved agent's station rings;
+    # the agent answers and hears a prompt while the box seizes a line of the dial trunk
+    # and dials the number; the agent hears the progress tones through the switch. The far
+    # end answered (answer polarity, the ringback heard on the line stopped, or, with no
+    # ringback recognised by CALLBACK_VOICE_S, sound from the line): offer_answered, and
+    # the call goes on as any call of the agent (call_ended at its end, wrap-up). Any other
+    # end before that (the agent did not answer, no free line, busy, congestion or SIT
+    # tone, no answer within CALLBACK_ANSWER_S, the agent hung up) is offer_failed: the
+    # ACD drops the callback without blaming the agent.
+
+    def _queue_digit(self, call, digit, out):
+        """A waiting caller's digit to the ACD (exit, callback). A callback to a number the
+        dial policy refuses, or to no number, is refused: the caller hears invalid.wav and
+        waits on."""
+        callback = call.queue is not None and digit == call.queue.callback_digit
+        number = call.variables.get("callback_number") or call.caller
+        refusal = self.config.dial.refusal(number) if callback and number else None
+        if refusal is not None:
+            actions = [acd_act.Log("callback_refused", call.id, call.queue.name, None,
+                                   {"why": f"{number} {refusal}"})]
+        else:
+            actions = self.acd.digit(call.id, digit, self._ms())
+        if any(type(a) is acd_act.Log and a.kind == "callback_refused" for a in actions):
+            out += [cmd.StopPlay(call.a.key),
+                    cmd.Play(call.a.key, ("invalid.wav",), tag=("announced", call.id, None))]
+        self._acd(actions, out)
+
+    def _callback_booked(self, call, out):
+        call.callback_booked = True
+        call.state = CallState.RELEASING
+        out += [cmd.StopPlay(call.a.key),
+                cmd.Play(call.a.key, ("callback-booked.wav",),
+                         tag=("end", call.id, "callback booked"))]
+
+    def _callback(self, action, out):
+        station = self.by_name.get(action.station)
+        if self._off_hook_idle(station):
+            self._waiting_rings[station.name] = action  # rings once it hangs up
+            return
+        if station is None or not station.free:
+            self._acd(self.acd.offer_failed(action.call_id, action.agent_id, self._ms(),
+                                            why="station busy"), out)
+            return
+        queue = self.config.queues.get(action.queue)
+        call = Call(f"{action.call_id}-cb{next(self._seq)}", "outbound", self.now, station,
+                    caller=station.config.extension, called=action.number)
+        call.queue, call.agent, call.callback_of = queue, action.agent_id, action.call_id
+        call.outside, call.state = action.number, CallState.ALERTING
+        station.state, station.call = StationState.RINGING, call
+        self.calls[call.id] = call
+        self._callbacks[action.call_id] = call
+        out += [cmd.CdrOpen(call.id, "outbound", self.now,
+                            {"caller_number": call.caller, "called": action.number,
+                             "station": station.name, "agent": action.agent_id,
+                             "queue": action.queue}),
+                cmd.Ring(station.key),
+                cmd.LogEvent(self.now, "callback", call.id, queue=action.queue,
+                             agent=action.agent_id,
+                             data={"callback_of": action.call_id, "number": action.number,
+                                   "station": station.name}),
+                cmd.LogEvent(self.now, "offered", call.id, queue=action.queue,
+                             agent=action.agent_id, data={"station": station.name})]
+        self._arm(call, ticks(queue.ring_s if queue is not None else 20), "callback ring")
+
+    def _callback_answered(self, station, call, out):
+        """The agent took the callback: dial the number on a free line of the dial trunk
+        (congestion tone to the agent when there is none)."""
+        self._disarm(call)
+        if self._free_line() is None:
+            station.state, station.call = StationState.CLEARED, None
+            out.append(cmd.Play(station.key, ("tone:congestion",), loop=True))
+            self._end(call, "failed", "no free line to dial out", out)
+            return
+        station.state = StationState.TALKING
+        out.append(cmd.Play(station.key, ("callback-offer.wav",)))
+        self._dial_out(call, station, call.outside, out)
+
+    def _callback_progress(self, call, out):
+        """A callback dialled, the far end not answered yet: give up after
+        CALLBACK_ANSWER_S; with no ringback recognised by CALLBACK_VOICE_S, sound from the
+        line since the dial means the far end answered (the exchange gave no answer
+        signal)."""
+        since = self.now - call.connected
+        if since >= ticks(CALLBACK_ANSWER_S):
+            self._end(call, "no answer", "far end did not answer", out)
+            return
+        heard = self.last_voice(call.b.key)
+        if not call.ringback and since >= ticks(CALLBACK_VOICE_S) and heard is not None \
+                and heard > call.connected + ticks(CALLBACK_CHECK_S):
+            self._callback_far_answered(call, out)
+        self._arm(call, ticks(CALLBACK_CHECK_S), "silence")
+
+    def _callback_far_answered(self, call, out):
+        call.answer = self.now
+        policy = self.config.recording
+        mode = policy.mode.value
+        if call.recording is None and (mode == "all" or mode == "queues" and call.queue
+                                       is not None and call.queue.name in policy.queues):
+            # the customer on the left, as for an inbound call: the line is the caller here
+            call.recording = call.id
+            out.append(cmd.StartRecording(call.id, call.id, call.b.key))
+        out += [cmd.CdrUpdate(call.id, {"answer_tick": self.now}),
+                cmd.LogEvent(self.now, "connected", call.id,
+                             queue=call.queue.name if call.queue else None, agent=call.agent,
+                             data={"station": call.a.name, "first": True,
+                                   "waited_ticks": self.now - call.start,
+                                   "transfer": False})]
+        self._acd(self.acd.offer_answered(call.callback_of, call.agent, self._ms()), out)
+
+    def _callback_cancelled(self, call, out):
+        """The ACD took the callback back (not reported in time, the agent went not ready
+        or logged out while it rang): release it."""
+        if not call.ended:
+            self._end(call, "failed", "callback cancelled", out)
+
+    def _callback_ended(self, call, disposition, cause, out):
+        """A callback call ends: tell the ACD (call_ended once the far end answered, else
+        offer_failed); returns the CDR's (disposition, cause)."""
+        self._callbacks.pop(call.callback_of, None)
+        ms = self._ms()
+        if cause == "caller hung up":  # the calling end of a callback is the agent
+            cause = "agent hung up"
+        if call.answer is not None:
+            self._acd(self.acd.call_ended(call.callback_of, call.agent, ms), out)
+            return disposition, cause
+        if "busy" in cause:
+            disposition = "busy"
+        elif "congestion" in cause or "sit tone" in cause or "no free line" in cause:
+            disposition = "failed"
+        elif cause == "agent hung up":
+            disposition, cause = "abandoned", "agent hung up before the answer"
+        elif disposition not in ("no answer", "failed", "interrupted"):
+            disposition = "failed"
+        self._acd(self.acd.offer_failed(call.callback_of, call.agent, ms, why=cause), out)
+        return disposition, cause
 
     def _feature_code(self, station, code, out):
         """An agent's code from the phone, `*CODE#`: 1 log in here (`*1#` the agent who

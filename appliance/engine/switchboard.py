@@ -78,17 +78,38 @@ class Switchboard(Queueing, OutsideRequests):
         self.now = 0
         self.acd = Acd(*specs_from_config(config))
         self._acd_timer = _Timer()
+        self._callbacks = {}      # the ACD's call id -> the callback Call dialling it back
+        self._waiting_rings = {}  # station name -> the ACD's Offer / Callback held until the
+                                  # station, off-hook with no call, hangs up
         self.apply(config, schedules)
 
-    def start(self, now):
-        """The box starts: agents with a usual station are logged in there, ready (they
-        log out, pause or move with their phone's codes or the CLI). Returns commands."""
+    def start(self, now, agents=None):
+        """The box starts. `agents`: {agent id: the data of their last `agent_state` row in
+        the event log (status, reason, station)}: each agent of the config found there is
+        logged in again where they were, ready or not ready with their reason (one who was
+        on a call or in wrap-up when the box stopped comes back in the status they had set),
+        or stays logged out; agents the log does not know yet, with a usual station, are
+        logged in there, ready (they log out, pause or move with their phone's codes or the
+        CLI). Returns commands."""
         self.now = now
+        agents = agents or {}
         # before the agents log in: the KPIs end every agent state left open by a stop
         out = [cmd.LogEvent(now, "box_started", data={"site": self.config.site})]
-        for agent in self.config.agents.values():
-            if agent.station in self.by_name:
-                self._acd(self.acd.login(agent.id, agent.station, self._ms()), out)
+        restored = [a for a in self.config.agents.values() if a.id in agents]
+        fresh = [a for a in self.config.agents.values() if a.id not in agents]
+        for agent in restored + fresh:
+            last = agents.get(agent.id)
+            status = last.get("status") if last is not None else "ready"
+            station = last.get("station") if last is not None else None
+            if station not in self.by_name:
+                station = agent.station
+            if status not in ("ready", "not_ready") or station not in self.by_name \
+                    or self.acd.agent_at(station) is not None:
+                continue
+            self._acd(self.acd.login(agent.id, station, self._ms()), out)
+            if status == "not_ready":
+                reason = last.get("reason") or "break"
+                self._acd(self.acd.set_not_ready(agent.id, reason, self._ms()), out)
         return out
 
     # ---- configuration -------------------------------------------------------------------
@@ -161,10 +182,14 @@ class Switchboard(Queueing, OutsideRequests):
         return out
 
     def lookup_answered(self, call_id, record, request_id, now):
+        """The customer store's answer to a LookUp (`record`: a dict, None when not found);
+        a VIP customer ("vip": "1") waits in the queues with VIP_PRIORITY more."""
         self.now = now
         out = []
         call = self.calls.get(call_id)
         if call is not None and call.ivr is not None and not call.ended:
+            if record and str(record.get("vip", "")) in ("1", "True", "true"):
+                call.vip = True  # queued ahead of other callers (VIP_PRIORITY)
             self._ivr(call, call.ivr.lookup_result(record, now, request_id), out)
         return out
 
@@ -357,6 +382,10 @@ class Switchboard(Queueing, OutsideRequests):
 
     def _polarity(self, line, event, out):
         call = line.call
+        if call is not None and line is call.b and call.callback_of is not None \
+                and call.answer is None:
+            self._callback_far_answered(call, out)  # answer supervision
+            return
         if call is not None and call.direction == "outbound" and line is call.b \
                 and call.connected is None:
             self._outside_answered(call, out)  # answer supervision
@@ -367,11 +396,24 @@ class Switchboard(Queueing, OutsideRequests):
         self._far_end_cleared(line, "loop current drop", out)
 
     def _tone(self, line, event, out):
-        if event.tone in CLEAR_TONES:
+        call = line.call
+        if event.tone is Tone.RINGBACK and call is not None:
+            call.ringback = True
+        if event.tone is Tone.SIT and call is not None and call.callback_of is not None \
+                and call.answer is None:  # an announcement ("not in service"), no person
+            self._far_end_cleared(line, "sit tone", out)
+        elif event.tone in CLEAR_TONES:
             self._far_end_cleared(line, f"{event.tone.value} tone", out)
         elif event.tone is Tone.DIAL and line.call is not None \
                 and line.call.state is CallState.DIALING and line.call.timer == "dial tone":
             self._send_digits(line.call, out)
+
+    def _tone_ended(self, line, event, out):
+        call = line.call
+        if event.tone is Tone.RINGBACK and call is not None and line is call.b \
+                and call.callback_of is not None and call.answer is None \
+                and call.state is CallState.CONNECTED:
+            self._callback_far_answered(call, out)  # the ringback stopped: answered
 
     def _line_digit(self, line, event, out):
         call = line.call
@@ -380,7 +422,7 @@ class Switchboard(Queueing, OutsideRequests):
         if call.ivr is not None:
             self._ivr(call, call.ivr.digit(event.digit, self.now), out)
         elif call.state in (CallState.QUEUED, CallState.ALERTING):  # e.g. the exit digit
-            self._acd(self.acd.digit(call.id, event.digit, self._ms()), out)
+            self._queue_digit(call, event.digit, out)
 
     def _call_ended_by_board(self, endpoint, event, out):
         call = endpoint.call
@@ -396,7 +438,10 @@ class Switchboard(Queueing, OutsideRequests):
 
     def _off_hook(self, station, out):
         call = station.call
-        if station.state is StationState.RINGING and call is not None:
+        if station.state is StationState.RINGING and call is not None \
+                and call.callback_of is not None:
+            self._callback_answered(station, call, out)
+        elif station.state is StationState.RINGING and call is not None:
             self._station_answered(station, call, out)
         elif station.state is StationState.IDLE:
             station.state, station.digits = StationState.DIALING, ""
@@ -422,6 +467,7 @@ class Switchboard(Queueing, OutsideRequests):
             self._end(call, "abandoned", "caller hung up", out, by_station=station)
         else:
             self._idle(station, out)
+        self._ring_waiting(station, out)  # an offer held while it was off-hook
 
     def _idle(self, station, out):
         if station.state is not StationState.IDLE:
@@ -713,15 +759,17 @@ class Switchboard(Queueing, OutsideRequests):
             self._arm(call, ticks(TRANSFER_RING_S), "offer")
 
     # ---- dialling out --------------------------------------------------------------------
-    def _dial_out(self, call, origin, number, out):
-        call.outside = number
-        group = self.config.dial.trunk
-        line = None
-        for candidate in self.trunks.get(group, ()):
+    def _free_line(self):
+        """An idle line of the dial trunk that has not rung lately, or None."""
+        for candidate in self.trunks.get(self.config.dial.trunk, ()):
             if candidate.state is LineState.IDLE and \
                     self.now - candidate.last_ring >= ticks(GLARE_GUARD_S):
-                line = candidate
-                break
+                return candidate
+        return None
+
+    def _dial_out(self, call, origin, number, out):
+        call.outside = number
+        line = self._free_line()
         if line is None:
             out.append(cmd.Play(origin.key, ("tone:congestion",),
                                 tag=("end", call.id, "no free line to dial out")))
@@ -763,6 +811,10 @@ class Switchboard(Queueing, OutsideRequests):
             self._offer_timed_out(call, out)
         elif what == "dial tone" and call.state is CallState.DIALING:
             self._send_digits(call, out)
+        elif what == "callback ring" and call.state is CallState.ALERTING:
+            self._end(call, "no answer", "agent did not answer", out)
+        elif what == "silence" and call.callback_of is not None and call.answer is None:
+            self._callback_progress(call, out)
         elif what == "silence" and call.state in (CallState.CONNECTED, CallState.HELD):
             line = call.a if isinstance(call.a, Line) else call.b
             if isinstance(line, Line):
@@ -812,7 +864,11 @@ class Switchboard(Queueing, OutsideRequests):
         playouts and recordings, close the CDR."""
         if call.ended:
             return
-        if call.agent is not None and call.connected is not None:
+        if call.callback_of is not None:
+            disposition, cause = self._callback_ended(call, disposition, cause, out)
+        elif call.callback_booked:  # the ACD keeps the place: the live leg is over
+            disposition = "callback"
+        elif call.agent is not None and call.connected is not None:
             self._acd(self.acd.call_ended(call.id, call.agent, self._ms()), out)
         elif call.queue is not None:  # still waiting or ringing: its offers are cancelled
             self._acd(self.acd.leave(call.id, self._ms(), cause), out)
@@ -874,6 +930,7 @@ _LINE_EVENTS = {
     ev.PolarityReversed: "_polarity",
     ev.LoopCurrentDropped: "_loop_dropped",
     ev.ToneDetected: "_tone",
+    ev.ToneEnded: "_tone_ended",
     ev.DigitDetected: "_line_digit",
     ev.CallEnded: "_call_ended_by_board",
 }

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.store.errors import (CsvRowIssue, CustomerImportError, StoreError,
-                                    UnknownCallError)
+from appliance.store.errors import (CsvRowIssue, CustomerImportError, SchemaTooNewError,
+                                    StoreError, UnknownCallError)
 from appliance.store.schema import LATEST, migrate, schema_version
 
 DIRECTIONS = ("inbound", "outbound", "internal")
@@ -175,6 +175,41 @@ class Store:
         except BaseException:
             conn.close()
             raise
+        return cls(conn, path)
+
+    @classmethod
+    def open_read_only(cls, path):
+        """Opens an existing database for reading only (reports, the CLI's history
+        commands): never creates, migrates or writes it, so it works on a box's database
+        while the box runs (WAL: a reader sees whole transactions and does not block the
+        writer) and while it is stopped. Raises StoreError when there is no database at
+        `path` or its schema is not this release's (start the box once to migrate it)."""
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"{path}: is a directory; give the database file's path")
+        if not path.is_file():
+            raise StoreError(f"{path}: no database there; check storage.data_dir in the "
+                             f"configuration, or run the box once to create it")
+        try:
+            conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                                   isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the database ({exc}); check the path "
+                             f"and permissions") from exc
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            found = schema_version(conn)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"{path}: cannot read the database ({exc}); check that this "
+                             f"user may read the file and its folder") from exc
+        if found > LATEST:
+            conn.close()
+            raise SchemaTooNewError(path, found, LATEST)
+        if found < LATEST:
+            conn.close()
+            raise StoreError(f"{path}: database schema version {found} is older than this "
+                             f"release's ({LATEST}); start the box once to migrate it")
         return cls(conn, path)
 
     def close(self):
@@ -335,10 +370,16 @@ class Store:
 
     def cdrs(self, since=None, until=None, *, call_id=None, caller_number=None, called=None,
              agent=None, queue=None, station=None, disposition=None, open_only=False,
-             limit=None):
+             limit=None, number=None, recorded_only=False, newest_first=False):
         """CDRs whose start is in [since, until) ms, filtered by the given fields, oldest
-        first."""
+        first (newest first with newest_first). `number` matches the caller's number or
+        the number called; recorded_only keeps the calls with a recording path."""
         where, args = [], []
+        if recorded_only:
+            where.append("recording_path IS NOT NULL")
+        if number is not None:
+            where.append("(caller_number = ? OR called = ?)")
+            args += [number, number]
         if since is not None:
             where.append("start_ms >= ?")
             args.append(_ms("since", since))
@@ -356,7 +397,8 @@ class Store:
         sql = f"SELECT {', '.join(_CDR_COLUMNS)} FROM cdrs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_ms, call_id"
+        sql += " ORDER BY start_ms DESC, call_id DESC" if newest_first else \
+            " ORDER BY start_ms, call_id"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))

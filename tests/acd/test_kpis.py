@@ -230,6 +230,43 @@ def test_overflow_to_another_queue_is_one_visit_each():
     assert (row.offered, row.overflowed, row.abandoned) == (2, 1, 1)
 
 
+def callback_log(outcome):
+    """c books a callback at 30 s (the live leg ends, disposition callback); the callback
+    call c-cb1 rings agent A at 100 s and, per `outcome`, reaches the caller at 110 s."""
+    log = Log().add(0, "queued", "c", "sales")
+    log.add(30, "callback_requested", "c", "sales", number="555", position=1, waited_ms=30000)
+    log.add(31, "call_ended", "c", "sales", disposition="callback", cause="callback booked")
+    log.add(100, "callback", "c-cb1", "sales", "A", callback_of="c", number="555", station="d1")
+    log.add(100, "offered", "c-cb1", "sales", "A", station="d1")
+    if outcome == "connected":
+        log.add(110, "connected", "c-cb1", "sales", "A", station="d1")
+        log.add(170, "call_ended", "c-cb1", "sales", "A", disposition="answered")
+    elif outcome == "failed":
+        log.add(140, "callback_failed", "c", "sales", "A", why="far end: busy tone")
+        log.add(140, "call_ended", "c-cb1", "sales", "A", disposition="busy")
+    elif outcome == "restart":
+        log.add(120, "box_started", "c-cb1")
+    return log
+
+
+def test_a_callback_keeps_the_callers_visit_open_and_answers_it_when_it_connects():
+    (row,) = first_quarter(callback_log("connected"))
+    assert (row.offered, row.answered, row.abandoned, row.waiting) == (1, 1, 0, 0)
+    assert row.asa_ms == ms(110)  # from the caller's queued row to the callback's answer
+    assert (row.handled, row.talk_ms) == (1, ms(60))
+    # before the callback connects, the booked caller is still in line
+    rows = [r for r in callback_log("connected").rows if r.time_ms < T0 + ms(105)]
+    (row,) = compute(rows, since_ms=T0, until_ms=T0 + MIN15)
+    assert (row.offered, row.waiting, row.abandoned) == (1, 1, 0)
+
+
+def test_a_callback_that_fails_or_is_lost_in_a_restart_is_an_abandon():
+    (row,) = first_quarter(callback_log("failed"))
+    assert (row.offered, row.answered, row.abandoned, row.longest_wait_ms) == (1, 0, 1, ms(140))
+    (row,) = first_quarter(callback_log("restart"))
+    assert (row.offered, row.answered, row.abandoned, row.interrupted) == (1, 0, 1, 1)
+
+
 def test_transfer_splits_the_call_into_legs():
     log = Log().add(0, "queued", "c", "q").add(1, "offered", "c", "q", "A")
     log.add(4, "connected", "c", "q", "A")

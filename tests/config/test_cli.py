@@ -46,7 +46,7 @@ def test_check_bad_config_lists_every_error_and_exits_2(runner, tmp_path):
         "port (its FXS ports are 4-7)",
         "  queues.sales.max_wait: unknown key (did you mean 'max_wait_s'?); allowed here: "
         "skills, max_wait_s, overflow, schedule, strategy, priority, wrap_up_s, ring_s, "
-        "announce_s, exit_digit",
+        "announce_s, exit_digit, callback_digit, escalation",
     ]
 
 

@@ -94,7 +94,8 @@ BAD = [
      "[table] (TOML puts a key after [site] into it)"),
     ("misspelt-key", [("max_wait_s = 180", "max_wait = 180")], "queues.sales.max_wait",
      "unknown key (did you mean 'max_wait_s'?); allowed here: skills, max_wait_s, overflow, "
-     "schedule, strategy, priority, wrap_up_s, ring_s, announce_s, exit_digit"),
+     "schedule, strategy, priority, wrap_up_s, ring_s, announce_s, exit_digit, "
+     "callback_digit, escalation"),
     ("unknown-strategy", [("max_wait_s = 180", "max_wait_s = 180\nstrategy = \"longest\"")],
      "queues.sales.strategy", "is 'longest' (did you mean 'longest_idle'?); allowed: "
      "'fewest_calls', 'least_talk_time', 'longest_idle', 'random', 'ring_all', 'round_robin', "
@@ -234,6 +235,83 @@ BAD = [
      f"{SHIPPED_PROMPTS}/no-such.wav)"),
     ("missing-required", [("name = \"Sam Taylor\"\n", "")], "agents.1003.name",
      "is missing; it is required"),
+    # the ACD's keys: skill levels, callback digit, escalation, agent order and no-answer
+    ("queue-skill-level-range", [("skills = [\"sales\"]", "skills = { sales = 0 }")],
+     "queues.sales.skills.sales", "is 0; allowed: from 1 to 10"),
+    ("queue-skill-level-missing-skill", [("skills = [\"sales\"]", "skills = { slaes = 3 }")],
+     "queues.sales.skills.slaes", "skill 'slaes' is not defined (did you mean 'sales'?); add "
+     "it to skills = [...] at the top or use one of: sales, support, english"),
+    ("queue-skills-empty-table", [("skills = [\"sales\"]", "skills = {}")],
+     "queues.sales.skills", "is empty; a queue needs at least one skill"),
+    ("queue-skills-not-a-list", [("skills = [\"sales\"]", "skills = \"sales\"")],
+     "queues.sales.skills", "is a string; expected an array of skills, e.g. [\"sales\"], or "
+     "a table of skill = minimum level (1-10), e.g. { sales = 3, english = 5 }"),
+    ("callback-digit", [("max_wait_s = 180", "max_wait_s = 180\ncallback_digit = \"x\"")],
+     "queues.sales.callback_digit", "is 'x'; allowed: '0', '1', '2', '3', '4', '5', '6', "
+     "'7', '8', '9', '*', '#'"),
+    ("callback-digit-is-exit-digit",
+     [("max_wait_s = 180", "max_wait_s = 180\nexit_digit = \"9\"\ncallback_digit = \"9\"")],
+     "queues.sales.callback_digit",
+     "is '9', the same as exit_digit; give the callback another digit"),
+    ("callback-digit-without-dial-trunk",
+     [("max_wait_s = 180", "max_wait_s = 180\ncallback_digit = \"5\""),
+      ("trunk = \"pstn\"\n", "")],
+     "queues.sales.callback_digit", "callbacks are dialled on dial.trunk, which is not set; "
+     "set trunk in [dial] to an outbound trunk group or leave callback_digit out"),
+    ("escalation-not-an-array", [("max_wait_s = 180", "max_wait_s = 180\nescalation = 60")],
+     "queues.sales.escalation", "is an integer; expected an array of steps, e.g. escalation "
+     "= [{ after_s = 60, min_level = 2 }, { after_s = 120, queue = \"support\" }]"),
+    ("escalation-step-not-a-table",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [60]")],
+     "queues.sales.escalation.0", "is an integer; expected a table, e.g. escalation = "
+     "[{ after_s = 60, min_level = 2 }, { after_s = 120, queue = \"support\" }]"),
+    ("escalation-both", [("max_wait_s = 180", "max_wait_s = 180\nescalation = "
+                          "[{ after_s = 60, min_level = 2, queue = \"support\" }]")],
+     "queues.sales.escalation.0", "give min_level (widen the skill levels) or queue (add "
+     "another queue's agents), one of the two"),
+    ("escalation-neither", [("max_wait_s = 180",
+                             "max_wait_s = 180\nescalation = [{ after_s = 60 }]")],
+     "queues.sales.escalation.0", "give min_level (widen the skill levels) or queue (add "
+     "another queue's agents), one of the two"),
+    ("escalation-missing-after",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ min_level = 2 }]")],
+     "queues.sales.escalation.0.after_s", "is missing; it is required: the seconds a caller "
+     "waits before this step, e.g. after_s = 60"),
+    ("escalation-fractional-seconds",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 60.5, "
+                           "min_level = 2 }]")],
+     "queues.sales.escalation.0.after_s", "is 60.5; give whole seconds, e.g. after_s = 60"),
+    ("escalation-negative-seconds",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = -1, "
+                           "min_level = 2 }]")],
+     "queues.sales.escalation.0.after_s", "is -1 s; allowed: from 0 to 86400 s"),
+    ("escalation-level-range",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                           "min_level = 11 }]")],
+     "queues.sales.escalation.0.min_level", "is 11; allowed: from 1 to 10"),
+    ("escalation-unknown-key",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, level = 1 }]")],
+     "queues.sales.escalation.0.level", "unknown key (did you mean 'min_level'?); allowed "
+     "here: after_s, min_level, queue"),
+    ("escalation-missing-queue",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                           "queue = \"suport\" }]")],
+     "queues.sales.escalation.0.queue", "names queue 'suport', which is not defined (did you "
+     "mean 'support'?); queues: sales, support"),
+    ("escalation-own-queue",
+     [("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                           "queue = \"sales\" }]")],
+     "queues.sales.escalation.0.queue", "names its own queue; name another queue whose agents "
+     "may take its callers, or use min_level"),
+    ("agent-order-negative", [("pin = \"4821\"", "pin = \"4821\"\norder = -1")],
+     "agents.1001.order", "is -1; allowed: from 0 to 9999"),
+    ("agent-order-not-integer", [("pin = \"4821\"", "pin = \"4821\"\norder = \"first\"")],
+     "agents.1001.order", "is a string ('first'); expected an integer"),
+    ("agent-max-no-answer-range", [("pin = \"4821\"", "pin = \"4821\"\nmax_no_answer = 50")],
+     "agents.1001.max_no_answer", "is 50; allowed: from 0 to 20"),
+    ("agent-unknown-key", [("pin = \"4821\"", "pin = \"4821\"\nrank = 1")],
+     "agents.1001.rank", "unknown key; allowed here: name, skills, pin, station, order, "
+     "max_no_answer"),
 ]
 
 
@@ -354,3 +432,63 @@ def test_port_spec_reads_as_the_emulator_does(spec):
     assert layout.kinds == tuple(PortKind(p.kind.name.lower()) for p in emulated.ports)
     assert layout.spans == emulated.spans
     assert layout.model == emulated.model
+
+
+def test_acd_keys_reach_the_queue_and_agent_specs():
+    """Skill minimum levels, the callback digit, escalation steps, agent order and
+    max_no_answer from the file, as the ACD gets them (appliance.acd.specs_from_config)."""
+    from appliance.acd import Escalation, specs_from_config
+    from appliance.config import EscalationStep
+
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 5, english = 3 }"),
+                 ("max_wait_s = 180", "max_wait_s = 180\ncallback_digit = \"5\"\n"
+                  "exit_digit = \"0\"\nescalation = [{ after_s = 120, queue = \"support\" }, "
+                  "{ after_s = 60, min_level = 2 }]"),
+                 ("pin = \"4821\"", "pin = \"4821\"\norder = 9\nmax_no_answer = 0"))
+    config = parse_config(text)
+    sales = config.queues["sales"]
+    assert sales.skills == ("sales", "english")
+    assert sales.skill_levels == (("sales", 5), ("english", 3))
+    assert (sales.callback_digit, sales.exit_digit) == ("5", "0")
+    assert sales.escalation == (EscalationStep(60, min_level=2),
+                                EscalationStep(120, queue="support"))
+    assert config.queues["support"].skill_levels == (("support", 1),)
+    assert config.agents["1001"].order == 9 and config.agents["1001"].max_no_answer == 0
+    assert config.agents["1002"].order is None and config.agents["1002"].max_no_answer == 2
+    queues, agents = specs_from_config(config)
+    assert dict(queues["sales"].skills) == {"sales": 5, "english": 3}
+    assert queues["sales"].callback_digit == "5"
+    assert queues["sales"].escalation == (Escalation(60, min_level=2),
+                                          Escalation(120, add_queue="support"))
+    assert (agents["1001"].order, agents["1001"].max_no_answer) == (9, 0)
+    assert (agents["1002"].order, agents["1003"].order) == (1, 2)  # the file's order
+    assert config.warnings == ()  # Li Na has sales 8, english 5
+
+
+def test_skill_levels_no_agent_meets_is_a_warning():
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 9 }"))
+    assert [(i.path, i.message) for i in parse_config(text).warnings] == [
+        ("queues.sales.skills", "no agent has all of sales at level 9; callers wait 180 s "
+         "and overflow")]
+
+
+def test_the_samples_commented_acd_keys_validate_when_uncommented():
+    text = SAMPLE
+    for key in ("# callback_digit = ", "# escalation = ", "# order = ", "# max_no_answer = "):
+        assert key in text, key
+        text = text.replace(key, key[2:])
+    config = parse_config(text)
+    assert config.queues["sales"].callback_digit == "5"
+    assert [s.after_s for s in config.queues["sales"].escalation] == [60, 120]
+    assert (config.agents["1001"].order, config.agents["1001"].max_no_answer) == (1, 2)
+
+
+def test_skill_levels_met_only_after_an_escalation_step_is_no_warning():
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 9 }"),
+                 ("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                  "min_level = 5 }]"))
+    assert parse_config(text).warnings == ()
+    text = _edit(("skills = [\"sales\"]", "skills = { sales = 10 }"),
+                 ("max_wait_s = 180", "max_wait_s = 180\nescalation = [{ after_s = 30, "
+                  "queue = \"support\" }]"))
+    assert parse_config(text).warnings == ()

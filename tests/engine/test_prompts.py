@@ -46,7 +46,9 @@ SHIPPED = ("welcome", "main-menu", "invalid", "no-input", "please-hold", "closed
            "leave-message", "goodbye", "transferring", "enter-account",
            # the queue's announcements: place in line and expected wait
            *(f"position-{n}" for n in range(1, 10)), "position-more",
-           *(f"wait-{n}" for n in range(0, 11)), "wait-more")
+           *(f"wait-{n}" for n in range(0, 11)), "wait-more",
+           # callbacks: the caller's confirmation, the agent's notice
+           "callback-booked", "callback-offer")
 
 
 def frequency_hz(samples, rate=RATE):

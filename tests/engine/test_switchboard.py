@@ -10,8 +10,9 @@ from appliance.engine import commands as cmd
 from appliance.engine.call import CallState
 from appliance.engine.clock import ScheduleClock, TickCalendar, ticks
 from appliance.engine.endpoints import LineState, StationState
+from appliance.engine.queueing import CALLBACK_ANSWER_S, CALLBACK_VOICE_S, VIP_PRIORITY
 from appliance.engine.switchboard import (
-    FAULTY_LINE_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
+    FAULTY_LINE_S, GLARE_GUARD_S, RING_GONE_S, SILENCE_CLEAR_S, STUCK_RING_S, Switchboard,
 )
 
 OFFER_S = 20.0  # the ACD's ring time per offer (QueueSpec.ring_s)
@@ -46,6 +47,7 @@ max_wait_s = {max_wait}
 overflow = "{overflow}"
 wrap_up_s = {wrap_up}
 exit_digit = "0"
+{queue_extra}
 [agents.1001]
 name = "A"
 skills = {{ sales = 5 }}
@@ -67,12 +69,19 @@ min_digits = 3
 [ivr.menu]
 type = "menu"
 prompts = "builtin:beep"
-options = {{ 1 = "sales", 2 = "out", 3 = "desk", 9 = "bye" }}
+options = {{ 1 = "sales", 2 = "out", 3 = "desk", 4 = "who", 5 = "sales_first", 9 = "bye" }}
 timeout = 5
 fallback = "bye"
 [ivr.sales]
 type = "queue"
 queue = "sales"
+[ivr.who]
+type = "lookup"
+found = "sales"
+[ivr.sales_first]
+type = "queue"
+queue = "sales"
+priority = 3
 [ivr.out]
 type = "transfer"
 number = "5550100"
@@ -85,9 +94,11 @@ reason = "{bye}"
 """
 
 
-def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0):
+def config(max_wait=60, overflow="hangup", recording="off", bye="menu said bye", wrap_up=0,
+           queue_extra=""):
     return parse_config(CONFIG.format(max_wait=max_wait, overflow=overflow, wrap_up=wrap_up,
-                                      recording=recording, bye=bye), source="unit.toml")
+                                      recording=recording, bye=bye, queue_extra=queue_extra),
+                        source="unit.toml")
 
 
 class Rig:
@@ -609,8 +620,33 @@ def agent_states(commands, agent):
 def test_agents_log_in_at_their_stations_when_the_box_starts():
     rig = Rig()
     assert agent_states(rig.out, "1001")[-1] == {"status": "ready", "state": "idle",
-                                                 "reason": None}
+                                                 "reason": None, "station": "desk1"}
     assert rig.sb.acd.agent_at("desk2") == "1002"
+
+
+def test_agents_come_back_where_the_event_log_left_them():
+    """At start the last agent_state row of each agent (crash or stop) decides: logged in
+    at that station again, ready or not ready with the reason (on a call then: the status
+    they had set), or still logged out; agents the log does not know: their usual
+    station."""
+    config_ = config()
+    sb = Switchboard(config_, schedules={})
+    out = sb.start(0, agents={
+        "1001": {"status": "logged_out", "state": "idle", "reason": None},
+        "1002": {"status": "not_ready", "state": "on_call", "reason": "12",
+                 "station": "desk1"}})
+    assert sb.acd.agent_at("desk1") == "1002" and sb.acd.agent_at("desk2") is None
+    agent = sb.acd.agent("1002")
+    assert (agent["status"].value, agent["state"].value, agent["reason"]) == \
+        ("not_ready", "idle", "12")
+    assert sb.acd.agent("1001")["status"].value == "logged_out"
+    assert agent_states(out, "1002")[-1] == {"status": "not_ready", "state": "idle",
+                                             "reason": "12", "station": "desk1"}
+    sb = Switchboard(config_, schedules={})
+    sb.start(0, agents={"1002": {"status": "ready", "state": "wrap_up", "reason": None,
+                                 "station": "desk9"}})  # a station gone: the usual one
+    assert (sb.acd.agent_at("desk1"), sb.acd.agent_at("desk2")) == ("1001", "1002")
+    assert sb.acd.agent("1002")["state"].value == "idle"
 
 
 def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
@@ -622,7 +658,7 @@ def test_pause_ready_logout_and_login_with_a_pin_from_the_phone():
     assert call.b.key == DESK2
     got = dial(rig, DESK1, "*412#")  # a reason code
     assert agent_states(got, "1001")[-1] == {"status": "not_ready", "state": "idle",
-                                             "reason": "12"}
+                                             "reason": "12", "station": "desk1"}
     assert agent_states(dial(rig, DESK1, "*3#"), "1001")[-1]["status"] == "ready"
     assert agent_states(dial(rig, DESK1, "*2#"), "1001")[-1]["status"] == "logged_out"
     assert rig.sb.acd.agent_at("desk1") is None
@@ -672,3 +708,345 @@ def test_the_first_announcement_tells_the_place_in_line():
     assert play.prompts[0] == "position-1.wav" and play.tag == ("announced", call.id, None)
     got = rig.sb.playout_finished(LINE, play.tag, rig.now)
     assert cmd.Play(LINE, ("music",), loop=True) in got  # back to the music
+
+
+# ---- callbacks -------------------------------------------------------------------------------
+
+CALLER = "5551234"  # the caller ID Rig.inbound gives: the number called back
+
+
+def logs(commands, kind):
+    return [c for c in commands if isinstance(c, cmd.LogEvent) and c.kind == kind]
+
+
+def booked_callback(rig):
+    """Both agents on a break; a caller waits, presses 5 (the callback digit), hears the
+    confirmation and the box hangs up. Returns the ACD's call id."""
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    assert call.state is CallState.QUEUED
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert cmd.Play(LINE, ("callback-booked.wav",), tag=("end", call.id, "callback booked")) \
+        in got
+    assert logs(got, "callback_requested")[0].data["number"] == CALLER
+    got = rig.finish_playout(LINE)
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (call.id, "callback")
+    assert cmd.Release(LINE) in got and call.ended
+    assert rig.sb.acd.waiting("sales")[0][4] == CALLER  # the place is kept
+    rig.run(GLARE_GUARD_S)  # the line may be taken to dial out again
+    return call.id
+
+
+def callback_rings(rig, acd_id):
+    """Li Na (1001) becomes ready: her phone rings for the callback."""
+    got = rig.sb.acd.set_ready("1001", rig.now * 20)
+    out = []
+    rig.sb._acd(got, out)
+    rig.out += out
+    assert cmd.Ring(DESK1) in out
+    (row,) = logs(out, "callback")
+    assert row.data == {"callback_of": acd_id, "number": CALLER, "station": "desk1"}
+    (opened,) = [c for c in out if isinstance(c, cmd.CdrOpen)]
+    assert opened.direction == "outbound" and opened.fields["called"] == CALLER
+    assert rig.sb.acd.agent("1001")["state"].value == "reserved"
+    return rig.sb.calls[row.call_id]
+
+
+def dialled(rig, callback):
+    """The agent answers: a prompt for them, a line seized, the number dialled, the agent
+    switched to the line."""
+    got = rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert cmd.Play(DESK1, ("callback-offer.wav",)) in got
+    (seize,) = [c for c in got if isinstance(c, cmd.Seize)]
+    line = seize.port
+    got = rig.send(ev.ToneDetected, line, tone=Tone.DIAL)
+    assert cmd.Play(line, (f"dtmf:{CALLER}",), tag=("dial", callback.id, None)) in got
+    got = rig.finish_playout(line)
+    assert cmd.Connect(DESK1, line) in got  # the agent hears ringback through the switch
+    assert rig.sb.acd.agent("1001")["state"].value == "reserved"  # not answered yet
+    return line
+
+
+def test_callback_booked_confirms_releases_the_line_and_keeps_the_place():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    assert rig.sb.acd.snapshot(rig.now * 20)["queues"]["sales"]["callbacks"] == 1
+    assert acd_id not in rig.sb.calls
+
+
+def test_callback_dialled_and_connected_when_the_far_end_answers():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    line = dialled(rig, callback)
+    rig.run(8.0)  # ringback
+    got = rig.send(ev.PolarityReversed, line, polarity=1)  # answer supervision
+    assert cmd.CdrUpdate(callback.id, {"answer_tick": rig.now}) in got
+    (connected,) = logs(got, "connected")
+    assert (connected.call_id, connected.agent, connected.queue) == \
+        (callback.id, "1001", "sales")
+    assert rig.sb.acd.agent("1001")["state"].value == "on_call"
+    assert rig.sb.acd.waiting("sales") == []
+    rig.run(30.0)
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)  # the agent ends the call
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (callback.id, "answered")
+    assert cmd.Release(line) in got
+    agent = rig.sb.acd.agent("1001")
+    assert (agent["state"].value, agent["calls"]) == ("idle", 1)
+
+
+def test_callback_answer_known_from_the_end_of_the_ringback():
+    """A line without answer polarity: the ringback heard on it stopped."""
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    rig.send(ev.ToneDetected, line, tone=Tone.RINGBACK)
+    rig.run(6.0)
+    got = rig.send(ev.ToneEnded, line, tone=Tone.RINGBACK)
+    assert logs(got, "connected") and rig.sb.acd.agent("1001")["state"].value == "on_call"
+    got = rig.send(ev.ToneDetected, line, tone=Tone.BUSY)  # the customer hangs up
+    assert closes(got)[0].disposition == "answered"
+
+
+def test_callback_the_agent_does_not_answer_fails_without_blame():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    got = rig.run(OFFER_S + 0.1)
+    assert cmd.StopRing(DESK1) in got
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition, close.cause) == \
+        (callback.id, "no answer", "agent did not answer")
+    (failed,) = logs(got, "callback_failed")
+    assert failed.call_id == acd_id and failed.data["why"] == "agent did not answer"
+    agent = rig.sb.acd.agent("1001")
+    assert (agent["status"].value, agent["state"].value, agent["unanswered"]) == \
+        ("ready", "idle", 0)
+    assert rig.sb.acd.waiting("sales") == []  # the callback is dropped
+    assert rig.sb.stations[DESK1].state is StationState.IDLE
+
+
+def test_callback_with_no_free_line_gives_congestion_and_fails():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    for key in (LINE, LINE2):  # both lines busy with other calls
+        rig.sb.lines[key].state = LineState.IN_CALL
+    got = rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert cmd.Play(DESK1, ("tone:congestion",), loop=True) in got
+    assert not [c for c in got if isinstance(c, cmd.Seize)]
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition, close.cause) == \
+        (callback.id, "failed", "no free line to dial out")
+    assert logs(got, "callback_failed")[0].data["why"] == "no free line to dial out"
+    assert rig.sb.acd.agent("1001")["unanswered"] == 0
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert rig.sb.stations[DESK1].state is StationState.IDLE
+
+
+@pytest.mark.parametrize("tone, disposition", [(Tone.BUSY, "busy"),
+                                               (Tone.CONGESTION, "failed"),
+                                               (Tone.SIT, "failed")])
+def test_callback_far_end_busy_or_congestion_fails(tone, disposition):
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    callback = callback_rings(rig, acd_id)
+    line = dialled(rig, callback)
+    got = rig.send(ev.ToneDetected, line, tone=tone)
+    (close,) = closes(got)
+    assert (close.call_id, close.disposition) == (callback.id, disposition)
+    assert cmd.Release(line) in got and cmd.Play(DESK1, ("tone:busy",), loop=True) in got
+    (failed,) = logs(got, "callback_failed")
+    assert (failed.call_id, failed.agent) == (acd_id, "1001")
+    assert rig.sb.acd.agent("1001")["unanswered"] == 0
+    assert rig.sb.acd.waiting("sales") == []
+
+
+def test_callback_far_end_that_never_answers_fails():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    rig.send(ev.ToneDetected, line, tone=Tone.RINGBACK)  # it rings on and on
+    got = []
+    for _ in range(ticks(62.0)):
+        rig.now += 1
+        rig.voice[line] = rig.now
+        got += rig.sb.tick(rig.now)
+    (close,) = closes(got)
+    assert (close.disposition, close.cause) == ("no answer", "far end did not answer")
+    assert logs(got, "callback_failed")
+
+
+def test_callback_digit_without_a_number_is_refused():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    rig.send(ev.RingStarted, LINE)
+    rig.run(1.0)
+    rig.send(ev.RingStopped, LINE)
+    rig.run(0.5)
+    rig.send(ev.RingStarted, LINE)  # no caller ID: answered at the second ring
+    call = rig.sb.lines[LINE].call
+    rig.finish_playout(LINE)
+    rig.send(ev.DigitDetected, LINE, digit="1")
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert logs(got, "callback_refused")[0].data == {"why": "no number to call back"}
+    assert call.state is CallState.QUEUED and not closes(got)
+    assert cmd.Play(LINE, ("invalid.wav",), tag=("announced", call.id, None)) in got
+    got = rig.finish_playout(LINE)
+    assert cmd.Play(LINE, ("music",), loop=True) in got  # waiting on
+
+
+def test_callback_to_a_number_the_dial_policy_refuses_is_refused():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = queued_via(rig, LINE, "9991234", "1")
+    got = rig.send(ev.DigitDetected, LINE, digit="5")
+    assert logs(got, "callback_refused")[0].data == {
+        "why": "9991234 matches no prefix of dial.allow (0, 1, 5)"}
+    assert cmd.Play(LINE, ("invalid.wav",), tag=("announced", call.id, None)) in got
+    assert call.state is CallState.QUEUED
+    assert rig.sb.acd.waiting("sales")[0][4] is None  # still a live caller, no callback
+
+
+# ---- caller priority: the IVR's and a VIP's -------------------------------------------------
+
+def queued_via(rig, line, number, digit):
+    """A call on `line` answered, through the menu by `digit`; returns it."""
+    rig.send(ev.RingStarted, line)
+    rig.run(1.0)
+    rig.send(ev.RingStopped, line)
+    rig.run(0.5)
+    rig.send(ev.CallerIdReceived, line, number=number, name=None, format="bell202")
+    call = rig.sb.lines[line].call
+    rig.finish_playout(line)
+    rig.send(ev.DigitDetected, line, digit=digit)
+    return call
+
+
+def test_a_vip_customer_found_by_the_lookup_waits_ahead_of_earlier_callers():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    plain = queued_via(rig, LINE, "5551234", "1")
+    vip = queued_via(rig, LINE2, "13800138000", "4")
+    (look,) = [c for c in rig.out if isinstance(c, cmd.LookUp)]
+    assert look.value == "13800138000"
+    got = rig.sb.lookup_answered(vip.id, {"number": "13800138000", "name": "Zhang San",
+                                          "vip": "1"}, look.request_id, rig.now)
+    (queued,) = logs(got, "queued")
+    assert queued.data["priority"] == VIP_PRIORITY and vip.priority == VIP_PRIORITY
+    assert [(c[0], c[2]) for c in rig.sb.acd.waiting("sales")] == \
+        [(vip.id, VIP_PRIORITY), (plain.id, 0)]
+    out = []
+    rig.sb._acd(rig.sb.acd.set_ready("1001", rig.now * 20), out)
+    assert cmd.Ring(DESK1) in out and rig.sb.stations[DESK1].call is vip
+
+
+def test_a_customer_who_is_not_vip_keeps_the_ivr_priority():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    first = queued_via(rig, LINE, "5551234", "4")
+    (look,) = [c for c in rig.out if isinstance(c, cmd.LookUp)]
+    rig.out += rig.sb.lookup_answered(first.id, {"number": "5551234", "vip": "0"},
+                                      look.request_id, rig.now)
+    second = queued_via(rig, LINE2, "5559999", "5")  # the IVR's queue node: priority 3
+    assert [(c[0], c[2]) for c in rig.sb.acd.waiting("sales")] == \
+        [(second.id, 3), (first.id, 0)]
+    assert logs(rig.out, "queued")[-1].data["priority"] == 3
+
+
+def test_callback_recorded_from_the_far_ends_answer_with_the_customer_on_the_left():
+    rig = Rig(queue_extra='callback_digit = "5"', recording="all")
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    assert not [c for c in rig.out if isinstance(c, cmd.StartRecording)
+                and c.call_id == callback.id]
+    got = rig.send(ev.PolarityReversed, line, polarity=1)
+    assert cmd.StartRecording(callback.id, callback.id, line) in got
+    got = rig.send(ev.LoopCurrentDropped, line)
+    assert cmd.StopRecording(callback.id) in got
+
+
+def test_an_agent_who_keys_ready_gets_the_waiting_call_once_the_phone_is_down():
+    """*3# while a caller waits: the offer rings when the agent hangs up (it does not
+    fail as "station busy" against the agent)."""
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    got = []
+    for digit in "*3#":
+        got += rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert not logs(got, "offer_failed") and cmd.Ring(DESK1) not in got
+    assert rig.sb.acd.agent("1001")["offer"] == call.id
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) in got and call.state is CallState.ALERTING
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    assert call.state is CallState.CONNECTED and call.agent == "1001"
+
+
+def test_an_offer_held_for_an_off_hook_phone_is_dropped_when_it_times_out():
+    rig = Rig()
+    rig.sb.acd.set_not_ready("1001", "break", 0)
+    rig.sb.acd.set_not_ready("1002", "break", 0)
+    call = rig.queued()
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    for digit in "*3#":
+        rig.send(ev.DigitDetected, DESK1, digit=digit)
+    got = rig.run(OFFER_S + 0.1)  # the agent stays off-hook: the ACD's ring time runs out
+    assert logs(got, "offer_failed")[0].data["why"] == "no answer"
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) not in got and call.state is CallState.QUEUED
+
+
+def test_a_callback_for_an_agent_still_off_hook_rings_once_they_hang_up():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    acd_id = booked_callback(rig)
+    rig.send(ev.HookChanged, DESK1, off_hook=True)
+    got = []
+    for digit in "*3#":
+        got += rig.send(ev.DigitDetected, DESK1, digit=digit)
+    assert not logs(got, "callback_failed") and not logs(got, "callback")
+    got = rig.send(ev.HookChanged, DESK1, off_hook=False)
+    assert cmd.Ring(DESK1) in got
+    assert logs(got, "callback")[0].data["callback_of"] == acd_id
+
+
+def test_callback_answered_before_any_ringback_is_known_from_the_far_ends_voice():
+    """No answer polarity and the callee answered before the ringback was recognised:
+    sound from the line CALLBACK_VOICE_S after the dial is the answer."""
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    line = dialled(rig, callback)
+    dial_end = rig.now
+    got = rig.run(3.0)  # silence on the line: nothing known yet
+    got = []
+    for _ in range(ticks(2.0)):  # the callee says hello, then listens
+        rig.now += 1
+        rig.voice[line] = rig.now
+        got += rig.sb.tick(rig.now)
+    assert not logs(got, "connected")
+    got = rig.run(CALLBACK_VOICE_S)
+    (connected,) = logs(got, "connected")
+    assert not closes(got)
+    # known once no ringback came in CALLBACK_VOICE_S (checked every second)
+    assert ticks(CALLBACK_VOICE_S) <= connected.tick - dial_end <= ticks(CALLBACK_VOICE_S + 1.0)
+    assert rig.sb.acd.agent("1001")["state"].value == "on_call"
+    got = rig.run(CALLBACK_ANSWER_S)  # answered: the 60 s limit no longer applies
+    assert not [c for c in closes(got) if c.disposition == "no answer"]
+
+
+def test_callback_to_a_silent_line_without_ringback_is_not_taken_as_answered():
+    rig = Rig(queue_extra='callback_digit = "5"')
+    callback = callback_rings(rig, booked_callback(rig))
+    dialled(rig, callback)
+    got = rig.run(CALLBACK_ANSWER_S + 1.0)
+    assert not logs(got, "connected")
+    assert [(c.disposition, c.cause) for c in closes(got)] == \
+        [("no answer", "far end did not answer")]

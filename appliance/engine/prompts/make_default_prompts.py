@@ -65,6 +65,11 @@ PROMPTS = {
     "wait-9": "Your expected wait is about nine minutes.",
     "wait-10": "Your expected wait is about ten minutes.",
     "wait-more": "Your expected wait is more than ten minutes.",
+    # callbacks (appliance.engine: the caller who pressed the queue's callback digit, and
+    # the agent whose phone rings to call them back)
+    "callback-booked": "Thank you. We will call you back as soon as an agent is free. "
+                       "Goodbye.",
+    "callback-offer": "Callback. Connecting you to the customer.",
 }
 
 
