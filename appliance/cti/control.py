@@ -32,7 +32,7 @@ from pathlib import Path
 
 from appliance.acd.permissions import Actor
 
-from . import api, live  # noqa: F401  (live: registers the operations)
+from . import api, history, live  # noqa: F401  (history, live: register the operations)
 
 log = logging.getLogger("appliance.control")
 

@@ -1,8 +1,8 @@
 """The control socket's server: every line gets one answer line whatever its bytes
 (hypothesis), the socket file's life (mode 0660, a stale one replaced, a live one refused,
-removed at the stop), long paths, the client's errors. The box here is one that is still
-starting (no engine yet), so every operation answers "still starting": the server, not the
-operations, is under test."""
+removed at the stop), long paths, the client's errors. The box here is one not started
+yet (no engine, no database), so every operation refuses ("still starting", no database):
+the server, not the operations, is under test."""
 
 import asyncio
 import json
@@ -10,21 +10,26 @@ import os
 import socket
 import stat
 import threading
-from types import SimpleNamespace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.config import load_config, sample_path
+from appliance.config import parse_config, sample_path
 from appliance.cti import api
 from appliance.cti.client import ClientError, Connection, NoDaemon, request
 from appliance.cti.control import MAX_LINE, ControlError, ControlServer, answer, parse_request
+from appliance.engine.box import Box
 
 
 @pytest.fixture(scope="module")
-def starting_box():
-    return SimpleNamespace(config=load_config(sample_path()), engine=None)
+def starting_box(tmp_path_factory):
+    """A Box not started yet (no engine, no database), its data in a temporary folder."""
+    data = tmp_path_factory.mktemp("starting")
+    text = Path(sample_path()).read_text(encoding="utf-8").replace(
+        'data_dir = "~/.local/share/appliance"', f'data_dir = "{data}"')
+    return Box(parse_config(text, source="starting.toml"))
 
 
 def one_line(reply):
