@@ -662,25 +662,21 @@ class _Builder:
             order = r.get(table, "order", path, int, default=None, low=0, high=9999)
             max_no_answer = r.get(table, "max_no_answer", path, int, default=2, low=0,
                                   high=20)
-            role, supervises = self.agent_role(table, path)
+            # what they may do through the control socket and the CTI
+            # (appliance.acd.permissions); `supervises` is checked in `supervised` once the
+            # queues are known
+            role = r.get(table, "role", path, str, default="agent",
+                         choices=("agent", "supervisor", "admin")) or "agent"
+            supervises = r.get_list(table, "supervises", path, str, default=()) or ()
+            if supervises and role != "supervisor":
+                r.warning(key_path(path, "supervises"), f"is ignored for role {role!r}; set "
+                          "role = \"supervisor\" or drop it")
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
                                      pin or "", station, order=order,
                                      max_no_answer=2 if max_no_answer is None
-                                     else max_no_answer, role=role, supervises=supervises)
+                                     else max_no_answer, role=role,
+                                     supervises=tuple(supervises))
         return agents
-
-    def agent_role(self, table, path):
-        """An agent's `role` (agent | supervisor | admin: what they may do through the
-        control socket and the CTI, appliance.acd.permissions) and, for a supervisor,
-        `supervises` (queue names; checked in `supervised` once the queues are known)."""
-        r = self.r
-        role = r.get(table, "role", path, str, default="agent",
-                     choices=("agent", "supervisor", "admin")) or "agent"
-        supervises = r.get_list(table, "supervises", path, str, default=[]) or []
-        if supervises and role != "supervisor":
-            r.warning(key_path(path, "supervises"), f"is ignored for role {role!r}; set "
-                      "role = \"supervisor\" or drop it")
-        return role, tuple(supervises)
 
     def supervised(self, agents, queues):
         """Every queue a supervisor's `supervises` names must exist."""
