@@ -45,3 +45,8 @@ main.add_command(_demo.demo)
 from appliance.cli import simulate as _simulate  # noqa: E402  (registers `appliance simulate`)
 
 main.add_command(_simulate.simulate)
+
+from appliance.cli import live as _live  # noqa: E402  (status, top, agents, queues, calls, monitor)
+
+for _command in (_live.status, _live.top, _live.agents, _live.queues, _live.calls, _live.monitor):
+    main.add_command(_command)

@@ -69,7 +69,11 @@ _KIND_WORDS = {"call_arrived": "arrived", "call_answered": "answered", "call_end
 @click.option("--metrics", "metrics_at", default=None, metavar="HOST:PORT",
               help="Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. "
                    "127.0.0.1:9464; port 0 picks a free one, printed at the start).")
-def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal, metrics_at):
+@click.option("--socket", "socket", type=click.Path(dir_okay=False), default=None,
+              help="Serve the control socket (what `appliance status`, `agents`, `calls` "
+                   "... talk to) here. Default: control.sock in storage.data_dir.")
+def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal, metrics_at,
+        socket):
     """Run the box: answer calls, run the IVR, queue callers to agents, record, write CDRs.
 
     With no configuration file (neither --config nor /etc/appliance/appliance.toml), this
@@ -148,14 +152,19 @@ def run(config_path, scenario_path, virtual_clock, seconds, as_json, journal, me
     elif journal and not journal_available():
         raise UserError(f"--journal: no journal socket at {JOURNAL_SOCKET} (is systemd-journald "
                         "running?); leave --journal out to log on stderr")
+    from appliance.cti.control import ControlServer, socket_path
+
+    control = Path(socket) if socket else socket_path(config)
     box = Box(config, scenario=scenario, virtual=virtual_clock, until_s=seconds,
-              origin_ms=origin_ms, config_path=config_path)
+              origin_ms=origin_ms, config_path=config_path,
+              services=[lambda box: ControlServer(box, control)])
     with _log_to_stderr(journal):
         asyncio.run(_run(box, view, seconds, virtual_clock, metrics))
     view.summary(box)
 
 
 async def _run(box, view, seconds, virtual, metrics=None):
+    from appliance.cti.control import ControlError
     from appliance.drivers.board import BoardUnavailable
     from appliance.drivers.transport import TransportError
     from appliance.engine.sd_notify import Notifier
@@ -175,7 +184,7 @@ async def _run(box, view, seconds, virtual, metrics=None):
             await box.start()
         except (TransportError, BoardUnavailable) as exc:
             raise UserError(_board_failure(box, exc)) from None
-        except StoreError as exc:
+        except (StoreError, ControlError) as exc:
             raise UserError(str(exc)) from None
         except OSError as exc:
             source = box.config.source
@@ -295,6 +304,11 @@ class EventView:
         database, recordings = _where(box)
         self.note("database", database, path=database)
         self.note("recordings", recordings, path=recordings)
+        for service in box.services:
+            if hasattr(service, "path"):  # the control socket
+                path = os.path.abspath(service.path)
+                self.note("control", f"{path}  (appliance status, agents, calls ... talk "
+                                     "to the box here)", path=path)
         boards = ", ".join(f"{name} ({b.url}, {b.ports}"
                            f"{', emulated' if b.emulated else ''})"
                            for name, b in box.config.boards.items())

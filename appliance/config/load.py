@@ -15,7 +15,8 @@ File layout (see sample.toml for a complete, commented example)::
                       exit_digit, callback_digit, escalation = [{ after_s = 60,
                       min_level = 2 }, { after_s = 120, queue = "support" }]
     [agents.ID]       name, skills = { skill = level 1-10 }, pin (4-8 digits), station,
-                      order (top-down rank, lower first), max_no_answer (0-20; 0 never)
+                      order (top-down rank, lower first), max_no_answer (0-20; 0 never),
+                      role (agent | supervisor | admin), supervises (queue names)
     [schedules.NAME]  time_zone, monday ... sunday = ["09:00-12:00", ...], holidays
     [recording]       mode (off | all | queues | on_demand), queues, layout (mixed |
                       stereo), format (wav-pcm16 | wav-alaw | wav-ulaw | flac)
@@ -193,6 +194,7 @@ class _Builder:
                             f"{did_you_mean(step.queue, queues)}; queues: "
                             + (", ".join(queues) or "none"))
         agents = self.agents(doc.get("agents"), skills, stations)
+        self.supervised(agents, queues)
         recording = self.recording(doc.get("recording", {}), queues)
         storage = self.storage(doc.get("storage", {}))
         dial = self.dial(doc.get("dial", {}), trunks)
@@ -630,7 +632,7 @@ class _Builder:
             path = key_path("agents", agent_id)
             self.check_name(agent_id, path, "agent id")
             table = r.table(table, path, ("name", "skills", "pin", "station", "order",
-                                          "max_no_answer"),
+                                          "max_no_answer", "role", "supervises"),
                             required=("name", "pin"))
             name = r.get(table, "name", path, str, default="")
             pin = r.get(table, "pin", path, str, default=None)
@@ -660,11 +662,31 @@ class _Builder:
             order = r.get(table, "order", path, int, default=None, low=0, high=9999)
             max_no_answer = r.get(table, "max_no_answer", path, int, default=2, low=0,
                                   high=20)
+            # what they may do through the control socket and the CTI
+            # (appliance.acd.permissions); `supervises` is checked in `supervised` once the
+            # queues are known
+            role = r.get(table, "role", path, str, default="agent",
+                         choices=("agent", "supervisor", "admin")) or "agent"
+            supervises = r.get_list(table, "supervises", path, str, default=()) or ()
+            if supervises and role != "supervisor":
+                r.warning(key_path(path, "supervises"), f"is ignored for role {role!r}; set "
+                          "role = \"supervisor\" or drop it")
             agents[agent_id] = Agent(str(agent_id), name or "", tuple(sorted(levels)),
                                      pin or "", station, order=order,
                                      max_no_answer=2 if max_no_answer is None
-                                     else max_no_answer)
+                                     else max_no_answer, role=role,
+                                     supervises=tuple(supervises))
         return agents
+
+    def supervised(self, agents, queues):
+        """Every queue a supervisor's `supervises` names must exist."""
+        for agent in agents.values():
+            for name in agent.supervises:
+                if name not in queues:
+                    self.r.error(key_path("agents", agent.id, "supervises"),
+                                 f"names queue {name!r}, which is not defined"
+                                 f"{did_you_mean(name, queues)}; queues: "
+                                 + (", ".join(queues) or "none"))
 
     def recording(self, table, queues):
         r = self.r

@@ -117,6 +117,8 @@ class Agent:
     station: str | None  # the station (its name) the agent usually sits at
     order: int | None = None  # top-down rank, lower first (None: the file's order)
     max_no_answer: int = 2  # not ready after this many unanswered offers in a row (0 never)
+    role: str = "agent"  # agent | supervisor | admin (appliance.acd.permissions.Role)
+    supervises: tuple[str, ...] = ()  # a supervisor's queues
 
 
 @dataclass(frozen=True)

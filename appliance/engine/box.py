@@ -94,10 +94,13 @@ class Box:
     `scenarios`: {board name: Scenario} for several;
     `virtual`: emulated boards tick as fast as the engine consumes (tests, simulations);
     `until_s`: stop after this much board time; `origin_ms`: the wall-clock time of the
-    first tick (default: now)."""
+    first tick (default: now); `services`: callables(box) -> an object with `claim()` (asked
+    first thing, before the store opens: it raises to refuse the start, e.g. another box
+    runs), async `start()` (once the engine exists) and `close()` (first at the stop): the
+    control socket, appliance.cti.control, which sits above the engine."""
 
     def __init__(self, config, *, scenario=None, scenarios=None, virtual=False, until_s=None,
-                 origin_ms=None, config_path=None):
+                 origin_ms=None, config_path=None, services=()):
         self.config = config
         self.config_path = config_path
         self.scenario = scenario
@@ -114,6 +117,8 @@ class Box:
         self.closed_on_start = []
         self.agents_on_start = {}  # agent id -> their last agent_state data before this start
         self.closed_on_stop = []
+        self.service_makers = list(services)
+        self.services = []
 
     @property
     def database(self):
@@ -127,6 +132,9 @@ class Box:
             await self.close()
 
     async def start(self):
+        self.services = [make(self) for make in self.service_makers]
+        for service in self.services:
+            service.claim()
         storage = self.config.storage
         for folder in (storage.data_dir, storage.recordings_dir):
             Path(folder).mkdir(parents=True, exist_ok=True)
@@ -154,6 +162,8 @@ class Box:
                              recorder=self.recorder, prompts=prompts,
                              origin_ms=self.origin_ms, lookup=self._lookup, until_tick=until,
                              agents=self.agents_on_start)
+        for service in self.services:
+            await service.start()
 
     def _prompt_dirs(self):
         # where `appliance config check` looked: prompts_dir (or the config's folder), then
@@ -213,6 +223,8 @@ class Box:
         return plan
 
     async def close(self):
+        while self.services:  # first: no request reaches a box being taken down
+            await self.services.pop().close()
         if self.engine is not None:
             self.engine.stop()
         for board in self.boards.values():

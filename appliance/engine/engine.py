@@ -28,6 +28,7 @@ from appliance.dsp import g711
 from appliance.dtmf import generate as dtmf_generate
 
 from .clock import ScheduleClock, TickCalendar
+from .commands import LogEvent
 from .mixer import ConferenceMixer
 from .playback import Playback
 from .switchboard import Switchboard
@@ -111,6 +112,7 @@ class Engine:
         self.agents = agents  # {agent id: their last agent_state data}: logged in again at start
         self.listeners = []  # callables(LogEvent, time_ms) told each event-log row (live views)
         self.tick_hooks = []  # callables() run on each clock-board tick (systemd's watchdog)
+        self.taps = {}  # port key -> [callables(tick, int16 [160, 2])]: live audio (monitor)
 
     def _schedules(self, config):
         return {name: ScheduleClock(s, self.calendar) for name, s in config.schedules.items()}
@@ -214,6 +216,8 @@ class Engine:
             ports = np.flatnonzero(sent)
             self._send(board, event.tick, tx[ports], ports)
         self._record(name, full, tx)
+        if self.taps:
+            self._tap(name, event.tick, full, tx)
         for key, tag in finished:
             self._stopped_playing(key)
             self._run(self.switchboard.playout_finished(key, tag, self.now))
@@ -443,6 +447,51 @@ class Engine:
         self.store.append_event(time_ms, c.kind, c.call_id, c.queue, c.agent, c.data)
         for listener in self.listeners:
             listener(c, time_ms)
+
+    # ---- requests from outside (the control socket, the CTI) ------------------------------
+    # They run in the engine's event loop between two ticks (appliance.cti.api).
+
+    def request(self, method, *args):
+        """Run a switchboard request `method(*args, now)` at the current tick and carry out
+        the commands it returns; returns them. Its ValueError (AcdError too) is the
+        refusal, with nothing changed."""
+        commands = method(*args, self.now)
+        self._run(commands)
+        return commands
+
+    def log_event(self, kind, call_id=None, queue=None, agent=None, data=None):
+        """Write one event-log row at the current tick (an audit row, ...)."""
+        self._run([LogEvent(self.now, kind, call_id, queue=queue, agent=agent,
+                            data=dict(data or {}))])
+
+    def tap(self, key, listener):
+        """Call `listener(tick, audio)` every tick of port `key` (board, port) with int16
+        [160, 2]: what the port sends (left) and what it hears (right: the port it is
+        switched to, or what the box plays or mixes for it). Returns a function that stops
+        it."""
+        self.taps.setdefault(key, []).append(listener)
+
+        def untap():
+            listeners = self.taps.get(key, [])
+            if listener in listeners:
+                listeners.remove(listener)
+            if not listeners:
+                self.taps.pop(key, None)
+        return untap
+
+    def _tap(self, name, tick, full, tx):
+        for key, listeners in list(self.taps.items()):
+            if key[0] != name or key[1] >= len(full):
+                continue
+            heard = tx[key[1]].astype(np.int32)
+            other = self.connected.get(key)
+            if other is not None and other[0] == name:
+                heard += full[other[1]]
+            audio = np.empty((full.shape[1], 2), dtype=np.int16)
+            audio[:, 0] = full[key[1]]
+            audio[:, 1] = np.clip(heard, -32768, 32767)
+            for listener in list(listeners):
+                listener(tick, audio)
 
 
 def _log_fields(command):

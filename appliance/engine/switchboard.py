@@ -34,6 +34,7 @@ from .call import Call, CallState
 from .clock import ticks
 from .endpoints import Line, LineState, Station, StationState
 from .queueing import Queueing
+from .requests import OutsideRequests
 
 ANSWER_ON_RING = 2            # answer at the start of this ring when no caller ID came first
 STUCK_RING_S = 8.0            # a ring burst longer than this: answer anyway (ring trip)
@@ -51,7 +52,7 @@ CLEAR_TONES = (Tone.BUSY, Tone.CONGESTION)
 
 
 
-class Switchboard(Queueing):
+class Switchboard(Queueing, OutsideRequests):
     """Lines, stations and calls of the box. `config`: an `appliance.config.Config`;
     `ports`: {board name: [appliance.config.PortKind per port]} of the boards present;
     `schedules`: {name: object with state_at(tick)}; `ms(tick)`: epoch ms of a tick (for

@@ -311,7 +311,7 @@ BAD = [
      "agents.1001.max_no_answer", "is 50; allowed: from 0 to 20"),
     ("agent-unknown-key", [("pin = \"4821\"", "pin = \"4821\"\nrank = 1")],
      "agents.1001.rank", "unknown key; allowed here: name, skills, pin, station, order, "
-     "max_no_answer"),
+     "max_no_answer, role, supervises"),
 ]
 
 
