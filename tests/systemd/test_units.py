@@ -27,6 +27,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.config import DEFAULT_PATH, parse_config, sample_path
+from appliance.cti.control import socket_path
 from appliance.cti.metrics import parse_address
 from appliance.drivers.transport.discovery import KNOWN_BOARDS
 
@@ -164,7 +165,8 @@ def test_writable_paths_are_the_configs_storage_defaults():
     storage = parse_config(text).storage
     writable = [Path(p) for v in values("ReadWritePaths") for p in v.split()]
     assert one("ProtectSystem") == "strict"
-    for folder in (storage.data_dir, storage.recordings_dir, Path("/run/appliance")):
+    control = socket_path(parse_config(text)).parent  # the control socket's folder
+    for folder in (storage.data_dir, storage.recordings_dir, control):
         assert any(folder == w or w in folder.parents for w in writable), folder
     for key in ("PrivateTmp", "NoNewPrivileges", "ProtectHome"):
         assert one(key) == "yes", key
@@ -199,7 +201,7 @@ def test_sysusers_and_tmpfiles_make_the_user_and_its_folders(tmp_path):
     assert user[3] == groups["appliance"][2]  # its primary group is `appliance`
     assert user[6] == "/usr/sbin/nologin"
     subprocess.run([tmpfiles, f"--root={root}", "--create"], check=True, capture_output=True)
-    for folder in ("var/lib/appliance", "var/lib/appliance/recordings", "run/appliance"):
+    for folder in ("var/lib/appliance", "var/lib/appliance/recordings"):
         info = (root / folder).stat()
         assert (info.st_uid, info.st_gid) == (int(user[2]), int(user[3])), folder
         assert info.st_mode & 0o007 == 0, folder  # nothing for others: recordings are private
