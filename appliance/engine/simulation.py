@@ -694,7 +694,7 @@ def simulate_with_audio(traffic, *, agents, trunks=None, hours=0.25, seed=0,
     import tempfile
 
     from appliance.drivers.emulator import parse_scenario
-    from appliance.drivers.emulator.people import HangUp, Phone, Talk
+    from appliance.drivers.emulator.people import HangUp, Talk
 
     from .box import Box
     from .endpoints import Line as _Line
@@ -777,28 +777,22 @@ def simulate_with_audio(traffic, *, agents, trunks=None, hours=0.25, seed=0,
                 return call.b.name
             return None
 
-        def lift(phone, station_key):
-            original = Phone._lift
-
-            def _lift(n, answered_ring, actions):
-                if answered_ring:
-                    station = box.engine.switchboard.stations.get(station_key)
-                    call = station.call if station is not None else None
-                    talk = talk_of.get(call.caller) if call is not None else None
-                    if talk is not None:
-                        actions = (Talk(talk, -20.0), HangUp())
-                    else:  # not a simulated caller (or caller ID lost): a short call
-                        actions = (Talk(1.0, -20.0), HangUp())
-                return original(phone, n, answered_ring, actions)
-            return _lift
+        def answer_actions(station_key):
+            def actions(n):
+                station = box.engine.switchboard.stations.get(station_key)
+                call = station.call if station is not None else None
+                talk = talk_of.get(call.caller) if call is not None else None
+                # not a simulated caller (or caller ID lost): a short call
+                return (Talk(1.0 if talk is None else talk, -20.0), HangUp())
+            return actions
 
         async def run():
             await box.start()
-            box.sessions["lines0"].board._agent_on = agent_on
+            box.sessions["lines0"].board.remote_agent = agent_on
             desks = box.sessions["desks0"].board
             for port in desks.ports:
                 if port.phone is not None:
-                    port.phone._lift = lift(port.phone, ("desks0", port.index))
+                    port.phone.answer_actions = answer_actions(("desks0", port.index))
             engine = box.engine
             engine.listeners.append(lambda c, ms: tally.row(
                 dataclasses.replace(c, tick=c.tick - engine.calendar.origin_tick)))

@@ -88,6 +88,9 @@ class VirtualBoard:
         self._tx_gain = np.ones(n)
         self._gains_db = [(0.0, 0.0)] * n
         self.source = [None] * n  # the switch: source[p] is what p hears, or None
+        # for a caller the host bridged to a station on another board: port -> the name
+        # of the agent they hear, or None (several boards in one box)
+        self.remote_agent = lambda port: None
         self.selected = ()
         self.alarms = {span: Alarm(0) for span in model.spans}
         self.callers = []
@@ -370,7 +373,7 @@ class VirtualBoard:
         """The name of the off-hook agent phone whose audio the switch plays to `port`."""
         src = self.source[port]
         if src is None:
-            return None
+            return self.remote_agent(port)
         station = self.ports[src]
         if station.kind is PortKind.FXS and station.off_hook and station.phone is not None:
             return station.phone.spec.name

@@ -438,6 +438,9 @@ class Phone:
         self.calls = []
         self.flash_until = None
         self.pending = sorted(spec.calls, key=lambda c: c[0])
+        # what the phone does on a call it answers: spec.actions, unless a test rig that
+        # knows the call (appliance simulate --with-audio) gives the actions here
+        self.answer_actions = lambda n: self.spec.actions
 
     @property
     def call(self):
@@ -459,7 +462,7 @@ class Phone:
         if call is None:
             if self.ringing_since is not None and self.spec.answer_after_s is not None \
                     and n >= self.ringing_since + ticks(self.spec.answer_after_s):
-                call = self._lift(n, True, self.spec.actions)
+                call = self._lift(n, True, self.answer_actions(n))
             elif self.pending and n >= self.pending[0][0]:
                 _, actions = self.pending.pop(0)
                 call = self._lift(n, False, actions)
