@@ -89,6 +89,17 @@
 #define MATURE_RATIO 1e-3 /* 30 dB ERLE */
 #define ERLE_DECAY 0.97  /* per window: the ERLE is measured over about 270 ms */
 #define DISARM_WINDOWS 250 /* 2 s */
+/* Least-squares bootstrap (see ec.h): the first solution after LS_FIRST_WINDOWS windows
+ * of far-end signal, then one every LS_SOLVE_WINDOWS, until LS_LAST_WINDOWS. The support
+ * starts LS_LEAD taps before the background's largest tap. Ridge: LS_RIDGE of the far
+ * end's power, plus one (the rounding noise of 16-bit samples is 1/12). */
+#define LS_FIRST_WINDOWS 24
+#define LS_SOLVE_WINDOWS 6
+#define LS_LAST_WINDOWS 375
+#define LS_LEAD 48
+#define LS_TONE_WINDOWS 12
+#define LS_RIDGE 1e-7
+
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
 #define POWER_SMOOTHING (1.0 / 64.0)
 
@@ -118,6 +129,7 @@ void ec_reset(ec_state_t *s)
         s->nf_min[b] = 1e30;
     s->nlp_gain = 1.0;
     s->noise_seed = 0x2545f491u;
+    s->ls_on = 1;
 }
 
 /* The per-sample work: dot products and the update over the 512 taps, in EC_LANES = 8
@@ -293,6 +305,111 @@ static void update_predictor(ec_state_t *s)
     }
 }
 
+/* Least-squares bootstrap. From the reset on, the far end's autocorrelation r(k) (lags
+ * under EC_LS_TAPS) and its cross-correlation p(k) with the rx (every lag of the tail)
+ * are summed over every sample. The normal equations of the filter restricted to a
+ * support of EC_LS_TAPS taps at delay d are then exact: R[i][j] = sum over t of
+ * x(t-d-i) x(t-d-j) is r(j-i) summed up to d+i samples ago, which the recent history
+ * gives (pre-windowed: the far end is zero before the reset). */
+HOT_INLINE void ls_accumulate(ec_state_t *s, const float *restrict xv, double y, int taps,
+                              int support)
+{
+    double x0 = (double) xv[0];
+    double *restrict r = s->ls_r;
+    double *restrict pp = s->ls_p;
+    for (int k = 0; k < support; k++)
+        r[k] += x0 * (double) xv[k];
+    for (int k = 0; k < taps; k++)
+        pp[k] += y * (double) xv[k];
+    s->ls_head = (s->ls_head + 1u) & (EC_LS_RING - 1u);
+    s->ls_ring[s->ls_head] = xv[0];
+}
+
+/* Solves the normal equations on the support (Cholesky, with a small ridge) and puts
+ * the solution in the background filter; returns 0 if the system was singular. */
+HOT_CLONES static int ls_solve(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    const int n = taps < EC_LS_TAPS ? taps : EC_LS_TAPS;
+    int peak = 0;
+    float best = 0.0f;
+    for (int i = 0; i < taps; i++)
+        if (fabsf(s->hb[i]) > best) {
+            best = fabsf(s->hb[i]);
+            peak = i;
+        }
+    if (best <= 0.0f)
+        return 0;
+    int d = peak - LS_LEAD;
+    if (d > taps - n)
+        d = taps - n;
+    if (d < 0)
+        d = 0;
+    /* hist[m] = x(T - m), newest first, over the span the corrections need. */
+    double hist[EC_MAX_TAPS + 2 * EC_LS_TAPS];
+    const int span = d + 2 * n;
+    for (int m = 0; m < span; m++)
+        hist[m] = (double) s->ls_ring[(s->ls_head - (uint32_t) m) & (EC_LS_RING - 1u)];
+    double c[EC_LS_TAPS];
+    for (int k = 0; k < n; k++)
+        c[k] = s->ls_r[k];
+    double *a = s->ls_a; /* packed lower triangle: row j at j (j + 1) / 2 */
+    const double ridge = LS_RIDGE * s->ls_r[0] + 1.0;
+    for (int m = 0; m < d + n; m++) {
+        if (m >= d) {
+            int i = m - d;
+            for (int k = 0; i + k < n; k++) {
+                int j = i + k;
+                a[j * (j + 1) / 2 + i] = c[k];
+            }
+            a[i * (i + 1) / 2 + i] += ridge;
+        }
+        const double xm = hist[m];
+        for (int k = 0; k < n; k++)
+            c[k] -= xm * hist[m + k];
+    }
+    /* Cholesky: R = G G^T, G lower, in place. */
+    for (int j = 0; j < n; j++) {
+        double *rj = &a[j * (j + 1) / 2];
+        for (int i = 0; i <= j; i++) {
+            const double *ri = &a[i * (i + 1) / 2];
+            double sum = rj[i];
+            for (int k = 0; k < i; k++)
+                sum -= rj[k] * ri[k];
+            if (i < j) {
+                rj[i] = sum / ri[i];
+            } else {
+                if (!(sum > 0.0))
+                    return 0;
+                rj[j] = sqrt(sum);
+            }
+        }
+    }
+    /* G z = p, then G^T h = z. */
+    double z[EC_LS_TAPS];
+    for (int j = 0; j < n; j++) {
+        const double *rj = &a[j * (j + 1) / 2];
+        double sum = s->ls_p[d + j];
+        for (int k = 0; k < j; k++)
+            sum -= rj[k] * z[k];
+        z[j] = sum / rj[j];
+    }
+    for (int j = n - 1; j >= 0; j--) {
+        double sum = z[j];
+        for (int k = j + 1; k < n; k++)
+            sum -= a[k * (k + 1) / 2 + j] * z[k];
+        z[j] = sum / a[j * (j + 1) / 2 + j];
+    }
+    memset(s->hb, 0, (size_t) taps * sizeof s->hb[0]);
+    double l1 = 0.0;
+    for (int i = 0; i < n; i++) {
+        s->hb[d + i] = (float) z[i];
+        l1 += fabs(z[i]);
+    }
+    s->hb_l1 = l1;
+    return 1;
+}
+
 /* Two-path decision at the end of each window. The background is judged by a snapshot
  * taken at the start of the window (the candidate), on samples it never adapted on: the
  * background's own a priori error is no fair judge, because an NLMS step along the
@@ -365,6 +482,18 @@ static void end_window(ec_state_t *s)
     } else if (active && s->sum_ef > 10.0 * ARMED_RATIO * s->sum_y + noise) {
         if (++s->disarm_windows >= DISARM_WINDOWS)
             s->armed = 0;
+    }
+    if (s->ls_on) {
+        if (active)
+            s->ls_windows++;
+        s->ls_tone_windows = s->tone ? s->ls_tone_windows + 1 : 0;
+        if (s->ls_windows >= LS_LAST_WINDOWS || s->ls_tone_windows >= LS_TONE_WINDOWS) {
+            s->ls_on = 0;
+        } else if (active && s->ls_windows >= LS_FIRST_WINDOWS
+                   && ++s->ls_since >= LS_SOLVE_WINDOWS) {
+            s->ls_since = 0;
+            ls_solve(s);
+        }
     }
     memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
     /* Exact window energy of the whitened history (the running sum drifts). */
@@ -443,6 +572,9 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     double ec = y - fr.yc;
     double eb = y - yb;
     double ef = y - yf;
+
+    if (s->ls_on)
+        ls_accumulate(s, xv, y, taps, taps < EC_LS_TAPS ? taps : EC_LS_TAPS);
 
     /* Short-term powers and correlation. */
     s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);

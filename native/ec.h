@@ -73,6 +73,8 @@
 #define EC_PEAK_BLOCK 16
 #define EC_PEAK_BLOCKS 33
 #define EC_NF_BLOCKS 4
+#define EC_LS_TAPS 160 /* least-squares bootstrap: support length */
+#define EC_LS_RING 1024 /* its far-end history (a power of two >= EC_MAX_TAPS + EC_LS_TAPS) */
 
 #define EC_ERR_TAPS (-1)
 
@@ -132,6 +134,18 @@ typedef struct ec_state_s {
     int32_t copy_hold;           /* the same for blocking a mature filter's copies */
     uint32_t noise_seed;
     int32_t sample_count;
+    /* Least-squares bootstrap: the far end's autocorrelation and its cross-correlation
+     * with the rx since the reset, the far end's recent history, and the solver's
+     * workspace (the packed Cholesky factor). */
+    double ls_r[EC_LS_TAPS];
+    double ls_p[EC_MAX_TAPS];
+    float ls_ring[EC_LS_RING];
+    double ls_a[EC_LS_TAPS * (EC_LS_TAPS + 1) / 2];
+    uint32_t ls_head;            /* ls_ring index of the newest far-end sample */
+    int32_t ls_on;               /* nonzero while the bootstrap gathers and solves */
+    int32_t ls_windows;          /* windows of far-end signal it has seen */
+    int32_t ls_since;            /* windows since its last solution */
+    int32_t ls_tone_windows;     /* consecutive windows of narrow-band far end */
 } ec_state_t;
 
 /* Validates config and starts with empty filters. Returns 0 or EC_ERR_*. */
