@@ -94,11 +94,15 @@
  * starts LS_LEAD taps before the background's largest tap. Ridge: LS_RIDGE of the far
  * end's power, plus one (the rounding noise of 16-bit samples is 1/12). */
 #define LS_FIRST_WINDOWS 24
-#define LS_SOLVE_WINDOWS 6
+#define LS_SOLVE_WINDOWS 12
+#define LS_LATE_WINDOWS 63
+#define LS_LATE_SOLVE_WINDOWS 25
 #define LS_LAST_WINDOWS 375
 #define LS_LEAD 48
 #define LS_TONE_WINDOWS 12
 #define LS_RIDGE 1e-7
+#define LS_DONE_RATIO 1e-5
+#define LS_PRIOR 1e3
 
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
 #define POWER_SMOOTHING (1.0 / 64.0)
@@ -311,18 +315,57 @@ static void update_predictor(ec_state_t *s)
  * support of EC_LS_TAPS taps at delay d are then exact: R[i][j] = sum over t of
  * x(t-d-i) x(t-d-j) is r(j-i) summed up to d+i samples ago, which the recent history
  * gives (pre-windowed: the far end is zero before the reset). */
-HOT_INLINE void ls_accumulate(ec_state_t *s, const float *restrict xv, double y, int taps,
+HOT_INLINE void ls_accumulate(ec_state_t *s, const float *restrict xv, float y, int taps,
                               int support)
 {
-    double x0 = (double) xv[0];
-    double *restrict r = s->ls_r;
-    double *restrict pp = s->ls_p;
+    const float x0 = xv[0];
+    float *restrict r = s->ls_rw;
+    float *restrict pp = s->ls_pw;
     for (int k = 0; k < support; k++)
-        r[k] += x0 * (double) xv[k];
+        r[k] += x0 * xv[k];
     for (int k = 0; k < taps; k++)
-        pp[k] += y * (double) xv[k];
+        pp[k] += y * xv[k];
     s->ls_head = (s->ls_head + 1u) & (EC_LS_RING - 1u);
-    s->ls_ring[s->ls_head] = xv[0];
+    s->ls_ring[s->ls_head] = x0;
+}
+
+/* Once per window: the window's float sums into the double totals. */
+static void ls_flush(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    const int n = taps < EC_LS_TAPS ? taps : EC_LS_TAPS;
+    for (int k = 0; k < n; k++) {
+        s->ls_r[k] += (double) s->ls_rw[k];
+        s->ls_rw[k] = 0.0f;
+    }
+    for (int k = 0; k < taps; k++) {
+        s->ls_p[k] += (double) s->ls_pw[k];
+        s->ls_pw[k] = 0.0f;
+    }
+}
+
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+typedef double dlanes_t __attribute__((vector_size(32), aligned(8), may_alias));
+#endif
+
+/* Dot product of n doubles in four lanes (the Cholesky's inner loop). */
+HOT_INLINE double ddot(const double *restrict a, const double *restrict b, int n)
+{
+    int k = 0;
+    double sum = 0.0;
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+    dlanes_t acc0 = {0.0, 0.0, 0.0, 0.0}, acc1 = acc0;
+    for (; k + 8 <= n; k += 8) {
+        acc0 += *(const dlanes_t *) (const void *) (a + k) * *(const dlanes_t *) (const void *) (b + k);
+        acc1 += *(const dlanes_t *) (const void *) (a + k + 4)
+                * *(const dlanes_t *) (const void *) (b + k + 4);
+    }
+    acc0 += acc1;
+    sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+#endif
+    for (; k < n; k++)
+        sum += a[k] * b[k];
+    return sum;
 }
 
 /* Solves the normal equations on the support (Cholesky, with a small ridge) and puts
@@ -354,7 +397,7 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
     for (int k = 0; k < n; k++)
         c[k] = s->ls_r[k];
     double *a = s->ls_a; /* packed lower triangle: row j at j (j + 1) / 2 */
-    const double ridge = LS_RIDGE * s->ls_r[0] + 1.0;
+    const double ridge = LS_RIDGE * s->ls_r[0] + LS_PRIOR * s->noise_floor;
     for (int m = 0; m < d + n; m++) {
         if (m >= d) {
             int i = m - d;
@@ -373,9 +416,7 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
         double *rj = &a[j * (j + 1) / 2];
         for (int i = 0; i <= j; i++) {
             const double *ri = &a[i * (i + 1) / 2];
-            double sum = rj[i];
-            for (int k = 0; k < i; k++)
-                sum -= rj[k] * ri[k];
+            double sum = rj[i] - ddot(rj, ri, i);
             if (i < j) {
                 rj[i] = sum / ri[i];
             } else {
@@ -389,9 +430,7 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
     double z[EC_LS_TAPS];
     for (int j = 0; j < n; j++) {
         const double *rj = &a[j * (j + 1) / 2];
-        double sum = s->ls_p[d + j];
-        for (int k = 0; k < j; k++)
-            sum -= rj[k] * z[k];
+        double sum = s->ls_p[d + j] - ddot(rj, z, j);
         z[j] = sum / rj[j];
     }
     for (int j = n - 1; j >= 0; j--) {
@@ -422,17 +461,25 @@ static void end_window(ec_state_t *s)
     if (!learning)
         s->learn_windows = 0;
     int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
-    int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y);
+    int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y)
+               && !s->ls_done;
+    /* A least-squares solution (the candidate of this window) goes through if no worse than
+     * the foreground: in line noise it is the better estimate even where a window cannot
+     * show it, and the background's later steps only add their gradient noise to it. */
+    int fresh = s->ls_fresh;
+    s->ls_fresh = 0;
     if (!active) {
         s->worse_windows = 0;
         s->escape_windows = 0;
     } else if (!s->win_near
-               && (fast ? s->win_ec <= s->win_ef && s->win_eb <= s->win_ec
-                        : s->win_ec < COPY_RATIO * s->win_ef)
+               && (fresh ? s->win_ec <= s->win_ef
+                   : fast ? s->win_ec <= s->win_ef && s->win_eb <= s->win_ec
+                          : s->win_ec < COPY_RATIO * s->win_ef)
                && s->win_ec < 0.25 * s->win_y) {
         s->worse_windows = 0;
         s->escape_windows = 0;
-        memcpy(s->hf, fast ? s->hb : s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
+        memcpy(s->hf, fresh ? s->hc : fast ? s->hb : s->COPY_SOURCE,
+               (size_t) taps * sizeof s->hf[0]);
         s->converged = 1;
     } else if (learning && s->win_ec < 0.0625 * s->win_y
                && ++s->learn_windows >= NEAR_COPY_WINDOWS) {
@@ -483,16 +530,26 @@ static void end_window(ec_state_t *s)
         if (++s->disarm_windows >= DISARM_WINDOWS)
             s->armed = 0;
     }
+    /* The bootstrap is done once the foreground cancels 50 dB or down to the line noise;
+     * the fast copies end then too (they would hand the background's gradient noise
+     * to the foreground). */
+    if (s->ls_on && s->ls_windows >= LS_LATE_WINDOWS
+        && s->sum_ef < LS_DONE_RATIO * s->sum_y
+                           + 2.0 * s->noise_floor * EC_WINDOW / (1.0 - ERLE_DECAY))
+        s->ls_done = 1;
     if (s->ls_on) {
+        ls_flush(s);
         if (active)
             s->ls_windows++;
         s->ls_tone_windows = s->tone ? s->ls_tone_windows + 1 : 0;
-        if (s->ls_windows >= LS_LAST_WINDOWS || s->ls_tone_windows >= LS_TONE_WINDOWS) {
+        if (s->ls_windows >= LS_LAST_WINDOWS || s->ls_tone_windows >= LS_TONE_WINDOWS
+            || s->ls_done) {
             s->ls_on = 0;
         } else if (active && s->ls_windows >= LS_FIRST_WINDOWS
-                   && ++s->ls_since >= LS_SOLVE_WINDOWS) {
+                   && ++s->ls_since >= (s->ls_windows < LS_LATE_WINDOWS ? LS_SOLVE_WINDOWS
+                                                                        : LS_LATE_SOLVE_WINDOWS)) {
             s->ls_since = 0;
-            ls_solve(s);
+            s->ls_fresh = ls_solve(s);
         }
     }
     memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
@@ -574,7 +631,7 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     double ef = y - yf;
 
     if (s->ls_on)
-        ls_accumulate(s, xv, y, taps, taps < EC_LS_TAPS ? taps : EC_LS_TAPS);
+        ls_accumulate(s, xv, (float) rx, taps, taps < EC_LS_TAPS ? taps : EC_LS_TAPS);
 
     /* Short-term powers and correlation. */
     s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);

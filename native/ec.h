@@ -139,12 +139,16 @@ typedef struct ec_state_s {
      * workspace (the packed Cholesky factor). */
     double ls_r[EC_LS_TAPS];
     double ls_p[EC_MAX_TAPS];
+    float ls_rw[EC_LS_TAPS];      /* the same two over the current window */
+    float ls_pw[EC_MAX_TAPS];
     float ls_ring[EC_LS_RING];
     double ls_a[EC_LS_TAPS * (EC_LS_TAPS + 1) / 2];
     uint32_t ls_head;            /* ls_ring index of the newest far-end sample */
     int32_t ls_on;               /* nonzero while the bootstrap gathers and solves */
+    int32_t ls_done;             /* it stopped with the echo cancelled */
     int32_t ls_windows;          /* windows of far-end signal it has seen */
     int32_t ls_since;            /* windows since its last solution */
+    int32_t ls_fresh;            /* the candidate of this window is a new solution */
     int32_t ls_tone_windows;     /* consecutive windows of narrow-band far end */
 } ec_state_t;
 
