@@ -102,6 +102,7 @@
 #define LS_TONE_WINDOWS 12
 #define LS_RIDGE 1e-7
 #define LS_DONE_RATIO 1e-5
+#define LS_DONE_DECAY 0.8 /* per window: about 40 ms */
 #define LS_PRIOR 1e3
 
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
@@ -393,51 +394,58 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
     const int span = d + 2 * n;
     for (int m = 0; m < span; m++)
         hist[m] = (double) s->ls_ring[(s->ls_head - (uint32_t) m) & (EC_LS_RING - 1u)];
+    /* R in packed upper rows: row i holds R[i][i..n-1] from offset i n - i (i - 1) / 2.
+     * Row i is the autocorrelation summed up to d + i samples ago: c, corrected. */
     double c[EC_LS_TAPS];
     for (int k = 0; k < n; k++)
         c[k] = s->ls_r[k];
-    double *a = s->ls_a; /* packed lower triangle: row j at j (j + 1) / 2 */
+    double *a = s->ls_a;
     const double ridge = LS_RIDGE * s->ls_r[0] + LS_PRIOR * s->noise_floor;
     for (int m = 0; m < d + n; m++) {
         if (m >= d) {
             int i = m - d;
-            for (int k = 0; i + k < n; k++) {
-                int j = i + k;
-                a[j * (j + 1) / 2 + i] = c[k];
-            }
-            a[i * (i + 1) / 2 + i] += ridge;
+            double *row = &a[i * n - i * (i - 1) / 2];
+            for (int k = 0; k < n - i; k++)
+                row[k] = c[k];
+            row[0] += ridge;
         }
         const double xm = hist[m];
         for (int k = 0; k < n; k++)
             c[k] -= xm * hist[m + k];
     }
-    /* Cholesky: R = G G^T, G lower, in place. */
-    for (int j = 0; j < n; j++) {
-        double *rj = &a[j * (j + 1) / 2];
-        for (int i = 0; i <= j; i++) {
-            const double *ri = &a[i * (i + 1) / 2];
-            double sum = rj[i] - ddot(rj, ri, i);
-            if (i < j) {
-                rj[i] = sum / ri[i];
-            } else {
-                if (!(sum > 0.0))
-                    return 0;
-                rj[j] = sqrt(sum);
-            }
+    /* Cholesky R = U^T U, right-looking (each step a rank-one update of the rows below,
+     * contiguous multiply-adds), in place. */
+    for (int k = 0; k < n; k++) {
+        double *uk = &a[k * n - k * (k - 1) / 2];
+        if (!(uk[0] > 0.0))
+            return 0;
+        const double diag = sqrt(uk[0]);
+        const double inv = 1.0 / diag;
+        uk[0] = diag;
+        for (int t = 1; t < n - k; t++)
+            uk[t] *= inv;
+        for (int i = k + 1; i < n; i++) {
+            double *restrict ui = &a[i * n - i * (i - 1) / 2];
+            const double *restrict src = &uk[i - k];
+            const double f = src[0];
+            for (int t = 0; t < n - i; t++)
+                ui[t] -= f * src[t];
         }
     }
-    /* G z = p, then G^T h = z. */
+    /* U^T z = p (column sweeps), then U h = z. */
     double z[EC_LS_TAPS];
-    for (int j = 0; j < n; j++) {
-        const double *rj = &a[j * (j + 1) / 2];
-        double sum = s->ls_p[d + j] - ddot(rj, z, j);
-        z[j] = sum / rj[j];
+    for (int j = 0; j < n; j++)
+        z[j] = s->ls_p[d + j];
+    for (int k = 0; k < n; k++) {
+        const double *uk = &a[k * n - k * (k - 1) / 2];
+        z[k] /= uk[0];
+        const double zk = z[k];
+        for (int t = 1; t < n - k; t++)
+            z[k + t] -= uk[t] * zk;
     }
     for (int j = n - 1; j >= 0; j--) {
-        double sum = z[j];
-        for (int k = j + 1; k < n; k++)
-            sum -= a[k * (k + 1) / 2 + j] * z[k];
-        z[j] = sum / a[j * (j + 1) / 2 + j];
+        const double *uj = &a[j * n - j * (j - 1) / 2];
+        z[j] = (z[j] - ddot(uj + 1, z + j + 1, n - 1 - j)) / uj[0];
     }
     memset(s->hb, 0, (size_t) taps * sizeof s->hb[0]);
     double l1 = 0.0;
@@ -533,9 +541,13 @@ static void end_window(ec_state_t *s)
     /* The bootstrap is done once the foreground cancels 50 dB or down to the line noise;
      * the fast copies end then too (they would hand the background's gradient noise
      * to the foreground). */
+    if (active && !s->win_near) {
+        s->ls_ef = LS_DONE_DECAY * s->ls_ef + s->win_ef;
+        s->ls_y = LS_DONE_DECAY * s->ls_y + s->win_y;
+    }
     if (s->ls_on && s->ls_windows >= LS_LATE_WINDOWS
-        && s->sum_ef < LS_DONE_RATIO * s->sum_y
-                           + 2.0 * s->noise_floor * EC_WINDOW / (1.0 - ERLE_DECAY))
+        && s->ls_ef < LS_DONE_RATIO * s->ls_y
+                          + 2.0 * s->noise_floor * EC_WINDOW / (1.0 - LS_DONE_DECAY))
         s->ls_done = 1;
     if (s->ls_on) {
         ls_flush(s);

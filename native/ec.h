@@ -146,6 +146,7 @@ typedef struct ec_state_s {
     uint32_t ls_head;            /* ls_ring index of the newest far-end sample */
     int32_t ls_on;               /* nonzero while the bootstrap gathers and solves */
     int32_t ls_done;             /* it stopped with the echo cancelled */
+    double ls_ef, ls_y;          /* residual and rx energy over the last few windows */
     int32_t ls_windows;          /* windows of far-end signal it has seen */
     int32_t ls_since;            /* windows since its last solution */
     int32_t ls_fresh;            /* the candidate of this window is a new solution */
