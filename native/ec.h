@@ -48,6 +48,24 @@
  *     spectrum the foreground has not learnt yet fires both detectors while the
  *     background learns it; near-end speech rarely lets a frozen snapshot of the
  *     background win by that much, and hardly ever twice in a row.
+ *   - Least-squares bootstrap (the start of a call): for its first 3 s of far-end
+ *     signal at most, the canceller also sums the far end's autocorrelation (lags under
+ *     EC_LS_TAPS = 160) and its cross-correlation with rx (every lag of the tail). From
+ *     these and the last 672 far-end samples the normal equations of a filter on a
+ *     160-tap support, placed 48 taps before the background's largest tap,
+ *     are exact (pre-windowed least squares over everything since the reset); they are
+ *     solved by Cholesky, with a ridge of the tracked line noise over a tap prior of
+ *     1e-3, after 24 windows of far-end signal, then every 12 windows (96 ms) up to 1 s
+ *     and every 25 (200 ms) after. Each solution replaces the background (zero outside
+ *     the support) and goes to the foreground if it cancels no worse over the next
+ *     window. On speech an NLMS filter, however whitened, learns the bands the talker
+ *     excites weakly far slower than the talker reveals them; least squares has them
+ *     from the first fraction of a second: on the G.168 paths the foreground cancels
+ *     50 to 60 dB within 0.4 to 0.6 s of far-end speech, where the NLMS alone had windows
+ *     under 20 dB after 2 to 5 s. The bootstrap ends (and with it the fast copies) once
+ *     the last ~40 ms of windows cancel 50 dB or down to the line noise (from 1/2 s of
+ *     far-end signal on), after 12 consecutive windows of narrow-band far end (the sums
+ *     would hold little else), or after 3 s; the NLMS background then tracks as before.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
@@ -56,8 +74,9 @@
  *     muted, not even before convergence; a 60 ms hangover keeps the NLP off through the
  *     gaps of near-end speech.
  *
- * No allocation: all state, the three 512-tap filters and the delay lines, lives
- * in ec_state_t (about 16 KB).
+ * No allocation: all state, the three 512-tap filters, the delay lines, the bootstrap's sums
+ * and its solver's workspace (the packed Cholesky factor, 100 KB), lives in ec_state_t
+ * (about 130 KB).
  */
 #ifndef APPLIANCE_EC_H
 #define APPLIANCE_EC_H
