@@ -369,8 +369,8 @@ HOT_INLINE double ddot(const double *restrict a, const double *restrict b, int n
     return sum;
 }
 
-/* Solves the normal equations on the support (Cholesky, with a small ridge) and puts
- * the solution in the background filter; returns 0 if the system was singular. */
+/* Solves the normal equations on the support (Cholesky, with a small ridge) and makes
+ * the solution the next window's candidate; returns 0 if the system was singular. */
 HOT_CLONES static int ls_solve(ec_state_t *s)
 {
     const int taps = s->config.taps;
@@ -400,7 +400,7 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
     for (int k = 0; k < n; k++)
         c[k] = s->ls_r[k];
     double *a = s->ls_a;
-    const double ridge = LS_RIDGE * s->ls_r[0] + LS_PRIOR * s->noise_floor;
+    const double ridge = LS_RIDGE * s->ls_r[0] + 1.0 + LS_PRIOR * s->ls_noise;
     for (int m = 0; m < d + n; m++) {
         if (m >= d) {
             int i = m - d;
@@ -447,13 +447,15 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
         const double *uj = &a[j * n - j * (j - 1) / 2];
         z[j] = (z[j] - ddot(uj + 1, z + j + 1, n - 1 - j)) / uj[0];
     }
-    memset(s->hb, 0, (size_t) taps * sizeof s->hb[0]);
-    double l1 = 0.0;
+    memset(s->hc, 0, (size_t) taps * sizeof s->hc[0]);
+    double fit = 0.0;
     for (int i = 0; i < n; i++) {
-        s->hb[d + i] = (float) z[i];
-        l1 += fabs(z[i]);
+        s->hc[d + i] = (float) z[i];
+        fit += z[i] * s->ls_p[d + i];
     }
-    s->hb_l1 = l1;
+    /* What the fit leaves of rx (sum y^2 - h.p), per sample: line noise, near-end speech
+     * and the echo the support misses, which the next solution's ridge allows for. */
+    s->ls_noise = fmax(s->ls_yy - fit, 0.0) / ((double) s->ls_samples + 1.0);
     return 1;
 }
 
@@ -471,23 +473,41 @@ static void end_window(ec_state_t *s)
     int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
     int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y)
                && !s->ls_done;
-    /* A least-squares solution (the candidate of this window) goes through if no worse than
-     * the foreground: in line noise it is the better estimate even where a window cannot
-     * show it, and the background's later steps only add their gradient noise to it. */
     int fresh = s->ls_fresh;
     s->ls_fresh = 0;
-    if (!active) {
+    if (fresh) {
+        /* The candidate was a least-squares solution: it replaces the foreground and the
+         * background if it cancelled no worse than the foreground (in line noise it is
+         * the better estimate even where a window cannot show it), or, while a detector
+         * other than Geigel declares the near end, 10 dB better (as the held-back copies
+         * below: a young foreground's residual is what fires them). A worse one, from
+         * sums that near-end speech went into, leaves both as they are; a window without
+         * far-end signal judges nothing, and the next one judges it. */
+        if (!active)
+            s->ls_fresh = 1;
+        else if ((s->win_near ? !s->win_geigel && s->win_ec < NEAR_COPY_RATIO * s->win_ef
+                              : s->win_ec <= s->win_ef)
+                 && s->win_ec < 0.25 * s->win_y) {
+            memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
+            memcpy(s->hb, s->hc, (size_t) taps * sizeof s->hb[0]);
+            double l1 = 0.0;
+            for (int i = 0; i < taps; i++)
+                l1 += fabs((double) s->hb[i]);
+            s->hb_l1 = l1;
+            s->converged = 1;
+            s->worse_windows = 0;
+            s->escape_windows = 0;
+        }
+    } else if (!active) {
         s->worse_windows = 0;
         s->escape_windows = 0;
     } else if (!s->win_near
-               && (fresh ? s->win_ec <= s->win_ef
-                   : fast ? s->win_ec <= s->win_ef && s->win_eb <= s->win_ec
-                          : s->win_ec < COPY_RATIO * s->win_ef)
+               && (fast ? s->win_ec <= s->win_ef && s->win_eb <= s->win_ec
+                        : s->win_ec < COPY_RATIO * s->win_ef)
                && s->win_ec < 0.25 * s->win_y) {
         s->worse_windows = 0;
         s->escape_windows = 0;
-        memcpy(s->hf, fresh ? s->hc : fast ? s->hb : s->COPY_SOURCE,
-               (size_t) taps * sizeof s->hf[0]);
+        memcpy(s->hf, fast ? s->hb : s->COPY_SOURCE, (size_t) taps * sizeof s->hf[0]);
         s->converged = 1;
     } else if (learning && s->win_ec < 0.0625 * s->win_y
                && ++s->learn_windows >= NEAR_COPY_WINDOWS) {
@@ -549,6 +569,8 @@ static void end_window(ec_state_t *s)
         && s->ls_ef < LS_DONE_RATIO * s->ls_y
                           + 2.0 * s->noise_floor * EC_WINDOW / (1.0 - LS_DONE_DECAY))
         s->ls_done = 1;
+    if (!s->ls_fresh)
+        memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
     if (s->ls_on) {
         ls_flush(s);
         if (active)
@@ -564,7 +586,6 @@ static void end_window(ec_state_t *s)
             s->ls_fresh = ls_solve(s);
         }
     }
-    memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
     /* Exact window energy of the whitened history (the running sum drifts). */
     s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
     s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
@@ -642,8 +663,11 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     double eb = y - yb;
     double ef = y - yf;
 
-    if (s->ls_on)
+    if (s->ls_on) {
         ls_accumulate(s, xv, (float) rx, taps, taps < EC_LS_TAPS ? taps : EC_LS_TAPS);
+        s->ls_yy += y * y;
+        s->ls_samples++;
+    }
 
     /* Short-term powers and correlation. */
     s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);

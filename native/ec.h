@@ -166,6 +166,9 @@ typedef struct ec_state_s {
     int32_t ls_on;               /* nonzero while the bootstrap gathers and solves */
     int32_t ls_done;             /* it stopped with the echo cancelled */
     double ls_ef, ls_y;          /* residual and rx energy over the last few windows */
+    double ls_yy;                /* sum of rx^2 since the reset */
+    double ls_noise;             /* the last fit's residual power (per sample) */
+    int32_t ls_samples;          /* samples summed */
     int32_t ls_windows;          /* windows of far-end signal it has seen */
     int32_t ls_since;            /* windows since its last solution */
     int32_t ls_fresh;            /* the candidate of this window is a new solution */
