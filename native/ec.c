@@ -89,10 +89,15 @@
 #define MATURE_RATIO 1e-3 /* 30 dB ERLE */
 #define ERLE_DECAY 0.97  /* per window: the ERLE is measured over about 270 ms */
 #define DISARM_WINDOWS 250 /* 2 s */
-/* Least-squares bootstrap (see ec.h): the first solution after LS_FIRST_WINDOWS windows
- * of far-end signal, then one every LS_SOLVE_WINDOWS, until LS_LAST_WINDOWS. The support
+/* Least-squares bootstrap (see ec.h), in windows of far-end signal: the first solution
+ * after LS_FIRST_WINDOWS (0.19 s), then one every LS_SOLVE_WINDOWS (96 ms) up to
+ * LS_LATE_WINDOWS (1/2 s) and every LS_LATE_SOLVE_WINDOWS (200 ms) after; the end at
+ * LS_LAST_WINDOWS (3 s), after LS_TONE_WINDOWS of narrow-band far end, or from
+ * LS_LATE_WINDOWS on once the foreground cancels LS_DONE_RATIO (50 dB) or down to the
+ * line noise over the last windows (their memory: LS_DONE_DECAY per window). The support
  * starts LS_LEAD taps before the background's largest tap. Ridge: LS_RIDGE of the far
- * end's power, plus one (the rounding noise of 16-bit samples is 1/12). */
+ * end's power, plus one (the rounding noise of 16-bit samples is 1/12), plus the last
+ * fit's residual power over a tap prior of 1 / LS_PRIOR. */
 #define LS_FIRST_WINDOWS 24
 #define LS_SOLVE_WINDOWS 12
 #define LS_LATE_WINDOWS 63
@@ -102,7 +107,7 @@
 #define LS_TONE_WINDOWS 12
 #define LS_RIDGE 1e-7
 #define LS_DONE_RATIO 1e-5
-#define LS_DONE_DECAY 0.8 /* per window: about 40 ms */
+#define LS_DONE_DECAY 0.8
 #define LS_PRIOR 1e3
 
 /* Smoothing of the short-term powers (per sample): about 8 ms. */

@@ -53,19 +53,23 @@
  *     EC_LS_TAPS = 160) and its cross-correlation with rx (every lag of the tail). From
  *     these and the last 672 far-end samples the normal equations of a filter on a
  *     160-tap support, placed 48 taps before the background's largest tap,
- *     are exact (pre-windowed least squares over everything since the reset); they are
- *     solved by Cholesky, with a ridge of the tracked line noise over a tap prior of
- *     1e-3, after 24 windows of far-end signal, then every 12 windows (96 ms) up to 1 s
- *     and every 25 (200 ms) after. Each solution replaces the background (zero outside
- *     the support) and goes to the foreground if it cancels no worse over the next
- *     window. On speech an NLMS filter, however whitened, learns the bands the talker
- *     excites weakly far slower than the talker reveals them; least squares has them
- *     from the first fraction of a second: on the G.168 paths the foreground cancels
- *     50 to 60 dB within 0.4 to 0.6 s of far-end speech, where the NLMS alone had windows
- *     under 20 dB after 2 to 5 s. The bootstrap ends (and with it the fast copies) once
- *     the last ~40 ms of windows cancel 50 dB or down to the line noise (from 1/2 s of
- *     far-end signal on), after 12 consecutive windows of narrow-band far end (the sums
- *     would hold little else), or after 3 s; the NLMS background then tracks as before.
+ *     are exact (pre-windowed least squares over everything since the reset). They are
+ *     solved by Cholesky after 24 windows of far-end signal, then every 12 windows (96 ms)
+ *     up to 1/2 s and every 25 (200 ms) after, with a ridge that allows for what the last
+ *     fit left of rx (line noise, near-end speech, echo off the support) over a tap prior
+ *     of 1e-3. Each solution is the next active window's candidate: it replaces the
+ *     foreground and the background if it cancelled no worse than the foreground (10 dB
+ *     better while the correlation or residual detector declares the near end), and
+ *     is dropped otherwise, so sums that a caller's early speech went into never undo
+ *     what the NLMS learnt. On speech an NLMS filter, however whitened, learns the bands
+ *     the talker excites weakly far slower than the talker reveals them; least squares
+ *     has them from the first fraction of a second: on the G.168 paths the foreground
+ *     cancels 50 to 60 dB within 0.4 to 0.6 s of far-end speech, where the NLMS alone
+ *     had windows under 20 dB after 2 to 5 s. The bootstrap ends (and with it the fast
+ *     copies) once the last ~40 ms of windows cancel 50 dB or down to the line noise
+ *     (from 1/2 s of far-end signal on), after 12 consecutive windows of narrow-band far
+ *     end (the sums would hold little else), or after 3 s; the NLMS background then
+ *     tracks as before.
  *   - Non-linear processor (optional): replaces the residual by comfort noise at the
  *     tracked background-noise level only while the residual is explained as echo: the
  *     filter armed (measured 20 dB ERLE, or cancelled down to the line noise), far end
