@@ -354,11 +354,11 @@ static void ls_flush(ec_state_t *s)
 typedef double dlanes_t __attribute__((vector_size(32), aligned(8), may_alias));
 #endif
 
-/* Dot product of n doubles in four lanes (the Cholesky's inner loop). */
+/* Dot product of n doubles in eight lanes (the solver's inner loop); the scalar version
+ * adds in the same order. */
 HOT_INLINE double ddot(const double *restrict a, const double *restrict b, int n)
 {
     int k = 0;
-    double sum = 0.0;
 #if defined(__GNUC__) && !defined(EC_SCALAR)
     dlanes_t acc0 = {0.0, 0.0, 0.0, 0.0}, acc1 = acc0;
     for (; k + 8 <= n; k += 8) {
@@ -367,7 +367,15 @@ HOT_INLINE double ddot(const double *restrict a, const double *restrict b, int n
                 * *(const dlanes_t *) (const void *) (b + k + 4);
     }
     acc0 += acc1;
-    sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+    double sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+#else
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[k + l] * b[k + l];
+    for (int l = 0; l < 4; l++)
+        acc[l] += acc[l + 4];
+    double sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
 #endif
     for (; k < n; k++)
         sum += a[k] * b[k];
