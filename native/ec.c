@@ -329,7 +329,10 @@ HOT_INLINE void ls_accumulate(ec_state_t *s, const float *restrict xv, float y, 
     float *restrict pp = s->ls_pw;
     for (int k = 0; k < support; k++)
         r[k] += x0 * xv[k];
-    for (int k = 0; k < taps; k++)
+    /* Every lag until a solution is taken; then only its support's. */
+    const int first = s->ls_fixed ? s->ls_d : 0;
+    const int last = s->ls_fixed ? s->ls_d + support : taps;
+    for (int k = first; k < last; k++)
         pp[k] += y * xv[k];
     s->ls_head = (s->ls_head + 1u) & (EC_LS_RING - 1u);
     s->ls_ring[s->ls_head] = x0;
@@ -388,20 +391,24 @@ HOT_CLONES static int ls_solve(ec_state_t *s)
 {
     const int taps = s->config.taps;
     const int n = taps < EC_LS_TAPS ? taps : EC_LS_TAPS;
-    int peak = 0;
-    float best = 0.0f;
-    for (int i = 0; i < taps; i++)
-        if (fabsf(s->hb[i]) > best) {
-            best = fabsf(s->hb[i]);
-            peak = i;
-        }
-    if (best <= 0.0f)
-        return 0;
-    int d = peak - LS_LEAD;
-    if (d > taps - n)
-        d = taps - n;
-    if (d < 0)
-        d = 0;
+    int d = s->ls_d;
+    if (!s->ls_fixed) {
+        int peak = 0;
+        float best = 0.0f;
+        for (int i = 0; i < taps; i++)
+            if (fabsf(s->hb[i]) > best) {
+                best = fabsf(s->hb[i]);
+                peak = i;
+            }
+        if (best <= 0.0f)
+            return 0;
+        d = peak - LS_LEAD;
+        if (d > taps - n)
+            d = taps - n;
+        if (d < 0)
+            d = 0;
+        s->ls_d = d;
+    }
     /* hist[m] = x(T - m), newest first, over the span the corrections need. */
     double hist[EC_MAX_TAPS + 2 * EC_LS_TAPS];
     const int span = d + 2 * n;
@@ -501,6 +508,7 @@ static void end_window(ec_state_t *s)
         else if ((s->win_near ? !s->win_geigel && s->win_ec < NEAR_COPY_RATIO * s->win_ef
                               : s->win_ec <= s->win_ef)
                  && s->win_ec < 0.25 * s->win_y) {
+            s->ls_fixed = 1; /* its support stays: later sums need only its lags */
             memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
             memcpy(s->hb, s->hc, (size_t) taps * sizeof s->hb[0]);
             double l1 = 0.0;

@@ -61,7 +61,8 @@
  *     foreground and the background if it cancelled no worse than the foreground (10 dB
  *     better while the correlation or residual detector declares the near end), and
  *     is dropped otherwise, so sums that a caller's early speech went into never undo
- *     what the NLMS learnt. On speech an NLMS filter, however whitened, learns the bands
+ *     what the NLMS learnt. Once a solution is taken its support stays, and the
+ *     cross-correlation is summed over its 160 lags only. On speech an NLMS filter, however whitened, learns the bands
  *     the talker excites weakly far slower than the talker reveals them; least squares
  *     has them from the first fraction of a second: on the G.168 paths the foreground
  *     cancels 50 to 60 dB within 0.4 to 0.6 s of far-end speech, where the NLMS alone
@@ -176,6 +177,8 @@ typedef struct ec_state_s {
     int32_t ls_windows;          /* windows of far-end signal it has seen */
     int32_t ls_since;            /* windows since its last solution */
     int32_t ls_fresh;            /* the candidate of this window is a new solution */
+    int32_t ls_d;                /* the support's first tap */
+    int32_t ls_fixed;            /* a solution was taken: its support stays */
     int32_t ls_tone_windows;     /* consecutive windows of narrow-band far end */
 } ec_state_t;
 
