@@ -89,6 +89,27 @@
 #define MATURE_RATIO 1e-3 /* 30 dB ERLE */
 #define ERLE_DECAY 0.97  /* per window: the ERLE is measured over about 270 ms */
 #define DISARM_WINDOWS 250 /* 2 s */
+/* Least-squares bootstrap (see ec.h), in windows of far-end signal: the first solution
+ * after LS_FIRST_WINDOWS (0.19 s), then one every LS_SOLVE_WINDOWS (96 ms) up to
+ * LS_LATE_WINDOWS (1/2 s) and every LS_LATE_SOLVE_WINDOWS (200 ms) after; the end at
+ * LS_LAST_WINDOWS (3 s), after LS_TONE_WINDOWS of narrow-band far end, or from
+ * LS_LATE_WINDOWS on once the foreground cancels LS_DONE_RATIO (50 dB) or down to the
+ * line noise over the last windows (their memory: LS_DONE_DECAY per window). The support
+ * starts LS_LEAD taps before the background's largest tap. Ridge: LS_RIDGE of the far
+ * end's power, plus one (the rounding noise of 16-bit samples is 1/12), plus the last
+ * fit's residual power over a tap prior of 1 / LS_PRIOR. */
+#define LS_FIRST_WINDOWS 24
+#define LS_SOLVE_WINDOWS 12
+#define LS_LATE_WINDOWS 63
+#define LS_LATE_SOLVE_WINDOWS 25
+#define LS_LAST_WINDOWS 375
+#define LS_LEAD 48
+#define LS_TONE_WINDOWS 12
+#define LS_RIDGE 1e-7
+#define LS_DONE_RATIO 1e-5
+#define LS_DONE_DECAY 0.8
+#define LS_PRIOR 1e3
+
 /* Smoothing of the short-term powers (per sample): about 8 ms. */
 #define POWER_SMOOTHING (1.0 / 64.0)
 
@@ -118,6 +139,7 @@ void ec_reset(ec_state_t *s)
         s->nf_min[b] = 1e30;
     s->nlp_gain = 1.0;
     s->noise_seed = 0x2545f491u;
+    s->ls_on = 1;
 }
 
 /* The per-sample work: dot products and the update over the 512 taps, in EC_LANES = 8
@@ -293,6 +315,170 @@ static void update_predictor(ec_state_t *s)
     }
 }
 
+/* Least-squares bootstrap. From the reset on, the far end's autocorrelation r(k) (lags
+ * under EC_LS_TAPS) and its cross-correlation p(k) with the rx (every lag of the tail)
+ * are summed over every sample. The normal equations of the filter restricted to a
+ * support of EC_LS_TAPS taps at delay d are then exact: R[i][j] = sum over t of
+ * x(t-d-i) x(t-d-j) is r(j-i) summed up to d+i samples ago, which the recent history
+ * gives (pre-windowed: the far end is zero before the reset). */
+HOT_INLINE void ls_accumulate(ec_state_t *s, const float *restrict xv, float y, int taps,
+                              int support)
+{
+    const float x0 = xv[0];
+    float *restrict r = s->ls_rw;
+    float *restrict pp = s->ls_pw;
+    for (int k = 0; k < support; k++)
+        r[k] += x0 * xv[k];
+    /* Every lag until a solution is taken; then only its support's. */
+    const int first = s->ls_fixed ? s->ls_d : 0;
+    const int last = s->ls_fixed ? s->ls_d + support : taps;
+    for (int k = first; k < last; k++)
+        pp[k] += y * xv[k];
+    s->ls_head = (s->ls_head + 1u) & (EC_LS_RING - 1u);
+    s->ls_ring[s->ls_head] = x0;
+}
+
+/* Once per window: the window's float sums into the double totals. */
+static void ls_flush(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    const int n = taps < EC_LS_TAPS ? taps : EC_LS_TAPS;
+    for (int k = 0; k < n; k++) {
+        s->ls_r[k] += (double) s->ls_rw[k];
+        s->ls_rw[k] = 0.0f;
+    }
+    for (int k = 0; k < taps; k++) {
+        s->ls_p[k] += (double) s->ls_pw[k];
+        s->ls_pw[k] = 0.0f;
+    }
+}
+
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+typedef double dlanes_t __attribute__((vector_size(32), aligned(8), may_alias));
+#endif
+
+/* Dot product of n doubles in eight lanes (the solver's inner loop); the scalar version
+ * adds in the same order. */
+HOT_INLINE double ddot(const double *restrict a, const double *restrict b, int n)
+{
+    int k = 0;
+#if defined(__GNUC__) && !defined(EC_SCALAR)
+    dlanes_t acc0 = {0.0, 0.0, 0.0, 0.0}, acc1 = acc0;
+    for (; k + 8 <= n; k += 8) {
+        acc0 += *(const dlanes_t *) (const void *) (a + k) * *(const dlanes_t *) (const void *) (b + k);
+        acc1 += *(const dlanes_t *) (const void *) (a + k + 4)
+                * *(const dlanes_t *) (const void *) (b + k + 4);
+    }
+    acc0 += acc1;
+    double sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+#else
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (; k + 8 <= n; k += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[k + l] * b[k + l];
+    for (int l = 0; l < 4; l++)
+        acc[l] += acc[l + 4];
+    double sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+#endif
+    for (; k < n; k++)
+        sum += a[k] * b[k];
+    return sum;
+}
+
+/* Solves the normal equations on the support (Cholesky, with a small ridge) and makes
+ * the solution the next window's candidate; returns 0 if the system was singular. */
+HOT_CLONES static int ls_solve(ec_state_t *s)
+{
+    const int taps = s->config.taps;
+    const int n = taps < EC_LS_TAPS ? taps : EC_LS_TAPS;
+    int d = s->ls_d;
+    if (!s->ls_fixed) {
+        int peak = 0;
+        float best = 0.0f;
+        for (int i = 0; i < taps; i++)
+            if (fabsf(s->hb[i]) > best) {
+                best = fabsf(s->hb[i]);
+                peak = i;
+            }
+        if (best <= 0.0f)
+            return 0;
+        d = peak - LS_LEAD;
+        if (d > taps - n)
+            d = taps - n;
+        if (d < 0)
+            d = 0;
+        s->ls_d = d;
+    }
+    /* hist[m] = x(T - m), newest first, over the span the corrections need. */
+    double hist[EC_MAX_TAPS + 2 * EC_LS_TAPS];
+    const int span = d + 2 * n;
+    for (int m = 0; m < span; m++)
+        hist[m] = (double) s->ls_ring[(s->ls_head - (uint32_t) m) & (EC_LS_RING - 1u)];
+    /* R in packed upper rows: row i holds R[i][i..n-1] from offset i n - i (i - 1) / 2.
+     * Row i is the autocorrelation summed up to d + i samples ago: c, corrected. */
+    double c[EC_LS_TAPS];
+    for (int k = 0; k < n; k++)
+        c[k] = s->ls_r[k];
+    double *a = s->ls_a;
+    const double ridge = LS_RIDGE * s->ls_r[0] + 1.0 + LS_PRIOR * s->ls_noise;
+    for (int m = 0; m < d + n; m++) {
+        if (m >= d) {
+            int i = m - d;
+            double *row = &a[i * n - i * (i - 1) / 2];
+            for (int k = 0; k < n - i; k++)
+                row[k] = c[k];
+            row[0] += ridge;
+        }
+        const double xm = hist[m];
+        for (int k = 0; k < n; k++)
+            c[k] -= xm * hist[m + k];
+    }
+    /* Cholesky R = U^T U, right-looking (each step a rank-one update of the rows below,
+     * contiguous multiply-adds), in place. */
+    for (int k = 0; k < n; k++) {
+        double *uk = &a[k * n - k * (k - 1) / 2];
+        if (!(uk[0] > 0.0))
+            return 0;
+        const double diag = sqrt(uk[0]);
+        const double inv = 1.0 / diag;
+        uk[0] = diag;
+        for (int t = 1; t < n - k; t++)
+            uk[t] *= inv;
+        for (int i = k + 1; i < n; i++) {
+            double *restrict ui = &a[i * n - i * (i - 1) / 2];
+            const double *restrict src = &uk[i - k];
+            const double f = src[0];
+            for (int t = 0; t < n - i; t++)
+                ui[t] -= f * src[t];
+        }
+    }
+    /* U^T z = p (column sweeps), then U h = z. */
+    double z[EC_LS_TAPS];
+    for (int j = 0; j < n; j++)
+        z[j] = s->ls_p[d + j];
+    for (int k = 0; k < n; k++) {
+        const double *uk = &a[k * n - k * (k - 1) / 2];
+        z[k] /= uk[0];
+        const double zk = z[k];
+        for (int t = 1; t < n - k; t++)
+            z[k + t] -= uk[t] * zk;
+    }
+    for (int j = n - 1; j >= 0; j--) {
+        const double *uj = &a[j * n - j * (j - 1) / 2];
+        z[j] = (z[j] - ddot(uj + 1, z + j + 1, n - 1 - j)) / uj[0];
+    }
+    memset(s->hc, 0, (size_t) taps * sizeof s->hc[0]);
+    double fit = 0.0;
+    for (int i = 0; i < n; i++) {
+        s->hc[d + i] = (float) z[i];
+        fit += z[i] * s->ls_p[d + i];
+    }
+    /* What the fit leaves of rx (sum y^2 - h.p), per sample: line noise, near-end speech
+     * and the echo the support misses, which the next solution's ridge allows for. */
+    s->ls_noise = fmax(s->ls_yy - fit, 0.0) / ((double) s->ls_samples + 1.0);
+    return 1;
+}
+
 /* Two-path decision at the end of each window. The background is judged by a snapshot
  * taken at the start of the window (the candidate), on samples it never adapted on: the
  * background's own a priori error is no fair judge, because an NLMS step along the
@@ -305,8 +491,35 @@ static void end_window(ec_state_t *s)
     if (!learning)
         s->learn_windows = 0;
     int active = s->win_x > EC_WINDOW * level_power(-45.0) && !s->tone;
-    int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y);
-    if (!active) {
+    int fast = s->active_windows < FAST_COPY_WINDOWS && !(s->sum_ef < MATURE_RATIO * s->sum_y)
+               && !s->ls_done;
+    int fresh = s->ls_fresh;
+    s->ls_fresh = 0;
+    if (fresh) {
+        /* The candidate was a least-squares solution: it replaces the foreground and the
+         * background if it cancelled no worse than the foreground (in line noise it is
+         * the better estimate even where a window cannot show it), or, while a detector
+         * other than Geigel declares the near end, 10 dB better (as the held-back copies
+         * below: a young foreground's residual is what fires them). A worse one, from
+         * sums that near-end speech went into, leaves both as they are; a window without
+         * far-end signal judges nothing, and the next one judges it. */
+        if (!active)
+            s->ls_fresh = 1;
+        else if ((s->win_near ? !s->win_geigel && s->win_ec < NEAR_COPY_RATIO * s->win_ef
+                              : s->win_ec <= s->win_ef)
+                 && s->win_ec < 0.25 * s->win_y) {
+            s->ls_fixed = 1; /* its support stays: later sums need only its lags */
+            memcpy(s->hf, s->hc, (size_t) taps * sizeof s->hf[0]);
+            memcpy(s->hb, s->hc, (size_t) taps * sizeof s->hb[0]);
+            double l1 = 0.0;
+            for (int i = 0; i < taps; i++)
+                l1 += fabs((double) s->hb[i]);
+            s->hb_l1 = l1;
+            s->converged = 1;
+            s->worse_windows = 0;
+            s->escape_windows = 0;
+        }
+    } else if (!active) {
         s->worse_windows = 0;
         s->escape_windows = 0;
     } else if (!s->win_near
@@ -366,7 +579,34 @@ static void end_window(ec_state_t *s)
         if (++s->disarm_windows >= DISARM_WINDOWS)
             s->armed = 0;
     }
-    memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
+    /* The bootstrap is done once the foreground cancels 50 dB or down to the line noise;
+     * the fast copies end then too (they would hand the background's gradient noise
+     * to the foreground). */
+    if (active && !s->win_near) {
+        s->ls_ef = LS_DONE_DECAY * s->ls_ef + s->win_ef;
+        s->ls_y = LS_DONE_DECAY * s->ls_y + s->win_y;
+    }
+    if (s->ls_on && s->ls_windows >= LS_LATE_WINDOWS
+        && s->ls_ef < LS_DONE_RATIO * s->ls_y
+                          + 2.0 * s->noise_floor * EC_WINDOW / (1.0 - LS_DONE_DECAY))
+        s->ls_done = 1;
+    if (!s->ls_fresh)
+        memcpy(s->hc, s->hb, (size_t) taps * sizeof s->hc[0]);
+    if (s->ls_on) {
+        ls_flush(s);
+        if (active)
+            s->ls_windows++;
+        s->ls_tone_windows = s->tone ? s->ls_tone_windows + 1 : 0;
+        if (s->ls_windows >= LS_LAST_WINDOWS || s->ls_tone_windows >= LS_TONE_WINDOWS
+            || s->ls_done) {
+            s->ls_on = 0;
+        } else if (active && s->ls_windows >= LS_FIRST_WINDOWS
+                   && ++s->ls_since >= (s->ls_windows < LS_LATE_WINDOWS ? LS_SOLVE_WINDOWS
+                                                                        : LS_LATE_SOLVE_WINDOWS)) {
+            s->ls_since = 0;
+            s->ls_fresh = ls_solve(s);
+        }
+    }
     /* Exact window energy of the whitened history (the running sum drifts). */
     s->xw_energy = dot(&s->xw[s->pos], &s->xw[s->pos], taps);
     s->cross_energy = dot(&s->xw[s->pos], &s->x[s->pos], taps);
@@ -443,6 +683,12 @@ HOT_CLONES static int16_t step(ec_state_t *s, int16_t tx, int16_t rx)
     double ec = y - fr.yc;
     double eb = y - yb;
     double ef = y - yf;
+
+    if (s->ls_on) {
+        ls_accumulate(s, xv, (float) rx, taps, taps < EC_LS_TAPS ? taps : EC_LS_TAPS);
+        s->ls_yy += y * y;
+        s->ls_samples++;
+    }
 
     /* Short-term powers and correlation. */
     s->p_x += POWER_SMOOTHING * ((double) x * x - s->p_x);

@@ -96,12 +96,6 @@ def test_2a_convergence_and_steady_state_without_nlp(models, far, name, where, e
 # (windows whose echo is 15 dB under the run's mean) do not count as time. Linear (NLP
 # off), every Annex D model at no delay and at the longest delay the tail holds.
 VOICES = [d.name for d in SPEECH_DIRS]
-# Measured shortfalls (seconds of far-end speech until every window holds 20 dB): the
-# requirement is not met there yet. strict=True: when one starts to pass, it is taken off.
-STRICT_SHORTFALLS = {
-    ("en_US_f_Allison", "D4", "max_delay", 20): "1.6 s",
-    ("ru_RU_f_IvrvoiceRU", "D3", "max_delay", 20): "1.2 s",
-}
 
 
 def _strict_cases():
@@ -110,12 +104,7 @@ def _strict_cases():
             for where in ("no_delay", "max_delay"):
                 for erl_db in (6, 20):
                     key = (voice, name, where, erl_db)
-                    marks = ()
-                    if key in STRICT_SHORTFALLS:
-                        marks = pytest.mark.xfail(
-                            strict=True, reason=f"converges in {STRICT_SHORTFALLS[key]}"
-                        )
-                    yield pytest.param(*key, marks=marks, id="-".join(map(str, key)))
+                    yield pytest.param(*key, id="-".join(map(str, key)))
 
 
 _VOICE_CACHE = {}
@@ -344,7 +333,9 @@ def test_6_non_divergence_on_narrowband_far_end(models, far):
     erle_after_tones = erle_after(echo[after], out[after], 0.0, 99.0)
     assert erle_before >= 30.0
     assert erle_after_tones >= 30.0
-    assert erle_after_tones >= erle_before - 6.0
+    # No more than 6 dB lost; above 60 dB both figures stand at the 16-bit rounding floor
+    # of rx and out (about 74 dB under this echo), where they differ by rounding alone.
+    assert erle_after_tones >= min(erle_before, 60.0) - 6.0
 
 
 # Far-end DTMF (the box dialling, or sending digits to an IVR on the line) is echo like
