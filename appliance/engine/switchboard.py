@@ -31,7 +31,7 @@ from appliance.ivr import IvrSession, session as ivr
 
 from . import commands as cmd
 from .call import Call, CallState
-from .clock import ticks
+from .clock import TICK_MS, ticks
 from .endpoints import Line, LineState, Station, StationState
 from .queueing import Queueing
 from .requests import OutsideRequests
@@ -164,8 +164,29 @@ class Switchboard(Queueing, OutsideRequests):
     @property
     def deadline(self):
         """The earliest tick at which `tick` may have work (None: no timer armed). It may
-        be early (a timer disarmed since), never late: a simulation jumps its clock here."""
-        return self._timers[0][0] if self._timers else None
+        be early, never late: a simulation jumps its clock here. Timers disarmed or moved
+        since they were set are dropped first (`tick` would skip them), and the ACD's when
+        the ACD's own next deadline is later (its timer is set again there), so that a jump
+        does not land on a tick with nothing to do."""
+        timers = self._timers
+        acd_timer = self._acd_timer
+        while timers:
+            due, _, owner = timers[0]
+            if owner.deadline != due:
+                heapq.heappop(timers)
+            elif owner is acd_timer:
+                acd_due = self.acd.deadline
+                acd_due = None if acd_due is None else -(-acd_due // TICK_MS)
+                if acd_due == due:
+                    break
+                heapq.heappop(timers)
+                acd_timer.deadline = None
+                if acd_due is not None:  # later than `due`: the ACD never moves it earlier
+                    acd_timer.deadline = acd_due
+                    heapq.heappush(timers, (acd_due, next(self._seq), acd_timer))
+            else:
+                break
+        return timers[0][0] if timers else None
 
     def playout_finished(self, key, tag, now):
         """A Play with `tag` ended by itself on port `key`."""
