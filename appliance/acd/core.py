@@ -567,6 +567,11 @@ class Acd:
                                  "idle_since": a.idle_since, "calls": a.calls,
                                  "talk_ms": a.talk_ms, "unanswered": a.unanswered})
 
+    def station_of(self, agent_id):
+        """The station `agent_id` is logged in at (None: logged out); as agent()["station"]
+        without building the read-only view."""
+        return self._agent(agent_id).station
+
     def agent_at(self, station):
         """The id of the agent logged in at `station`, or None."""
         return self._stations.get(station)
@@ -610,8 +615,9 @@ class Acd:
     def _log_agent(self, agent, out, call=None):
         call_id = call.id if call is not None else (agent.offer or agent.call)
         queue = call.queue.name if call is not None else agent.call_queue
+        # (`_value_`: the member's value without the `value` property's lookup, a hot path)
         out.append(act.Log("agent_state", call_id, queue, agent.id,
-                           {"status": agent.status.value, "state": agent.state.value,
+                           {"status": agent.status._value_, "state": agent.state._value_,
                             "reason": agent.reason}))
 
     def _refresh(self, agent, out, now):
