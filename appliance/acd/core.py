@@ -867,11 +867,13 @@ class Acd:
     def _settle(self, out, now, agents=(), calls=(), everything=False):
         """Match what the last request made matchable (see the module doc)."""
         free = self._free
+        if not free:
+            return
         agents = list({a.id: a for a in agents if a.id in free}.values())
         calls = [c for c in dict.fromkeys(calls)
                  if self._calls.get(c.id) is c
                  and c.state in (CallState.WAITING, CallState.CALLBACK)]
-        if not free or (not agents and not calls and not everything):
+        if not agents and not calls and not everything:
             return
         if everything or (agents and calls) or len(calls) > 1:
             self._match_all(out, now)
@@ -885,7 +887,18 @@ class Acd:
             self._match_call(calls[0], out, now)
 
     def _match_call(self, call, out, now):
-        candidates = [a for a in self._free.values() if self._can_take(a, call)]
+        # _can_take for every free agent, inlined (this runs for every call and free agent)
+        refused, queue, step = call.refused, call.queue, call.step
+        name, cache = queue.name, self._fit_cache
+        candidates = []
+        for agent in self._free.values():
+            if agent.id in refused:
+                continue
+            fit = cache.get((agent.id, name, step))
+            if fit is None:
+                fit = self._fits(agent, queue, step)
+            if fit:
+                candidates.append(agent)
         if candidates:
             self._offer(call, candidates, out, now)
 
