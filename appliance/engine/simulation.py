@@ -347,10 +347,10 @@ class Simulation:
         def carry(commands):
             for c in commands:
                 kind = c.__class__
-                if kind in _NOTHING_BACK:
-                    continue
-                if kind is LogEvent:
+                if kind is LogEvent:  # the most frequent
                     row(c)
+                elif kind in _NOTHING_BACK:
+                    continue
                 elif kind is Connect:
                     info = line_call.get(c.a)
                     if info is not None:
