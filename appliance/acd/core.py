@@ -869,8 +869,11 @@ class Acd:
         free = self._free
         if not free:
             return
-        agents = list({a.id: a for a in agents if a.id in free}.values())
-        calls = [c for c in dict.fromkeys(calls)
+        # the agents still free and the calls still waiting, each once, in order (one or
+        # none, the usual case, needs no dict to drop repeats)
+        agents = [a for a in (agents if len(agents) < 2 else
+                              {a.id: a for a in agents}.values()) if a.id in free]
+        calls = [c for c in (calls if len(calls) < 2 else dict.fromkeys(calls))
                  if self._calls.get(c.id) is c
                  and c.state in (CallState.WAITING, CallState.CALLBACK)]
         if not agents and not calls and not everything:
