@@ -5,12 +5,14 @@ the caller, play an announcement, dial the caller back) and reports back through
 `Acd.offer_answered` / `offer_failed` / `call_ended` / `leave`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Mapping, Optional
 
+from appliance.records import record
 
-@dataclass(frozen=True)
+
+@record
 class Offer:
     """Ring `agent_id`'s `station` with the waiting call `call_id` of `queue`. A call is
     offered to one agent at a time and an agent has at most one offer, except ring all:
@@ -23,7 +25,7 @@ class Offer:
     queue: str
 
 
-@dataclass(frozen=True)
+@record
 class CancelOffer:
     """Stop ringing `agent_id`'s station for `call_id` (ring-all loser, the caller left, the
     ring time ran out, the agent went not ready or logged out). After `offer_answered` for an
@@ -32,7 +34,7 @@ class CancelOffer:
     agent_id: str
 
 
-@dataclass(frozen=True)
+@record
 class Overflow:
     """The call leaves `queue` to `target`: "hangup", "voicemail", "queue:NAME",
     "station:NAME" or "flow:NODE". For "queue:NAME" the ACD has already put the call in that
@@ -43,7 +45,7 @@ class Overflow:
     why: str  # "max wait", "no agents", "exit digit", "queue removed", "overflow loop"
 
 
-@dataclass(frozen=True)
+@record
 class Announce:
     """Tell the waiting caller their place (1 = next) and the expected wait in seconds
     (None: no agent staffs the queue now, so no honest figure exists)."""
@@ -52,7 +54,7 @@ class Announce:
     expected_wait_s: Optional[int]
 
 
-@dataclass(frozen=True)
+@record
 class CallbackBooked:
     """The caller asked for a callback: confirm it and release the live leg. The ACD keeps
     the caller's place in line under `call_id`."""
@@ -61,7 +63,7 @@ class CallbackBooked:
     queue: str
 
 
-@dataclass(frozen=True)
+@record
 class Callback:
     """Dial `number` back for `call_id`: its place came up and `agent_id` (at `station`) is
     reserved for it. Report `offer_answered(call_id, agent_id)` once the caller and the agent
@@ -73,7 +75,7 @@ class Callback:
     station: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Log:
     """A row for the event log (the engine stamps the time). Kinds: "agent_state" (data:
     status, state, reason), "queued", "answered", "left", "offer_failed", "escalated",

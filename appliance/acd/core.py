@@ -567,6 +567,11 @@ class Acd:
                                  "idle_since": a.idle_since, "calls": a.calls,
                                  "talk_ms": a.talk_ms, "unanswered": a.unanswered})
 
+    def station_of(self, agent_id):
+        """The station `agent_id` is logged in at (None: logged out); as agent()["station"]
+        without building the read-only view."""
+        return self._agent(agent_id).station
+
     def agent_at(self, station):
         """The id of the agent logged in at `station`, or None."""
         return self._stations.get(station)
@@ -610,8 +615,9 @@ class Acd:
     def _log_agent(self, agent, out, call=None):
         call_id = call.id if call is not None else (agent.offer or agent.call)
         queue = call.queue.name if call is not None else agent.call_queue
+        # (`_value_`: the member's value without the `value` property's lookup, a hot path)
         out.append(act.Log("agent_state", call_id, queue, agent.id,
-                           {"status": agent.status.value, "state": agent.state.value,
+                           {"status": agent.status._value_, "state": agent.state._value_,
                             "reason": agent.reason}))
 
     def _refresh(self, agent, out, now):
@@ -861,11 +867,16 @@ class Acd:
     def _settle(self, out, now, agents=(), calls=(), everything=False):
         """Match what the last request made matchable (see the module doc)."""
         free = self._free
-        agents = list({a.id: a for a in agents if a.id in free}.values())
-        calls = [c for c in dict.fromkeys(calls)
+        if not free:
+            return
+        # the agents still free and the calls still waiting, each once, in order (one or
+        # none, the usual case, needs no dict to drop repeats)
+        agents = [a for a in (agents if len(agents) < 2 else
+                              {a.id: a for a in agents}.values()) if a.id in free]
+        calls = [c for c in (calls if len(calls) < 2 else dict.fromkeys(calls))
                  if self._calls.get(c.id) is c
                  and c.state in (CallState.WAITING, CallState.CALLBACK)]
-        if not free or (not agents and not calls and not everything):
+        if not agents and not calls and not everything:
             return
         if everything or (agents and calls) or len(calls) > 1:
             self._match_all(out, now)
@@ -879,7 +890,18 @@ class Acd:
             self._match_call(calls[0], out, now)
 
     def _match_call(self, call, out, now):
-        candidates = [a for a in self._free.values() if self._can_take(a, call)]
+        # _can_take for every free agent, inlined (this runs for every call and free agent)
+        refused, queue, step = call.refused, call.queue, call.step
+        name, cache = queue.name, self._fit_cache
+        candidates = []
+        for agent in self._free.values():
+            if agent.id in refused:
+                continue
+            fit = cache.get((agent.id, name, step))
+            if fit is None:
+                fit = self._fits(agent, queue, step)
+            if fit:
+                candidates.append(agent)
         if candidates:
             self._offer(call, candidates, out, now)
 

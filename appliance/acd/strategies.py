@@ -46,7 +46,8 @@ class LongestIdle(Strategy):
     name = "longest_idle"
 
     def pick(self, candidates, ctx):
-        return min(candidates, key=lambda a: (a.idle_since, _rank(a)))
+        # (idle_since, then _rank's order and id, in one flat key)
+        return min(candidates, key=lambda a: (a.idle_since, a.spec.order, a.id))
 
 
 class RoundRobin(Strategy):

@@ -6,48 +6,50 @@ the board without waiting on the tick (their answers come back as events or erro
 playback, recording and store writes never touch the disk on the tick.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from appliance.records import record
 
 
 # ---- ports -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Seize:
     """FXO: go off-hook (answer a ringing line, or take it to dial out)."""
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class Release:
     """FXO: go on-hook."""
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class Ring:
     """FXS: ring the station (the country's cadence) until it answers or StopRing."""
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class StopRing:
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class Connect:
     """Two ports hear each other (the board's switch, or a host bridge across boards)."""
     a: tuple
     b: tuple
 
 
-@dataclass(frozen=True)
+@record
 class Disconnect:
     """Undo the port's Connect (both ends)."""
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class JoinConference:
     """The port takes part in the call's host-mixed conference (`appliance.engine.mixer`):
     mode "talk", "listen" (monitoring) or "whisper" (heard by `to` only). A port in a
@@ -58,12 +60,12 @@ class JoinConference:
     to: tuple | None = None
 
 
-@dataclass(frozen=True)
+@record
 class LeaveConference:
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class DetectTones:
     """Call-progress tone detection on the port's audio (busy tone as a far-end clear,
     dial tone and ringback on outbound lines)."""
@@ -73,7 +75,7 @@ class DetectTones:
 
 # ---- audio -----------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Play:
     """Play prompts to the port one after the other (names as the IVR gives them, plus
     "builtin:...", "tone:busy"..., "music", "dtmf:DIGITS"); `loop` repeats them until
@@ -84,12 +86,12 @@ class Play:
     tag: object = None
 
 
-@dataclass(frozen=True)
+@record
 class StopPlay:
     port: tuple
 
 
-@dataclass(frozen=True)
+@record
 class StartRecording:
     """Record the call: `a` is the caller's port; the other side is what the caller hears
     (the box's playout, or the port connected to it). `name` is the recording's file stem."""
@@ -99,7 +101,7 @@ class StartRecording:
     mailbox: str | None = None  # a voicemail (the caller only) instead of a call recording
 
 
-@dataclass(frozen=True)
+@record
 class StopRecording:
     call_id: str
     mailbox: str | None = None
@@ -110,7 +112,7 @@ class StopRecording:
 
 # ---- data ------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class LookUp:
     """Find the customer for the IVR off the tick; the answer goes back to the call."""
     call_id: str
@@ -118,7 +120,7 @@ class LookUp:
     request_id: int
 
 
-@dataclass(frozen=True)
+@record
 class CdrOpen:
     call_id: str
     direction: str
@@ -126,13 +128,13 @@ class CdrOpen:
     fields: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class CdrUpdate:
     call_id: str
     fields: dict  # answer_tick (a tick, converted), ivr_path, station, agent, queue, ...
 
 
-@dataclass(frozen=True)
+@record
 class CdrClose:
     call_id: str
     tick: int
@@ -140,7 +142,7 @@ class CdrClose:
     cause: str
 
 
-@dataclass(frozen=True)
+@record
 class LogEvent:
     """One row of the event log the ACD's KPIs are computed from."""
     tick: int

@@ -24,6 +24,8 @@ CALLBACK_VOICE_S = 12.0
 CALLBACK_CHECK_S = 1.0
 CALLBACK_PROMPTS = ("callback-booked.wav", "callback-offer.wav", "invalid.wav")
 
+_Log, _Offer = acd_act.Log, acd_act.Offer
+
 # the ACD's log rows the engine writes (call-level rows it writes itself: EVENTS.md)
 ACD_LOG_KINDS = frozenset({"agent_state", "wrapup_started", "wrapup_ended", "escalated",
                            "offer_failed", "callback_requested", "callback_refused",
@@ -59,10 +61,20 @@ class Queueing:
 
     def _acd(self, actions, out):
         """Carry out the ACD's actions (appliance.acd.actions)."""
+        calls = self.calls
         for action in actions:
             kind = type(action)
-            call = self.calls.get(action.call_id) if hasattr(action, "call_id") else None
-            if kind is acd_act.Offer:
+            if kind is _Log:  # the most frequent: no call to look up
+                if action.kind in ACD_LOG_KINDS:
+                    data = dict(action.data)
+                    if action.kind == "agent_state" and data.get("status") != "logged_out":
+                        # where the agent is logged in: a restart logs them in there again
+                        data["station"] = self.acd.station_of(action.agent)
+                    out.append(cmd.LogEvent(self.now, action.kind, action.call_id,
+                                            action.queue, action.agent, data))
+                continue
+            call = calls.get(action.call_id) if hasattr(action, "call_id") else None
+            if kind is _Offer:
                 self._acd_offer(call, action, out)
             elif kind is acd_act.CancelOffer:
                 self._unwait(action)
@@ -78,13 +90,6 @@ class Queueing:
                 self._overflow(call, action.target, action.why, out, requeued=True)
             elif kind is acd_act.Announce and call is not None:
                 self._announce(call, action, out)
-            elif kind is acd_act.Log and action.kind in ACD_LOG_KINDS:
-                data = dict(action.data)
-                if action.kind == "agent_state" and data.get("status") != "logged_out":
-                    # where the agent is logged in: a restart logs them in there again
-                    data["station"] = self.acd.agent(action.agent)["station"]
-                out.append(cmd.LogEvent(self.now, action.kind, action.call_id, action.queue,
-                                        action.agent, data))
         deadline = self.acd.deadline
         if deadline is not None:
             due = -(-deadline // TICK_MS)

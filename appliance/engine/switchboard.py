@@ -31,7 +31,7 @@ from appliance.ivr import IvrSession, session as ivr
 
 from . import commands as cmd
 from .call import Call, CallState
-from .clock import ticks
+from .clock import TICK_MS, ticks
 from .endpoints import Line, LineState, Station, StationState
 from .queueing import Queueing
 from .requests import OutsideRequests
@@ -49,6 +49,11 @@ INTERDIGIT_S = 4.0            # a station's number is complete after this pause
 FIRST_DIGIT_S = 15.0          # dial tone without a digit: busy tone
 MAX_CALL_S = 4 * 3600.0       # the last resort against a call nobody can end
 CLEAR_TONES = (Tone.BUSY, Tone.CONGESTION)
+# the timers armed for every call, in ticks once (TICKS_PER_SECOND is fixed)
+_STUCK_RING = ticks(STUCK_RING_S)
+_MAX_CALL = ticks(MAX_CALL_S)
+_SILENCE_CLEAR = ticks(SILENCE_CLEAR_S)
+_SILENCE_CHECK = ticks(SILENCE_CHECK_S)
 
 
 
@@ -138,14 +143,15 @@ class Switchboard(Queueing, OutsideRequests):
         self.now = now
         out = []
         key = (event.board, getattr(event, "port", None))
-        line, station = self.lines.get(key), self.stations.get(key)
-        kind = type(event)
+        line = self.lines.get(key)
         if line is not None:
-            handler = _LINE_EVENTS.get(kind)
+            handler = _LINE_EVENTS.get(type(event))
             if handler:
                 getattr(self, handler)(line, event, out)
-        elif station is not None:
-            handler = _STATION_EVENTS.get(kind)
+            return out
+        station = self.stations.get(key)
+        if station is not None:
+            handler = _STATION_EVENTS.get(type(event))
             if handler:
                 getattr(self, handler)(station, event, out)
         return out
@@ -164,8 +170,29 @@ class Switchboard(Queueing, OutsideRequests):
     @property
     def deadline(self):
         """The earliest tick at which `tick` may have work (None: no timer armed). It may
-        be early (a timer disarmed since), never late: a simulation jumps its clock here."""
-        return self._timers[0][0] if self._timers else None
+        be early, never late: a simulation jumps its clock here. Timers disarmed or moved
+        since they were set are dropped first (`tick` would skip them), and the ACD's when
+        the ACD's own next deadline is later (its timer is set again there), so that a jump
+        does not land on a tick with nothing to do."""
+        timers = self._timers
+        acd_timer = self._acd_timer
+        while timers:
+            due, _, owner = timers[0]
+            if owner.deadline != due:
+                heapq.heappop(timers)
+            elif owner is acd_timer:
+                acd_due = self.acd.deadline
+                acd_due = None if acd_due is None else -(-acd_due // TICK_MS)
+                if acd_due == due:
+                    break
+                heapq.heappop(timers)
+                acd_timer.deadline = None
+                if acd_due is not None:  # later than `due`: the ACD never moves it earlier
+                    acd_timer.deadline = acd_due
+                    heapq.heappush(timers, (acd_due, next(self._seq), acd_timer))
+            else:
+                break
+        return timers[0][0] if timers else None
 
     def playout_finished(self, key, tag, now):
         """A Play with `tag` ended by itself on port `key`."""
@@ -283,7 +310,7 @@ class Switchboard(Queueing, OutsideRequests):
             elif call is not None:
                 self._line_fault(line, out)  # off-hook, yet it rings: the answer did not hold
             return
-        if line.trunk.direction.value == "outbound":
+        if line.trunk.direction._value_ == "outbound":  # (.value without the property)
             return  # an outbound-only group never answers
         if line.state is LineState.IDLE:
             call = self._new_call(line, "inbound", out)
@@ -296,7 +323,7 @@ class Switchboard(Queueing, OutsideRequests):
         if line.rings >= ANSWER_ON_RING:
             self._answer(line, out)
         else:
-            self._arm(line, ticks(STUCK_RING_S))
+            self._arm(line, _STUCK_RING)
 
     def _ring_stopped(self, line, event, out):
         if line.state is LineState.RINGING:
@@ -342,7 +369,7 @@ class Switchboard(Queueing, OutsideRequests):
                 cmd.CdrUpdate(call.id, {"answer_tick": self.now, "caller_number": call.caller,
                                         "caller_name": call.caller_name}),
                 cmd.LogEvent(self.now, "call_answered", call.id, data={"trunk": line.trunk.name})]
-        self._arm(call, ticks(MAX_CALL_S), "max")
+        self._arm(call, _MAX_CALL, "max")
         self._record_if(call, None, out)
         trunk = line.trunk
         if trunk.flow:
@@ -372,7 +399,7 @@ class Switchboard(Queueing, OutsideRequests):
         call.answer = self.now
         out += [cmd.CdrUpdate(call.id, {"answer_tick": self.now}),
                 cmd.LogEvent(self.now, "glare", call.id, data={"port": line.name})]
-        self._arm(call, ticks(MAX_CALL_S), "max")
+        self._arm(call, _MAX_CALL, "max")
         if line.trunk.flow:
             self._start_ivr(call, self.config.ivr, line.trunk.flow, out)
         outbound.b = None
@@ -649,7 +676,11 @@ class Switchboard(Queueing, OutsideRequests):
         call.state, call.b = CallState.CONNECTED, station
         first = call.connected is None
         call.connected = call.connected or self.now
-        offered = next((a for a, s in call.offers.items() if s is station), None)
+        offered = None
+        for agent, ringing in call.offers.items():
+            if ringing is station:
+                offered = agent
+                break
         if offered is not None:
             del call.offers[offered]
             call.agent = offered
@@ -666,7 +697,7 @@ class Switchboard(Queueing, OutsideRequests):
                                    "transfer": held is not None})]
         if isinstance(call.a, Station):
             call.a.state = StationState.TALKING
-        self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+        self._arm(call, _SILENCE_CHECK, "silence")
         if offered is not None:
             self._acd(self.acd.offer_answered(call.id, offered, self._ms()), out)
 
@@ -803,7 +834,7 @@ class Switchboard(Queueing, OutsideRequests):
         if isinstance(origin, Station):
             origin.state = StationState.TALKING
         out += [cmd.StopPlay(origin.key), cmd.Connect(origin.key, call.b.key)]
-        self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+        self._arm(call, _SILENCE_CHECK, "silence")
 
     def _outside_answered(self, call, out):
         out.append(cmd.CdrUpdate(call.id, {"answer_tick": self.now}))
@@ -826,16 +857,16 @@ class Switchboard(Queueing, OutsideRequests):
             if isinstance(line, Line):
                 heard = self.last_voice(line.key)
                 since = max(heard if heard is not None else call.connected, call.connected)
-                if self.now - since >= ticks(SILENCE_CLEAR_S):
+                if self.now - since >= _SILENCE_CLEAR:
                     self._far_end_cleared(line, "silence", out)
                     return
                 # `since` only grows, so no check before since + SILENCE_CLEAR_S can clear:
                 # skip to the first one at or after it (same outcome, far fewer timers)
-                period = ticks(SILENCE_CHECK_S)
-                skip = since + ticks(SILENCE_CLEAR_S) - self.now
+                period = _SILENCE_CHECK
+                skip = since + _SILENCE_CLEAR - self.now
                 self._arm(call, -(-skip // period) * period, "silence")
                 return
-            self._arm(call, ticks(SILENCE_CHECK_S), "silence")
+            self._arm(call, _SILENCE_CHECK, "silence")
         elif what == "max":
             self._end(call, "answered" if call.connected else "ivr", "call too long", out)
 
@@ -862,10 +893,10 @@ class Switchboard(Queueing, OutsideRequests):
         return call
 
     def _record_if(self, call, queue, out):
-        policy = self.config.recording
-        mode = policy.mode.value
         if call.recording is not None:
             return
+        policy = self.config.recording
+        mode = policy.mode._value_  # (the member's value without the property: every call)
         if (mode == "all" and queue is None) or \
                 (mode == "queues" and queue is not None and queue.name in policy.queues):
             call.recording = call.id

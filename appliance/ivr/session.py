@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
+from appliance.records import record
+
 from .flows import DTMF_DIGITS, NodeType
 
 TYPE_AHEAD_MAX = 32
@@ -30,7 +32,7 @@ MAX_HOPS = 256
 
 # ---- actions -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record
 class Play:
     """Play these prompts one after the other, then report prompt_finished(play_id)."""
     prompts: tuple
@@ -38,19 +40,19 @@ class Play:
     play_id: int
 
 
-@dataclass(frozen=True)
+@record
 class Beep:
     """Play the built-in beep (voicemail's "after the tone"), then report prompt_finished."""
     play_id: int
 
 
-@dataclass(frozen=True)
+@record
 class StopPlayback:
     """Stop the prompt or beep now; no prompt_finished is expected for it."""
     play_id: int
 
 
-@dataclass(frozen=True)
+@record
 class LookUpCustomer:
     """Find the customer whose `key` variable is `value`; answer with
     lookup_result(record, tick, request_id)."""
@@ -59,19 +61,19 @@ class LookUpCustomer:
     request_id: int
 
 
-@dataclass(frozen=True)
+@record
 class StartRecording:
     mailbox: str
     max_ticks: int
 
 
-@dataclass(frozen=True)
+@record
 class StopRecording:
     mailbox: str
     length_ticks: int
 
 
-@dataclass(frozen=True)
+@record
 class Queue:
     """Terminal: hand the call to the ACD queue, with the call's variables."""
     name: str
@@ -79,14 +81,14 @@ class Queue:
     priority: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class Transfer:
     """Terminal: blind transfer to a station (by name) or an outside number."""
     station: str = ""
     number: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Hangup:
     """Terminal: hang up the call. reason goes to the CDR."""
     reason: str = "ivr"
@@ -118,36 +120,36 @@ class Event(enum.Enum):
 
 # The same events as frozen dataclasses, for an engine that queues them: IvrSession.handle.
 
-@dataclass(frozen=True)
+@record
 class DigitReceived:
     digit: str
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class PromptFinished:
     tick: int
     play_id: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@record
 class TickElapsed:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class RecordingFinished:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class LookupAnswered:
     record: Optional[Mapping]
     tick: int
     request_id: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@record
 class CallerHungUp:
     tick: int
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from appliance.records import record
 
-@dataclass(frozen=True)
+
+@record
 class RingStarted:
     """An FXO line's ringing voltage came on (one burst of the exchange's cadence)."""
 
@@ -21,14 +23,14 @@ class RingStarted:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class RingStopped:
     board: str
     port: int
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class HookChanged:
     """An FXS station went off-hook (True) or on-hook (False). An on-hook shorter than the
     profile's hook-flash window is reported as `FlashDetected` instead of two of these."""
@@ -39,7 +41,7 @@ class HookChanged:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class FlashDetected:
     """An FXS station flashed its hook (on-hook for `duration_ms`, within the window)."""
 
@@ -49,7 +51,7 @@ class FlashDetected:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class PolarityReversed:
     """An FXO line's polarity changed; `polarity` is the new one (0 normal, 1 reversed)."""
 
@@ -59,21 +61,21 @@ class PolarityReversed:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class LoopCurrentDropped:
     board: str
     port: int
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class LoopCurrentRestored:
     board: str
     port: int
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class AlarmsChanged:
     """An E1 span's alarm set changed (`alarms`: protocol ``Alarm`` flags, 0 = clear)."""
 
@@ -83,7 +85,7 @@ class AlarmsChanged:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class AbcdChanged:
     """An E1 channel's received ABCD bits changed (bits 3..0 = A..D)."""
 
@@ -93,7 +95,7 @@ class AbcdChanged:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class DigitDetected:
     """The host's DTMF receiver found `digit` in the port's audio (it ended in `tick`)."""
 
@@ -103,7 +105,7 @@ class DigitDetected:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class CallerIdReceived:
     """Caller ID found on an on-hook FXO line (before or between rings): `number` and
     `name` (None when absent or not carried), `format` "bell202", "v23" (FSK) or "dtmf";
@@ -119,7 +121,7 @@ class CallerIdReceived:
     details: object = None
 
 
-@dataclass(frozen=True)
+@record
 class ToneDetected:
     """A call-progress tone (`tone`: the plan's ``Tone``) recognised on the port."""
 
@@ -129,7 +131,7 @@ class ToneDetected:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class ToneEnded:
     board: str
     port: int
@@ -137,7 +139,7 @@ class ToneEnded:
     tick: int
 
 
-@dataclass(frozen=True)
+@record
 class CallEnded:
     """The board was lost while this port was in use (off-hook, ringing or seized): the
     engine ends the call. `reason` says why ("board lost")."""
@@ -147,7 +149,7 @@ class CallEnded:
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class BoardLost:
     """No frame from the board for `silent_s` seconds (at least the loss timeout, 1 s), or
     the link failed (`reason`). The driver keeps trying to bring it back."""
@@ -157,7 +159,7 @@ class BoardLost:
     silent_s: float
 
 
-@dataclass(frozen=True)
+@record
 class BoardBack:
     """The board answered again: a new session (every port on-hook, no audio selected)."""
 
