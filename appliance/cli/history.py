@@ -30,6 +30,7 @@ import csv
 import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -317,7 +318,7 @@ def _export(records, fields, as_csv, output, label):
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(fields)
         show = len(records) > _PROGRESS_ROWS or output is not None
-        bar = click.progressbar(records, label=label, file=click.get_text_stream("stderr")) \
+        bar = click.progressbar(records, label=label, file=sys.stderr) \
             if show else _NoBar(records)
         with bar as items:
             for record in items:
@@ -567,7 +568,7 @@ def export(items, everything, since, until, zone, queue, agent, fmt, config_path
         raise UserError(f"DEST {dest}: cannot create it ({exc.strerror or exc}); give a "
                         "folder you may write") from None
     with click.progressbar(plan, label="exporting recordings",
-                           file=click.get_text_stream("stderr"),
+                           file=sys.stderr,
                            item_show_func=lambda p: p and p[1].name) as bar:
         for source, target in bar:
             try:
@@ -620,7 +621,7 @@ def play(call_id, skip, seconds, device, config_path, data_dir):
                "Ctrl-C stops")
     try:
         with click.progressbar(length=length, label="playing",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             play_samples(samples, channels, progress=bar.update, output=output)
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
