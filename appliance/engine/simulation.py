@@ -56,7 +56,7 @@ BUSY_TONES = ("tone:busy", "tone:congestion")
 DIGIT_GAP_S = 1.0              # --config: a caller presses a digit every second from the answer
 
 CI_METHOD = ("batch means over {r} independent replication(s), each after a warm-up of "
-             "{w:g} h (discarded): {b} batches of {h:g} h by arrival time; 95% Student t "
+             "{w:.3g} h (discarded): {b} batches of {h:.3g} h by arrival time; 95% Student t "
              "interval of the batch ratios")
 DEFINITIONS = (
     "service level = answered within the target / all offered calls (abandoned and blocked "
