@@ -97,6 +97,9 @@ STATE_TRANSITIONS = {
     (_T.ON_CALL, _V.FREE): _T.IDLE,
     (_T.WRAP_UP, _V.WRAP_END): _T.IDLE,
 }
+# STATE_TRANSITIONS keyed by the members' ids, for `_state` (3 times per call): an Enum
+# hashes through a Python-level __hash__, an int in C; the members live as long as the module
+_STATE_BY_ID = {(id(state), id(event)): new for (state, event), new in STATE_TRANSITIONS.items()}
 
 
 class CallState(enum.Enum):
@@ -604,7 +607,7 @@ class Acd:
         self._log_agent(agent, out)
 
     def _state(self, agent, event, now, out, call=None):
-        new = STATE_TRANSITIONS.get((agent.state, event))
+        new = _STATE_BY_ID.get((id(agent.state), id(event)))
         if new is None:
             raise AssertionError(f"agent {agent.id!r}: no transition from "
                                  f"{agent.state.value} on {event.value}")

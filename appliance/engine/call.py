@@ -16,7 +16,7 @@ class CallState(enum.Enum):
     ENDED = "ended"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     id: str
     direction: str             # "inbound", "outbound", "internal"

@@ -65,12 +65,16 @@ class Queueing:
         for action in actions:
             kind = type(action)
             if kind is _Log:  # the most frequent: no call to look up
-                if action.kind in ACD_LOG_KINDS:
-                    data = dict(action.data)
-                    if action.kind == "agent_state" and data.get("status") != "logged_out":
+                log_kind = action.kind
+                if log_kind in ACD_LOG_KINDS:
+                    data = action.data
+                    if log_kind == "agent_state" and data.get("status") != "logged_out":
                         # where the agent is logged in: a restart logs them in there again
-                        data["station"] = self.acd.station_of(action.agent)
-                    out.append(cmd.LogEvent(self.now, action.kind, action.call_id,
+                        # (a copy with the station added: one dict, not a copy then a set)
+                        data = {**data, "station": self.acd.station_of(action.agent)}
+                    else:
+                        data = dict(data)
+                    out.append(cmd.LogEvent(self.now, log_kind, action.call_id,
                                             action.queue, action.agent, data))
                 continue
             call = calls.get(action.call_id) if hasattr(action, "call_id") else None

@@ -10,6 +10,7 @@ import difflib
 import enum
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
@@ -252,6 +253,14 @@ class Flows:
 
     def __len__(self):
         return len(self.nodes)
+
+    @cached_property
+    def schedule_nodes(self):
+        """(node name, schedule name) of every schedule node, in order: worked out once per
+        Flows (nodes are read-only), as every new IvrSession checks its schedules against
+        it."""
+        return tuple((node.name, node.schedule) for node in self.nodes.values()
+                     if node.type is NodeType.SCHEDULE)
 
     def prompt_paths(self, prompt):
         """Where a prompt file may be, in search order: an absolute name as is, a relative

@@ -236,9 +236,9 @@ class IvrSession:
             if not callable(sched):
                 raise TypeError(f"schedule {name!r} must be callable(tick) or have"
                                 " .state_at(tick)")
-        for node in flows.nodes.values():
-            if node.type is NodeType.SCHEDULE and node.schedule not in schedules:
-                raise ValueError(f"node {node.name!r} needs schedule {node.schedule!r},"
+        for node_name, needed in flows.schedule_nodes:
+            if needed not in schedules:
+                raise ValueError(f"node {node_name!r} needs schedule {needed!r},"
                                  " which was not given")
         self.flows = flows
         self.entry = entry
